@@ -1,0 +1,231 @@
+// Package bgpwatch holds the domain types shared by every part of bgpwatch:
+// autonomous systems, collector peers, route observations, visibility counts
+// and shutdown events. It has no SQL, JSON-wire or gobgp types in it; the
+// adapter packages (bgp/..., store, api, webhook) translate to and from these.
+//
+// The data flow, and the package that owns each step:
+//
+//	bgp/mrt, bgp/live, bgp/rislive   sources: MRT archives, BGP sessions, RIS Live
+//	        │  Observation
+//	visibility                       per-peer Adj-RIB-In, full-feed peers, 5-minute bins
+//	        │  Bin
+//	detect                           baselines and shutdown events
+//	        │  Event
+//	ingest                           runs the chain above for replay and live alike
+//	store                            PostgreSQL (embedded by default)
+//	api, webhook, web                HTTP API, signed alerts, newsroom page
+package bgpwatch
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BinStep is the width of one series bin.
+const BinStep = 5 * time.Minute
+
+// ASN is an autonomous system number (4-byte space).
+type ASN uint32
+
+// String renders the ASN as a plain number, as bgpdump and the API do.
+func (a ASN) String() string { return strconv.FormatUint(uint64(a), 10) }
+
+// ErrInvalid marks input that fails validation (bad ASN, country code, ...).
+// Callers test for it with errors.Is; the API maps it to 400.
+var ErrInvalid = errors.New("invalid")
+
+// ErrNotFound marks a lookup that found nothing; the API maps it to 404.
+var ErrNotFound = errors.New("not found")
+
+// ParseASN accepts "9198", "AS9198" and "as9198".
+func ParseASN(s string) (ASN, error) {
+	t := strings.TrimSpace(s)
+	if len(t) > 2 && (t[0] == 'A' || t[0] == 'a') && (t[1] == 'S' || t[1] == 's') {
+		t = t[2:]
+	}
+	if t == "" || len(t) > 10 {
+		return 0, fmt.Errorf("%w ASN %q", ErrInvalid, s)
+	}
+	n, err := strconv.ParseUint(t, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%w ASN %q: want a number such as 9198 or AS9198", ErrInvalid, s)
+	}
+	return ASN(n), nil
+}
+
+// ParseCountry normalises an ISO 3166-1 alpha-2 code ("kz" → "KZ").
+func ParseCountry(s string) (string, error) {
+	if len(s) != 2 || !isLetter(s[0]) || !isLetter(s[1]) {
+		return "", fmt.Errorf("%w country code %q: want two letters such as KZ", ErrInvalid, s)
+	}
+	return strings.ToUpper(s), nil
+}
+
+func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+
+// Access is how an ASN connects its users.
+type Access string
+
+// Access types, as in the asn-info CSV of the contract.
+const (
+	AccessFixed   Access = "fixed"
+	AccessMobile  Access = "mobile"
+	AccessMixed   Access = "mixed"
+	AccessHosting Access = "hosting"
+	AccessTransit Access = "transit"
+	AccessUnknown Access = "unknown"
+)
+
+// ParseAccess validates an access type; "" means unknown.
+func ParseAccess(s string) (Access, error) {
+	switch a := Access(strings.ToLower(strings.TrimSpace(s))); a {
+	case AccessFixed, AccessMobile, AccessMixed, AccessHosting, AccessTransit, AccessUnknown:
+		return a, nil
+	case "":
+		return AccessUnknown, nil
+	}
+	return "", fmt.Errorf("%w access %q: want fixed, mobile, mixed, hosting, transit or unknown", ErrInvalid, s)
+}
+
+// ASNInfo is what bgpwatch knows about a network.
+type ASNInfo struct {
+	ASN     ASN
+	Name    string
+	Country string // ISO 3166-1 alpha-2 from the RIR delegation files; "" if unknown
+	Access  Access
+}
+
+// Peer identifies one BGP session of one collector (or of bgpwatch itself
+// for live peering). Collector is e.g. "rrc00", "route-views2" or "live".
+type Peer struct {
+	Collector string
+	ASN       ASN
+	Addr      netip.Addr
+}
+
+func (p Peer) String() string { return fmt.Sprintf("%s/AS%d/%s", p.Collector, p.ASN, p.Addr) }
+
+// ObservationKind says what an Observation reports.
+type ObservationKind uint8
+
+// Observation kinds. Sources emit them in time order per collector.
+const (
+	// Announce: Peer now has this route; it replaces the route with the same
+	// (Prefix, PathID) from that peer.
+	Announce ObservationKind = iota + 1
+	// Withdraw: Peer no longer has the route (Prefix, PathID).
+	Withdraw
+	// PeerDown: Peer's session left Established; all its routes are gone.
+	// This is never an origin withdrawal.
+	PeerDown
+	// TableStart: a full RIB dump of Peer.Collector begins at Time. Until the
+	// matching TableEnd, TableRoute observations carry complete tables.
+	TableStart
+	// TableRoute: one route from a RIB dump (same fields as Announce).
+	TableRoute
+	// TableEnd: the RIB dump of Peer.Collector is complete. Routes of that
+	// collector's peers not refreshed since TableStart are stale and dropped.
+	TableEnd
+)
+
+var kindNames = [...]string{"", "announce", "withdraw", "peer-down", "table-start", "table-route", "table-end"}
+
+func (k ObservationKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Observation is one fact a source reports about one peer's routes. It is a
+// plain value: sources may emit millions per second without allocating.
+type Observation struct {
+	Time   time.Time
+	Kind   ObservationKind
+	Peer   Peer
+	Prefix netip.Prefix // Announce, Withdraw, TableRoute
+	PathID uint32       // ADD-PATH path identifier, 0 without ADD-PATH
+	Origin ASN          // last AS of the AS path; 0 when unknown or an AS_SET
+}
+
+// Counts is the visibility of one entity (ASN or country) in one bin.
+type Counts struct {
+	Prefixes   int // visible IPv4 prefixes
+	Slash24    int // visible IPv4 address space in /24 equivalents, overlaps counted once
+	V6Prefixes int // visible IPv6 prefixes
+}
+
+// Point is Counts at a bin start time; a series is a slice of Points.
+type Point struct {
+	Time time.Time
+	Counts
+}
+
+// VisibilityChange records one prefix becoming visible or invisible.
+type VisibilityChange struct {
+	Time    time.Time
+	Prefix  netip.Prefix
+	Origin  ASN
+	Visible bool
+}
+
+// Bin is the visibility state at the end of the bin that starts at Start.
+// Maps hold every entity with non-zero counts (entities that dropped to zero
+// in this bin are present with zero Counts). Receivers must not keep the maps
+// past the call: producers may reuse them.
+type Bin struct {
+	Start     time.Time
+	ASNs      map[ASN]Counts
+	Countries map[string]Counts
+	Changes   []VisibilityChange // prefixes that flipped visibility during the bin
+	FullFeed  int                // full-feed peers (by peer ASN) behind this bin
+}
+
+// Scope is what an event is about.
+type Scope string
+
+// Event scopes.
+const (
+	ScopeCountry Scope = "country"
+	ScopeASN     Scope = "asn"
+)
+
+// EventASN is one network's part in an event.
+type EventASN struct {
+	ASN             ASN
+	Name            string
+	Access          Access
+	BaselineSlash24 int
+	MinSlash24      int
+}
+
+// WithdrawnPrefix is evidence: a prefix that went invisible during an event.
+type WithdrawnPrefix struct {
+	Prefix      netip.Prefix
+	Origin      ASN
+	WithdrawnAt time.Time
+}
+
+// Event is a detected loss of visibility of a country or an ASN.
+type Event struct {
+	ID              int64 // assigned by the store; 0 before
+	Scope           Scope
+	Country         string
+	ASN             ASN // ScopeASN only
+	Access          Access
+	StartedAt       time.Time
+	EndedAt         time.Time // zero while ongoing
+	BaselineSlash24 int
+	MinSlash24      int
+	DropRatio       float64 // 1 - MinSlash24/BaselineSlash24
+	AlertArea       float64 // IODA-style: sum over bins of (baseline-value)/baseline × bin hours
+	ASNs            []EventASN
+	Withdrawn       []WithdrawnPrefix
+}
+
+// Ongoing reports whether the event has not ended.
+func (e *Event) Ongoing() bool { return e.EndedAt.IsZero() }
