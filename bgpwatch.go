@@ -224,8 +224,45 @@ type Event struct {
 	DropRatio       float64 // 1 - MinSlash24/BaselineSlash24
 	AlertArea       float64 // IODA-style: sum over bins of (baseline-value)/baseline × bin hours
 	ASNs            []EventASN
-	Withdrawn       []WithdrawnPrefix
+	Withdrawn       []WithdrawnPrefix // evidence; may be left empty when only WithdrawnCount is loaded
+	WithdrawnCount  int               // number of withdrawn prefixes (len(Withdrawn) when it is loaded)
 }
 
 // Ongoing reports whether the event has not ended.
 func (e *Event) Ongoing() bool { return e.EndedAt.IsZero() }
+
+// Notice types of webhook deliveries.
+const (
+	NoticeStarted = "event.started"
+	NoticeEnded   = "event.ended"
+)
+
+// Subscription is a webhook receiver and the events it wants.
+// Empty filter lists match everything.
+type Subscription struct {
+	ID           int64
+	URL          string
+	Secret       string // HMAC key; never shown again after creation
+	Countries    []string
+	ASNs         []ASN
+	Scopes       []Scope
+	Access       []Access
+	MinDropRatio float64
+	Format       string // "json" (default) or "slack"
+	CreatedAt    time.Time
+}
+
+// Delivery is one notice queued for one subscription; retries keep its ID.
+type Delivery struct {
+	ID             string // delivery_id, the same on every retry
+	SubscriptionID int64
+	EventID        int64
+	Type           string // NoticeStarted or NoticeEnded
+	Status         string // "pending", "delivered" or "failed" (expired)
+	Attempts       int
+	LastStatusCode int
+	LastError      string
+	CreatedAt      time.Time
+	NextAttemptAt  time.Time
+	DeliveredAt    time.Time // zero until delivered
+}
