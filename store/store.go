@@ -1,0 +1,230 @@
+// Package store keeps bgpwatch's state in PostgreSQL: it opens a pgx pool on
+// a server given by URL or on a private embedded server (package pgserver),
+// applies the schema migrations and offers the queries the other packages
+// need.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/bgpwatch/bgpwatch/migrations"
+	"github.com/bgpwatch/bgpwatch/store/pgserver"
+)
+
+// ErrNoBinaries is returned in embedded mode when the PostgreSQL server
+// binaries are not installed; its text names the package to install.
+var ErrNoBinaries = pgserver.ErrNoBinaries
+
+// Config says which database to use.
+type Config struct {
+	// URL is a PostgreSQL connection URL; empty means embedded mode.
+	URL string
+	// DataDir is the data directory of the embedded server (embedded mode).
+	DataDir string
+	// Logger receives progress messages; nil discards them.
+	Logger *slog.Logger
+	// SkipMigrate leaves the schema as it is at Open (for `migrate --down`
+	// and `--status`, and for databases known to be migrated).
+	SkipMigrate bool
+	// MaxConns caps the pool size; 0 keeps pgx's default.
+	MaxConns int32
+}
+
+// DB is an open database: a connection pool and, in embedded mode, this
+// process's reference to the embedded server.
+type DB struct {
+	pool   *pgxpool.Pool
+	server *pgserver.Server
+	log    *slog.Logger
+}
+
+// Open connects to cfg.URL, or starts (or joins) the embedded server in
+// cfg.DataDir when the URL is empty, and applies pending migrations unless
+// cfg.SkipMigrate is set.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db := &DB{log: log}
+	url := cfg.URL
+	if url == "" {
+		if cfg.DataDir == "" {
+			return nil, errors.New("open database: neither a URL nor a data directory given")
+		}
+		srv, err := pgserver.Start(ctx, pgserver.Options{Dir: cfg.DataDir, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open database: embedded server: %w", err)
+		}
+		db.server = srv
+		url = srv.URL("")
+	}
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.pool = pool
+	if err := pool.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if !cfg.SkipMigrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// Pool is the connection pool.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Embedded reports whether db runs on the embedded server.
+func (db *DB) Embedded() bool { return db.server != nil }
+
+// Close closes the pool and gives up the embedded server reference; the
+// embedded server stops when no other process uses it.
+func (db *DB) Close() {
+	if db.pool != nil {
+		db.pool.Close()
+		db.pool = nil
+	}
+	if db.server != nil {
+		if err := db.server.Stop(context.Background()); err != nil {
+			db.log.Warn("stopping embedded PostgreSQL", "err", err)
+		}
+		db.server = nil
+	}
+}
+
+// MigrationLockID is the advisory lock that serialises migrations
+// (the ASCII bytes "bgpw").
+const MigrationLockID int64 = 0x6267_7077
+
+// withProvider runs f with a goose provider on a short-lived database/sql
+// handle over the pool's configuration.
+func (db *DB) withProvider(ctx context.Context, f func(*goose.Provider) error) error {
+	sqlDB := stdlib.OpenDB(*db.pool.Config().ConnConfig.Copy())
+	defer sqlDB.Close()
+	sqlDB.SetMaxOpenConns(2)
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(MigrationLockID), lock.WithLockTimeout(1, 600))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS,
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	return f(p)
+}
+
+// MigrationResult describes one applied or rolled-back migration.
+type MigrationResult struct {
+	Version int64
+	Name    string
+	Up      bool
+}
+
+func results(rs ...*goose.MigrationResult) []MigrationResult {
+	var out []MigrationResult
+	for _, r := range rs {
+		if r == nil || r.Source == nil {
+			continue
+		}
+		out = append(out, MigrationResult{Version: r.Source.Version, Name: r.Source.Path, Up: r.Direction == "up"})
+	}
+	return out
+}
+
+// Migrate applies all pending migrations under an advisory lock and returns
+// what it applied (nothing when the schema is current).
+func (db *DB) Migrate(ctx context.Context) ([]MigrationResult, error) {
+	var out []MigrationResult
+	err := db.withProvider(ctx, func(p *goose.Provider) error {
+		rs, err := p.Up(ctx)
+		out = results(rs...)
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("migrate up: %w", err)
+	}
+	for _, r := range out {
+		db.log.Info("applied migration", "version", r.Version, "name", r.Name)
+	}
+	return out, nil
+}
+
+// MigrateDown rolls back the most recent migration; it returns nothing when
+// there is none to roll back.
+func (db *DB) MigrateDown(ctx context.Context) ([]MigrationResult, error) {
+	var out []MigrationResult
+	err := db.withProvider(ctx, func(p *goose.Provider) error {
+		r, err := p.Down(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return nil
+		}
+		out = results(r)
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("migrate down: %w", err)
+	}
+	return out, nil
+}
+
+// MigrateReset rolls back every migration.
+func (db *DB) MigrateReset(ctx context.Context) ([]MigrationResult, error) {
+	var out []MigrationResult
+	err := db.withProvider(ctx, func(p *goose.Provider) error {
+		rs, err := p.DownTo(ctx, 0)
+		out = results(rs...)
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("migrate reset: %w", err)
+	}
+	return out, nil
+}
+
+// MigrationStatus is one known migration and whether it is applied.
+type MigrationStatus struct {
+	Version int64
+	Name    string
+	Applied bool
+}
+
+// MigrationStatus lists the known migrations and which are applied.
+func (db *DB) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) {
+	var out []MigrationStatus
+	err := db.withProvider(ctx, func(p *goose.Provider) error {
+		st, err := p.Status(ctx)
+		for _, s := range st {
+			out = append(out, MigrationStatus{Version: s.Source.Version, Name: s.Source.Path, Applied: s.State == goose.StateApplied})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	return out, nil
+}
+
