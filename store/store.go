@@ -227,4 +227,3 @@ func (db *DB) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) {
 	}
 	return out, nil
 }
-
