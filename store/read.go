@@ -1,0 +1,252 @@
+package store
+
+// Read queries behind the HTTP API: latest counts per country and ASN and
+// visibility series on the 5-minute bin grid. All series reads go through
+// Series, the one place that knows how the two series tables are stored
+// (see migrations/00001_init.sql).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bgpwatch/bgpwatch"
+)
+
+// day is the key-frame period of asn_series.
+const day = 24 * time.Hour
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.Pool().Ping(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Extent is the time span covered by stored series: the first and last bin
+// of country_series. OK is false when no series are stored.
+type Extent struct {
+	First, Last time.Time
+	OK          bool
+}
+
+// SeriesExtent returns the first and last stored country bin. It walks the
+// primary key country by country (a loose index scan) instead of reading the
+// table, so it stays cheap on years of history.
+func (db *DB) SeriesExtent(ctx context.Context) (Extent, error) {
+	var first, last *time.Time
+	err := db.Pool().QueryRow(ctx, `
+		WITH RECURSIVE c AS (
+		    (SELECT country FROM country_series ORDER BY country LIMIT 1)
+		    UNION ALL
+		    SELECT (SELECT s.country FROM country_series s WHERE s.country > c.country ORDER BY s.country LIMIT 1)
+		    FROM c WHERE c.country IS NOT NULL
+		)
+		SELECT min((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin LIMIT 1)),
+		       max((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin DESC LIMIT 1))
+		FROM c WHERE c.country IS NOT NULL`).Scan(&first, &last)
+	if err != nil {
+		return Extent{}, fmt.Errorf("series extent: %w", err)
+	}
+	if first == nil || last == nil {
+		return Extent{}, nil
+	}
+	return Extent{First: first.UTC(), Last: last.UTC(), OK: true}, nil
+}
+
+// CountryLatest is a country's most recent country_series row.
+type CountryLatest struct {
+	Country string
+	Bin     time.Time
+	bgpwatch.Counts
+	ASNs int
+}
+
+// LatestCountries returns the latest row of every country with series,
+// ordered by country code (one index probe per country).
+func (db *DB) LatestCountries(ctx context.Context) ([]CountryLatest, error) {
+	rows, err := db.Pool().Query(ctx, `
+		WITH RECURSIVE c AS (
+		    (SELECT country FROM country_series ORDER BY country LIMIT 1)
+		    UNION ALL
+		    SELECT (SELECT s.country FROM country_series s WHERE s.country > c.country ORDER BY s.country LIMIT 1)
+		    FROM c WHERE c.country IS NOT NULL
+		)
+		SELECT l.country, l.bin, l.visible_prefixes, l.visible_slash24, l.visible_v6_prefixes, l.asns
+		FROM c CROSS JOIN LATERAL (
+		    SELECT * FROM country_series s WHERE s.country = c.country ORDER BY bin DESC LIMIT 1
+		) l
+		WHERE c.country IS NOT NULL
+		ORDER BY l.country`)
+	if err != nil {
+		return nil, fmt.Errorf("latest countries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CountryLatest, error) {
+		var c CountryLatest
+		var p, s, v, a int32
+		err := r.Scan(&c.Country, &c.Bin, &p, &s, &v, &a)
+		c.Bin = c.Bin.UTC()
+		c.Prefixes, c.Slash24, c.V6Prefixes, c.ASNs = int(p), int(s), int(v), int(a)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latest countries: %w", err)
+	}
+	return out, nil
+}
+
+// LatestBin returns the bin of the latest series row of a country (when
+// country is not empty) or else of an ASN; ok is false when there is none.
+func (db *DB) LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (t time.Time, ok bool, err error) {
+	var q string
+	var arg any
+	if country != "" {
+		q, arg = `SELECT bin FROM country_series WHERE country = $1 ORDER BY bin DESC LIMIT 1`, country
+	} else {
+		q, arg = `SELECT bin FROM asn_series WHERE asn = $1 ORDER BY bin DESC LIMIT 1`, int64(asn)
+	}
+	err = db.Pool().QueryRow(ctx, q, arg).Scan(&t)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("latest bin: %w", err)
+	}
+	return t.UTC(), true, nil
+}
+
+// SeriesQuery selects one entity's series.
+type SeriesQuery struct {
+	Country string       // a country series when not empty
+	ASN     bgpwatch.ASN // else this ASN's series
+	// From and To bound the bins (start times, inclusive). From is rounded
+	// down to the bin grid.
+	From, To time.Time
+	// Step is the width of an output point: a positive multiple of
+	// bgpwatch.BinStep; 0 means one bin. A point of a wider step holds the
+	// minimum of each count over the bins it covers, so short drops stay
+	// visible after downsampling.
+	Step time.Duration
+}
+
+// Series returns the points of q's entity from q.From to q.To, one per
+// q.Step, oldest first, on the bin grid: the value at a bin is the latest
+// stored row at or before it but not before that bin's UTC day start, and
+// zero when there is none. This reads asn_series (change points plus daily
+// key frames) correctly, and country_series (a row per bin) too; an entity
+// without rows in a day is zero for that day.
+//
+// It costs two index range scans: the row at or before From (since From's
+// day start) and the rows in (From, To].
+func (db *DB) Series(ctx context.Context, q SeriesQuery) ([]bgpwatch.Point, error) {
+	step := q.Step
+	if step == 0 {
+		step = bgpwatch.BinStep
+	}
+	if step < 0 || step%bgpwatch.BinStep != 0 {
+		return nil, fmt.Errorf("%w step %s: want a multiple of %s", bgpwatch.ErrInvalid, step, bgpwatch.BinStep)
+	}
+	from, to := q.From.UTC().Truncate(bgpwatch.BinStep), q.To.UTC()
+	if to.Before(from) {
+		return nil, nil
+	}
+	table, col, key := "country_series", "country", any(q.Country)
+	if q.Country == "" {
+		table, col, key = "asn_series", "asn", any(int64(q.ASN))
+	}
+	cols := `bin, visible_prefixes, visible_slash24, visible_v6_prefixes`
+	rows, err := db.Pool().Query(ctx, `
+		(SELECT `+cols+` FROM `+table+` WHERE `+col+` = $1 AND bin <= $2 AND bin >= $3 ORDER BY bin DESC LIMIT 1)
+		UNION ALL
+		(SELECT `+cols+` FROM `+table+` WHERE `+col+` = $1 AND bin > $2 AND bin <= $4 ORDER BY bin)`,
+		key, from, from.Truncate(day), to)
+	if err != nil {
+		return nil, fmt.Errorf("series: %w", err)
+	}
+	cps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.Point, error) {
+		var p bgpwatch.Point
+		var a, b, c int32
+		err := r.Scan(&p.Time, &a, &b, &c)
+		p.Prefixes, p.Slash24, p.V6Prefixes = int(a), int(b), int(c)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("series: %w", err)
+	}
+	slices.SortFunc(cps, func(a, b bgpwatch.Point) int { return a.Time.Compare(b.Time) })
+	return fillGrid(cps, from, to, step), nil
+}
+
+// fillGrid expands change points cps (sorted by time) onto the bins from
+// from to to and folds them into points of width step (minimum per count).
+func fillGrid(cps []bgpwatch.Point, from, to time.Time, step time.Duration) []bgpwatch.Point {
+	n := int(to.Sub(from)/step) + 1
+	out := make([]bgpwatch.Point, 0, n)
+	i := -1
+	for t := from; !t.After(to); t = t.Add(bgpwatch.BinStep) {
+		for i+1 < len(cps) && !cps[i+1].Time.After(t) {
+			i++
+		}
+		var c bgpwatch.Counts
+		if i >= 0 && !cps[i].Time.Before(t.Truncate(day)) {
+			c = cps[i].Counts
+		}
+		if k := len(out) - 1; k >= 0 && t.Sub(out[k].Time) < step {
+			o := &out[k].Counts
+			o.Prefixes, o.Slash24, o.V6Prefixes = min(o.Prefixes, c.Prefixes), min(o.Slash24, c.Slash24), min(o.V6Prefixes, c.V6Prefixes)
+			continue
+		}
+		out = append(out, bgpwatch.Point{Time: t, Counts: c})
+	}
+	return out
+}
+
+// ASNSummary is what the API shows about one network: its registry data and
+// its counts at a given time.
+type ASNSummary struct {
+	bgpwatch.ASNInfo
+	Known bool      // the asns table has a row for it
+	At    time.Time // the bin the counts are for; zero when there are no series
+	bgpwatch.Counts
+}
+
+// ASNSummary returns the registry data of asn and its counts at bin at
+// (normally the latest stored bin). It returns an error wrapping
+// bgpwatch.ErrNotFound when the ASN is neither in the registry nor in the
+// series.
+func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (ASNSummary, error) {
+	s := ASNSummary{ASNInfo: bgpwatch.ASNInfo{ASN: asn, Access: bgpwatch.AccessUnknown}}
+	var access string
+	err := db.Pool().QueryRow(ctx, `SELECT name, country, access FROM asns WHERE asn = $1`, int64(asn)).
+		Scan(&s.Name, &s.Country, &access)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return s, fmt.Errorf("asn %d: %w", asn, err)
+	default:
+		s.Known = true
+		s.Access = bgpwatch.Access(access)
+	}
+	_, has, err := db.LatestBin(ctx, "", asn)
+	if err != nil {
+		return s, fmt.Errorf("asn %d: %w", asn, err)
+	}
+	if !s.Known && !has {
+		return s, fmt.Errorf("asn %d: %w", asn, bgpwatch.ErrNotFound)
+	}
+	if !at.IsZero() {
+		pts, err := db.Series(ctx, SeriesQuery{ASN: asn, From: at, To: at})
+		if err != nil {
+			return s, fmt.Errorf("asn %d: %w", asn, err)
+		}
+		if len(pts) > 0 {
+			s.At, s.Counts = pts[0].Time, pts[0].Counts
+		}
+	}
+	return s, nil
+}
