@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bgpwatch/bgpwatch"
+)
+
+// CountryPoint is one country_series row.
+type CountryPoint struct {
+	Country string
+	Bin     time.Time
+	bgpwatch.Counts
+	ASNs int // ASNs of the country with any visible prefix
+}
+
+// ASNPoint is one asn_series row (a change point or a key frame).
+type ASNPoint struct {
+	ASN bgpwatch.ASN
+	Bin time.Time
+	bgpwatch.Counts
+}
+
+// SeriesBatch is one idempotent series write: it replaces every series row
+// whose bin lies in [From, To] (bin start times, inclusive) with the rows in
+// it. The caller decides which asn_series rows are change points or key
+// frames; the store writes what it is given.
+type SeriesBatch struct {
+	From, To  time.Time
+	Countries []CountryPoint
+	ASNs      []ASNPoint
+}
+
+// WriteBins writes a batch of series rows in one transaction: it creates
+// the month partitions the batch needs, deletes the rows of the batch's bin
+// range and copies the new rows in. Writing the same batch twice leaves the
+// same rows, which keeps replays idempotent.
+func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
+	if b == nil || b.To.Before(b.From) {
+		return nil
+	}
+	from, to := b.From.UTC(), b.To.UTC()
+	tx, err := db.Pool().Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("write bins: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `SELECT ensure_series_partitions($1, $2)`, from, to); err != nil {
+		return fmt.Errorf("write bins: partitions: %w", err)
+	}
+	for _, t := range []string{"country_series", "asn_series"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE bin >= $1 AND bin <= $2`, from, to); err != nil {
+			return fmt.Errorf("write bins: clear %s: %w", t, err)
+		}
+	}
+	if len(b.Countries) > 0 {
+		i := 0
+		src := pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= len(b.Countries) {
+				return nil, nil
+			}
+			p := &b.Countries[i]
+			i++
+			return []any{p.Country, p.Bin.UTC(), int32(p.Prefixes), int32(p.Slash24), int32(p.V6Prefixes), int32(p.ASNs)}, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"country_series"},
+			[]string{"country", "bin", "visible_prefixes", "visible_slash24", "visible_v6_prefixes", "asns"}, src); err != nil {
+			return fmt.Errorf("write bins: copy country_series: %w", err)
+		}
+	}
+	if len(b.ASNs) > 0 {
+		i := 0
+		src := pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= len(b.ASNs) {
+				return nil, nil
+			}
+			p := &b.ASNs[i]
+			i++
+			return []any{int64(p.ASN), p.Bin.UTC(), int32(p.Prefixes), int32(p.Slash24), int32(p.V6Prefixes)}, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"asn_series"},
+			[]string{"asn", "bin", "visible_prefixes", "visible_slash24", "visible_v6_prefixes"}, src); err != nil {
+			return fmt.Errorf("write bins: copy asn_series: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("write bins: commit: %w", err)
+	}
+	return nil
+}
+
+// CountrySeries returns the country's points with bin in [from, to], oldest
+// first.
+func (db *DB) CountrySeries(ctx context.Context, country string, from, to time.Time) ([]bgpwatch.Point, error) {
+	rows, err := db.Pool().Query(ctx, `
+		SELECT bin, visible_prefixes, visible_slash24, visible_v6_prefixes
+		FROM country_series WHERE country = $1 AND bin >= $2 AND bin <= $3 ORDER BY bin`,
+		country, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("country series %s: %w", country, err)
+	}
+	pts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.Point, error) {
+		var p bgpwatch.Point
+		var a, b, c int32
+		err := r.Scan(&p.Time, &a, &b, &c)
+		p.Time = p.Time.UTC()
+		p.Prefixes, p.Slash24, p.V6Prefixes = int(a), int(b), int(c)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("country series %s: %w", country, err)
+	}
+	return pts, nil
+}
+
+// ASNSeries returns one point per bin in [from, to] for the ASN, expanded
+// from the stored change points: the value at a bin is the latest row at or
+// before it, never from before that bin's day start (key frames make this
+// exact; no row since the day start means zero). Bins before the ASN's first
+// row in the range's day are left out.
+func (db *DB) ASNSeries(ctx context.Context, asn bgpwatch.ASN, from, to time.Time) ([]bgpwatch.Point, error) {
+	from, to = from.UTC().Truncate(bgpwatch.BinStep), to.UTC()
+	if to.Before(from) {
+		return nil, nil
+	}
+	dayStart := from.Truncate(24 * time.Hour)
+	rows, err := db.Pool().Query(ctx, `
+		SELECT bin, visible_prefixes, visible_slash24, visible_v6_prefixes
+		FROM asn_series WHERE asn = $1 AND bin >= $2 AND bin <= $3 ORDER BY bin`,
+		int64(asn), dayStart, to)
+	if err != nil {
+		return nil, fmt.Errorf("asn series %d: %w", asn, err)
+	}
+	cps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.Point, error) {
+		var p bgpwatch.Point
+		var a, b, c int32
+		err := r.Scan(&p.Time, &a, &b, &c)
+		p.Time = p.Time.UTC()
+		p.Prefixes, p.Slash24, p.V6Prefixes = int(a), int(b), int(c)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("asn series %d: %w", asn, err)
+	}
+	if len(cps) == 0 {
+		return nil, nil
+	}
+	var out []bgpwatch.Point
+	i := -1
+	for t := from; !t.After(to); t = t.Add(bgpwatch.BinStep) {
+		for i+1 < len(cps) && !cps[i+1].Time.After(t) {
+			i++
+		}
+		if i < 0 {
+			continue
+		}
+		p := bgpwatch.Point{Time: t}
+		if !cps[i].Time.Before(t.Truncate(24 * time.Hour)) {
+			p.Counts = cps[i].Counts
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
