@@ -314,6 +314,9 @@ func (s *Server) findBinaries() error {
 		}
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r // Debian-style links in /usr/local/bin: use the real bin directory
+		}
 		if d := filepath.Dir(p); has(d) {
 			s.bin = d
 			return nil
