@@ -1,0 +1,324 @@
+// Package ingest runs bgpwatch's processing chain — visibility state and
+// 5-minute bins, event detection, persistence — for replays of MRT archives
+// and live feeds alike. The Pipeline knows nothing about where observations
+// come from: a replay driver (Replay in this package) or a live session
+// manager feeds it with Observe and moves its clock with Advance.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/detect"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/visibility"
+)
+
+// Sink is where the pipeline writes its results. *store.DB implements it.
+type Sink interface {
+	// WriteBins replaces the series rows of the batch's bin range.
+	WriteBins(ctx context.Context, b *store.SeriesBatch) error
+	// SaveEvent upserts an event under its natural key.
+	SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, notify bool) (int64, error)
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	Visibility visibility.Config
+	Detect     detect.Config
+	// CountryOf maps an ASN to its country ("" when unknown).
+	CountryOf func(bgpwatch.ASN) string
+	// Info describes an ASN (name, country, access) for the detector.
+	Info func(bgpwatch.ASN) bgpwatch.ASNInfo
+	// WriteFrom: bins starting before it are computed (and feed the
+	// detector's baselines) but not written, and events are not saved from
+	// them. Zero writes everything.
+	WriteFrom time.Time
+	// FlushBins is how many written bins are batched into one transaction
+	// (default 24, two hours). Advance always flushes.
+	FlushBins int
+	// Source is stored with events: store.SourceReplay or store.SourceLive.
+	Source string
+	// Notify queues webhook notices for the events saved.
+	Notify bool
+	// Logger receives event and flush messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Stats counts what a Pipeline did.
+type Stats struct {
+	BinsWritten    int       `json:"bins_written"`
+	BinsNoFeed     int       `json:"bins_without_full_feed"` // bins skipped: no full-feed peer
+	BinsBeforeFrom int       `json:"bins_before_from"`       // computed, not written
+	EventsStarted  int       `json:"events_started"`
+	EventsEnded    int       `json:"events_ended"`
+	EventsSaved    int       `json:"event_saves"`
+	FirstBin       time.Time `json:"first_bin,omitzero"`
+	LastBin        time.Time `json:"last_bin,omitzero"`
+}
+
+// eventKey is an event's natural key in the store.
+type eventKey struct {
+	scope   bgpwatch.Scope
+	country string
+	asn     bgpwatch.ASN
+	started int64
+}
+
+// Pipeline turns observations into stored series and events. It is not
+// safe for concurrent use: one goroutine feeds it.
+type Pipeline struct {
+	cfg  Config
+	sink Sink
+	log  *slog.Logger
+	eng  *visibility.Engine
+	det  *detect.Detector
+
+	emitFn func(*bgpwatch.Bin) error
+	ctx    context.Context // only set for the duration of an Observe/Advance call
+
+	prevASN   map[bgpwatch.ASN]bgpwatch.Counts // last bin's non-zero ASN counts
+	countries map[string]bool                  // countries seen so far
+	country   map[bgpwatch.ASN]string          // CountryOf cache
+	wroteAny  bool
+
+	batch       store.SeriesBatch
+	batchBins   int
+	pending     map[eventKey]int // index into events
+	events      []bgpwatch.Event
+	stats       Stats
+	lastAdvance time.Time
+}
+
+// New builds a pipeline writing to sink.
+func New(cfg Config, sink Sink) *Pipeline {
+	if cfg.CountryOf == nil {
+		cfg.CountryOf = func(bgpwatch.ASN) string { return "" }
+	}
+	if cfg.Info == nil {
+		co := cfg.CountryOf
+		cfg.Info = func(a bgpwatch.ASN) bgpwatch.ASNInfo {
+			return bgpwatch.ASNInfo{ASN: a, Country: co(a), Access: bgpwatch.AccessUnknown}
+		}
+	}
+	if cfg.FlushBins <= 0 {
+		cfg.FlushBins = 24
+	}
+	if cfg.Source == "" {
+		cfg.Source = store.SourceReplay
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipeline{
+		cfg:       cfg,
+		sink:      sink,
+		log:       log,
+		prevASN:   make(map[bgpwatch.ASN]bgpwatch.Counts),
+		countries: make(map[string]bool),
+		country:   make(map[bgpwatch.ASN]string),
+		pending:   make(map[eventKey]int),
+	}
+	p.eng = visibility.New(cfg.Visibility, p.countryOf)
+	p.det = detect.New(cfg.Detect, cfg.Info)
+	p.emitFn = p.emit
+	return p
+}
+
+func (p *Pipeline) countryOf(a bgpwatch.ASN) string {
+	c, ok := p.country[a]
+	if !ok {
+		c = p.cfg.CountryOf(a)
+		p.country[a] = c
+	}
+	return c
+}
+
+// Engine exposes the visibility engine (peer statistics for status pages).
+func (p *Pipeline) Engine() *visibility.Engine { return p.eng }
+
+// Stats returns what the pipeline has done so far.
+func (p *Pipeline) Stats() Stats { return p.stats }
+
+// Observe applies one observation, first closing (and maybe writing) the
+// bins that end at or before its time.
+func (p *Pipeline) Observe(ctx context.Context, o *bgpwatch.Observation) error {
+	p.ctx = ctx
+	defer func() { p.ctx = nil }()
+	if err := p.eng.AdvanceTo(o.Time, p.emitFn); err != nil {
+		return err
+	}
+	p.eng.Apply(o)
+	return nil
+}
+
+// Advance closes the bins that end at or before t and writes everything
+// pending. Live ingest calls it on a wall-clock timer; a replay calls it at
+// the end of its input.
+func (p *Pipeline) Advance(ctx context.Context, t time.Time) error {
+	p.ctx = ctx
+	defer func() { p.ctx = nil }()
+	if err := p.eng.AdvanceTo(t, p.emitFn); err != nil {
+		return err
+	}
+	p.lastAdvance = t
+	return p.flush(ctx)
+}
+
+// Close writes what is pending. Ongoing events stay ongoing in the store.
+func (p *Pipeline) Close(ctx context.Context) error {
+	return p.flush(ctx)
+}
+
+// emit receives each closed bin from the visibility engine.
+func (p *Pipeline) emit(b *bgpwatch.Bin) error {
+	if b.FullFeed == 0 {
+		p.stats.BinsNoFeed++
+		return nil
+	}
+	write := p.cfg.WriteFrom.IsZero() || !b.Start.Before(p.cfg.WriteFrom)
+	trs := p.det.Observe(b)
+	if !write {
+		p.stats.BinsBeforeFrom++
+		p.track(b)
+		return nil
+	}
+	p.addRows(b)
+	for i := range trs {
+		p.transition(&trs[i])
+	}
+	if p.batchBins >= p.cfg.FlushBins {
+		return p.flush(p.ctx)
+	}
+	return nil
+}
+
+// track updates the previous-bin state without writing rows.
+func (p *Pipeline) track(b *bgpwatch.Bin) {
+	for a, c := range b.ASNs {
+		if c == (bgpwatch.Counts{}) {
+			delete(p.prevASN, a)
+		} else {
+			p.prevASN[a] = c
+		}
+	}
+	for cc := range b.Countries {
+		if cc != "" {
+			p.countries[cc] = true
+		}
+	}
+}
+
+// addRows appends the bin's series rows to the batch: every seen country,
+// and the ASNs whose counts changed (all non-zero ASNs at a key frame: the
+// first written bin and 00:00 UTC).
+func (p *Pipeline) addRows(b *bgpwatch.Bin) {
+	start := b.Start.UTC()
+	key := !p.wroteAny || start.Truncate(24*time.Hour).Equal(start)
+	p.wroteAny = true
+	if p.batchBins == 0 {
+		p.batch.From = start
+	}
+	p.batch.To = start
+	p.batchBins++
+	if p.stats.FirstBin.IsZero() {
+		p.stats.FirstBin = start
+	}
+	p.stats.LastBin = start
+	p.stats.BinsWritten++
+
+	asnsPer := make(map[string]int, len(p.countries)+1)
+	for a, c := range b.ASNs {
+		zero := c == (bgpwatch.Counts{})
+		if !zero {
+			if cc := p.countryOf(a); cc != "" {
+				asnsPer[cc]++
+			}
+		}
+		prev, had := p.prevASN[a]
+		if (key && !zero) || (had && prev != c) || (!had && !zero) {
+			p.batch.ASNs = append(p.batch.ASNs, store.ASNPoint{ASN: a, Bin: start, Counts: c})
+		}
+		if zero {
+			delete(p.prevASN, a)
+		} else {
+			p.prevASN[a] = c
+		}
+	}
+	// ASNs a producer left out although they were non-zero before are zero now.
+	if len(p.prevASN) > len(b.ASNs) {
+		for a := range p.prevASN {
+			if _, ok := b.ASNs[a]; !ok {
+				p.batch.ASNs = append(p.batch.ASNs, store.ASNPoint{ASN: a, Bin: start})
+				delete(p.prevASN, a)
+			}
+		}
+	}
+	for cc := range b.Countries {
+		if cc != "" {
+			p.countries[cc] = true
+		}
+	}
+	for cc := range p.countries {
+		p.batch.Countries = append(p.batch.Countries, store.CountryPoint{
+			Country: cc, Bin: start, Counts: b.Countries[cc], ASNs: asnsPer[cc],
+		})
+	}
+}
+
+// transition queues an event change; several changes of one event within a
+// batch collapse into the last.
+func (p *Pipeline) transition(tr *detect.Transition) {
+	ev := tr.Event
+	ev.ASNs = slices.Clone(ev.ASNs)
+	ev.Withdrawn = slices.Clone(ev.Withdrawn)
+	switch tr.Kind {
+	case detect.Started:
+		p.stats.EventsStarted++
+		p.log.Info("event started", "scope", ev.Scope, "country", ev.Country, "asn", ev.ASN,
+			"started_at", ev.StartedAt, "baseline_slash24", ev.BaselineSlash24, "min_slash24", ev.MinSlash24)
+	case detect.Ended:
+		p.stats.EventsEnded++
+		p.log.Info("event ended", "scope", ev.Scope, "country", ev.Country, "asn", ev.ASN,
+			"started_at", ev.StartedAt, "ended_at", ev.EndedAt, "drop_ratio", ev.DropRatio)
+	}
+	k := eventKey{ev.Scope, ev.Country, ev.ASN, ev.StartedAt.UnixNano()}
+	if ev.Scope == bgpwatch.ScopeCountry {
+		k.asn = 0
+	}
+	if i, ok := p.pending[k]; ok {
+		p.events[i] = ev
+		return
+	}
+	p.pending[k] = len(p.events)
+	p.events = append(p.events, ev)
+}
+
+// flush writes the batched bins, then the events changed in them (so that
+// an event's notice never precedes the series that show it).
+func (p *Pipeline) flush(ctx context.Context) error {
+	if p.batchBins > 0 {
+		if err := p.sink.WriteBins(ctx, &p.batch); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		p.log.Debug("wrote bins", "from", p.batch.From, "to", p.batch.To,
+			"country_rows", len(p.batch.Countries), "asn_rows", len(p.batch.ASNs))
+		p.batch.Countries = p.batch.Countries[:0]
+		p.batch.ASNs = p.batch.ASNs[:0]
+		p.batchBins = 0
+	}
+	for i := range p.events {
+		if _, err := p.sink.SaveEvent(ctx, &p.events[i], p.cfg.Source, p.cfg.Notify); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		p.stats.EventsSaved++
+	}
+	p.events = p.events[:0]
+	clear(p.pending)
+	return nil
+}
