@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bgpwatch/bgpwatch/store/pgserver"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
+)
+
+func runCLI(t *testing.T, environ map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] }}
+	c, ok := commands[args[0]]
+	if !ok {
+		t.Fatalf("no command %s", args[0])
+	}
+	code := exitCode(e, c.name, c.run(context.Background(), e, args[1:]))
+	return code, out.String(), errb.String()
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	db := storetest.New(t)
+	if _, err := db.MigrateReset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	url := db.Pool().Config().ConnString()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"first run applies", []string{"migrate", "--db", url}, "applied 00001_init.sql"},
+		{"second run is a no-op", []string{"migrate", "--db", url}, "schema is up to date"},
+		{"status", []string{"migrate", "--status", "--db", url}, "applied  00001_init.sql"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, nil, tc.args...)
+			if code != exitOK || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, stdout %q (want %q), stderr %q", code, out, tc.want, errOut)
+			}
+		})
+	}
+}
+
+func TestMigrateEmbedded(t *testing.T) {
+	// End to end through BGPWATCH_DATA_DIR: cold start, migrate, stop; then
+	// a second run on the same data dir finds nothing to do.
+	dir := filepath.Join(t.TempDir(), "data")
+	environ := map[string]string{"BGPWATCH_DATA_DIR": dir}
+	t.Cleanup(func() {
+		if l, err := os.Readlink(filepath.Join(dir, "pg")); err == nil && strings.HasPrefix(l, pgserver.RootClusterBase+"/") {
+			os.RemoveAll(l)
+		}
+	})
+	for _, want := range []string{"applied 00001_init.sql", "schema is up to date"} {
+		code, out, errOut := runCLI(t, environ, "migrate")
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Fatalf("exit %d, stdout %q (want %q), stderr %q", code, out, want, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pg", "postmaster.pid")); err == nil {
+		t.Error("embedded server still running after the last command ended")
+	}
+}
+
+func TestMigrateUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"help", []string{"migrate", "--help"}, exitOK},
+		{"two modes", []string{"migrate", "--down", "--status"}, exitUsage},
+		{"argument", []string{"migrate", "x"}, exitUsage},
+		{"bad flag", []string{"migrate", "--nope"}, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, _, _ := runCLI(t, nil, tc.args...); code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+		})
+	}
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"explicit", map[string]string{"BGPWATCH_DATA_DIR": "/d", "XDG_DATA_HOME": "/x", "HOME": "/h"}, "/d"},
+		{"xdg", map[string]string{"XDG_DATA_HOME": "/x", "HOME": "/h"}, "/x/bgpwatch"},
+		{"home", map[string]string{"HOME": "/h"}, "/h/.local/share/bgpwatch"},
+		{"none", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := defaultDataDir(func(k string) string { return tc.env[k] }); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
