@@ -1,0 +1,475 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/wire"
+)
+
+// Config tunes a Dispatcher. Zero fields take the DefaultConfig values.
+type Config struct {
+	Workers     int           // deliveries in flight in this process
+	PerEndpoint int           // deliveries in flight per URL host[:port]
+	Timeout     time.Duration // per attempt, connection to last body byte
+	Expiry      time.Duration // a delivery not acknowledged by then is failed
+	BaseBackoff time.Duration // first retry waits up to this (full jitter)
+	MaxBackoff  time.Duration // cap of the exponential backoff
+	Poll        time.Duration // fallback poll when no notification arrives
+	// Lease is how long a claimed delivery stays reserved for this process;
+	// after a crash it is sent again once the lease runs out. It must exceed
+	// Timeout; 0 means Timeout + 30s.
+	Lease      time.Duration
+	Clock      func() time.Time
+	HTTPClient *http.Client // nil: a client without redirects or cookies
+}
+
+// DefaultConfig returns the production defaults: 8 workers, 2 per endpoint,
+// 10 s timeout, 24 h expiry, backoff 5 s … 30 min, 1 s poll.
+func DefaultConfig() Config {
+	return Config{
+		Workers:     8,
+		PerEndpoint: 2,
+		Timeout:     10 * time.Second,
+		Expiry:      24 * time.Hour,
+		BaseBackoff: 5 * time.Second,
+		MaxBackoff:  30 * time.Minute,
+		Poll:        time.Second,
+		Clock:       time.Now,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.PerEndpoint <= 0 {
+		c.PerEndpoint = d.PerEndpoint
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = d.Timeout
+	}
+	if c.Expiry <= 0 {
+		c.Expiry = d.Expiry
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = d.BaseBackoff
+	}
+	if c.MaxBackoff < c.BaseBackoff {
+		c.MaxBackoff = max(d.MaxBackoff, c.BaseBackoff)
+	}
+	if c.Poll <= 0 {
+		c.Poll = d.Poll
+	}
+	if c.Lease <= c.Timeout {
+		c.Lease = c.Timeout + 30*time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{
+			// A redirect would move a signed body to a place the subscriber
+			// did not register; a 3xx counts as a failed attempt instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return c
+}
+
+// Stats are counters since the dispatcher started, for /metrics.
+type Stats struct {
+	Attempts  uint64 // HTTP attempts made
+	Delivered uint64 // deliveries acknowledged with a 2xx
+	Failed    uint64 // deliveries given up after expiry
+	Fanned    uint64 // deliveries queued from notices
+}
+
+// Dispatcher fans event notices out to subscriptions and delivers them.
+// Several dispatchers (processes) may share one database: claims use
+// SKIP LOCKED and leases, so each delivery is worked on by one at a time.
+// The per-endpoint limit holds per dispatcher.
+type Dispatcher struct {
+	db    *store.DB
+	cfg   Config
+	log   *slog.Logger
+	wake  chan struct{} // a notice committed
+	freed chan struct{} // a worker finished
+
+	mu       sync.Mutex
+	inflight int
+	hosts    map[string]int
+
+	attempts, delivered, failed, fanned atomic.Uint64
+}
+
+// NewDispatcher returns a dispatcher on db; nil logger discards.
+func NewDispatcher(db *store.DB, cfg Config, logger *slog.Logger) *Dispatcher {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{db: db, cfg: cfg.withDefaults(), log: logger,
+		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), hosts: map[string]int{}}
+}
+
+// QueueDepth is the number of deliveries not yet delivered or failed.
+func (d *Dispatcher) QueueDepth(ctx context.Context) (int, error) { return d.db.QueueDepth(ctx) }
+
+// Stats returns the counters since start.
+func (d *Dispatcher) Stats() Stats {
+	return Stats{Attempts: d.attempts.Load(), Delivered: d.delivered.Load(),
+		Failed: d.failed.Load(), Fanned: d.fanned.Load()}
+}
+
+// poke wakes the main loop to fan out new notices, without blocking.
+func (d *Dispatcher) poke() { signal(d.wake) }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Run fans out and delivers until ctx is done, then waits for the attempts
+// in flight: a 2xx that arrived is still recorded, an interrupted attempt's
+// lease is released so that the next start sends it at once. It returns nil
+// after ctx is done.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { d.listen(ctx) })
+	timer := time.NewTimer(d.cfg.Poll)
+	defer timer.Stop()
+	fan := true
+	for {
+		if fan {
+			d.fanOut(ctx)
+		}
+		d.claim(ctx, &wg)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+			fan = true
+		case <-d.freed:
+			fan = false
+			continue // keep the poll timer running
+		case <-timer.C:
+			fan = true
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(d.cfg.Poll)
+	}
+}
+
+// listen turns committed notices into wake-ups; it reconnects on failure.
+func (d *Dispatcher) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := d.db.ListenNotices(ctx, d.poke); err != nil {
+			d.log.Warn("webhook: listening for notices failed; polling meanwhile", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(d.cfg.Poll):
+			}
+		}
+	}
+}
+
+// fanOut turns all pending notices into deliveries.
+func (d *Dispatcher) fanOut(ctx context.Context) {
+	for ctx.Err() == nil {
+		var subs []bgpwatch.Subscription
+		loaded := false
+		n, k, err := d.db.FanOutNotices(ctx, 100, func(ctx context.Context, n store.Notice) ([]store.NewDelivery, error) {
+			if !loaded { // only when there is something to fan out
+				var err error
+				if subs, err = d.db.ListSubscriptions(ctx); err != nil {
+					return nil, err
+				}
+				loaded = true
+			}
+			return d.plan(ctx, subs, n)
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("webhook: fan-out", "err", err)
+			}
+			return
+		}
+		d.fanned.Add(uint64(k))
+		if n == 0 {
+			return
+		}
+		d.log.Debug("webhook: fanned out", "notices", n, "deliveries", k)
+	}
+}
+
+// plan renders the event of a notice once and picks the subscriptions.
+func (d *Dispatcher) plan(ctx context.Context, subs []bgpwatch.Subscription, n store.Notice) ([]store.NewDelivery, error) {
+	ev, err := d.db.GetEvent(ctx, n.EventID)
+	if errors.Is(err, bgpwatch.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.Marshal(wire.FromEvent(&ev))
+	if err != nil {
+		return nil, fmt.Errorf("render event %d: %w", ev.ID, err)
+	}
+	now := d.cfg.Clock().UTC()
+	var out []store.NewDelivery
+	for i := range subs {
+		if !Matches(&subs[i], &ev) {
+			continue
+		}
+		out = append(out, store.NewDelivery{ID: newUUID(), SubscriptionID: subs[i].ID, EventJSON: js,
+			CreatedAt: now, ExpiresAt: now.Add(d.cfg.Expiry)})
+	}
+	return out, nil
+}
+
+// claim leases as many due deliveries as there are free slots and starts
+// a worker for each.
+func (d *Dispatcher) claim(ctx context.Context, wg *sync.WaitGroup) {
+	for ctx.Err() == nil {
+		d.mu.Lock()
+		free := d.cfg.Workers - d.inflight
+		var busy []string
+		for h, n := range d.hosts {
+			if n >= d.cfg.PerEndpoint {
+				busy = append(busy, h)
+			}
+		}
+		d.mu.Unlock()
+		if free <= 0 {
+			return
+		}
+		cs, err := d.db.ClaimDeliveries(ctx, store.ClaimRequest{
+			Now: d.cfg.Clock(), Lease: d.cfg.Lease, Limit: free, PerHost: d.cfg.PerEndpoint, Busy: busy,
+		}, d.acquire)
+		if err != nil {
+			for _, c := range cs { // leased but the commit failed: give the slots back
+				d.release(c.Host)
+			}
+			if ctx.Err() == nil {
+				d.log.Error("webhook: claim", "err", err)
+			}
+			return
+		}
+		for _, c := range cs {
+			wg.Go(func() {
+				defer signal(d.freed)
+				defer d.release(c.Host)
+				d.deliver(ctx, c)
+			})
+		}
+		if len(cs) < free {
+			return
+		}
+	}
+}
+
+// acquire takes a slot for host if one is free.
+func (d *Dispatcher) acquire(host string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inflight >= d.cfg.Workers || d.hosts[host] >= d.cfg.PerEndpoint {
+		return false
+	}
+	d.inflight++
+	d.hosts[host]++
+	return true
+}
+
+func (d *Dispatcher) release(host string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.inflight--
+	if d.hosts[host]--; d.hosts[host] <= 0 {
+		delete(d.hosts, host)
+	}
+}
+
+// deliver makes one attempt and records its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, c store.ClaimedDelivery) {
+	log := d.log.With("webhook", c.SubscriptionID, "delivery", c.ID, "host", c.Host)
+	start := d.cfg.Clock()
+	mono := time.Now()
+	code, retryAfter, err := d.post(ctx, c, start)
+	dur := time.Since(mono)
+	// Record even when ctx is done: a 2xx must be written down before
+	// anything else happens, or the receiver would get it twice.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err != nil && ctx.Err() != nil {
+		// Interrupted by shutdown, not the receiver's fault: no attempt is
+		// counted and the delivery is due again at once.
+		if err := d.db.ReleaseDelivery(rctx, c.Seq); err != nil {
+			log.Warn("webhook: releasing delivery", "err", err)
+		}
+		return
+	}
+	d.attempts.Add(1)
+	res := store.AttemptResult{Seq: c.Seq, At: start, StatusCode: code, Duration: dur}
+	now := d.cfg.Clock()
+	res.Now = now
+	switch {
+	case err == nil && code >= 200 && code < 300:
+		res.Status = store.DeliveryDelivered
+	default:
+		if err != nil {
+			res.Error = err.Error()
+		} else {
+			res.Error = "HTTP " + strconv.Itoa(code)
+		}
+		res.Status, res.NextAt = d.schedule(c, now, retryAfter)
+	}
+	if err := d.db.RecordAttempt(rctx, res); err != nil {
+		log.Error("webhook: recording attempt", "err", err)
+		return
+	}
+	switch res.Status {
+	case store.DeliveryDelivered:
+		d.delivered.Add(1)
+		log.Debug("webhook: delivered", "status", code, "duration", dur)
+	case store.DeliveryFailed:
+		d.failed.Add(1)
+		log.Warn("webhook: giving up after expiry", "status", code, "err", res.Error, "attempts", c.Attempts+1)
+	default:
+		log.Info("webhook: attempt failed, will retry", "status", code, "err", res.Error, "next", res.NextAt)
+	}
+}
+
+// schedule picks the next attempt after a failed one: exponential backoff
+// with full jitter, at least Retry-After, and never past the expiry (one
+// last attempt is made at the expiry time).
+func (d *Dispatcher) schedule(c store.ClaimedDelivery, now time.Time, retryAfter time.Duration) (string, time.Time) {
+	if !now.Before(c.ExpiresAt) {
+		return store.DeliveryFailed, time.Time{}
+	}
+	wait := Backoff(d.cfg.BaseBackoff, d.cfg.MaxBackoff, c.Attempts+1, mrand.Float64())
+	if retryAfter > 0 {
+		next := now.Add(retryAfter)
+		if next.After(c.ExpiresAt) {
+			return store.DeliveryFailed, time.Time{}
+		}
+		wait = max(wait, retryAfter)
+	}
+	next := now.Add(wait)
+	if next.After(c.ExpiresAt) {
+		next = c.ExpiresAt
+	}
+	return store.DeliveryPending, next
+}
+
+// Backoff is the wait before retry number attempt (1 for the first retry):
+// a uniform draw (u in [0,1)) from [0, min(max, base·2^(attempt-1))], the
+// "full jitter" of the AWS architecture blog.
+func Backoff(base, maxWait time.Duration, attempt int, u float64) time.Duration {
+	ceil := base
+	for i := 1; i < attempt && ceil < maxWait; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, maxWait)
+	return time.Duration(u * float64(ceil))
+}
+
+// post sends one attempt; it returns the HTTP status (0 without a
+// response) and the Retry-After the receiver asked for.
+func (d *Dispatcher) post(ctx context.Context, c store.ClaimedDelivery, sentAt time.Time) (int, time.Duration, error) {
+	body, err := Body(c.Format, c.Type, c.ID, c.EventJSON, sentAt)
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(string(body)))
+	if err != nil {
+		return 0, 0, fmt.Errorf("build request: %w", unwrapURL(err))
+	}
+	ts := sentAt.Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "bgpwatch")
+	req.Header.Set(HeaderDelivery, c.ID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(c.Secret, ts, body))
+	resp, err := d.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return 0, 0, unwrapURL(err)
+	}
+	defer resp.Body.Close()
+	// Read (a bounded part of) the answer so the connection can be reused,
+	// and so that a receiver hanging after its headers counts as a timeout.
+	_, rerr := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	ra := parseRetryAfter(resp.Header.Get("Retry-After"), d.cfg.Clock())
+	if rerr != nil && (resp.StatusCode < 200 || resp.StatusCode >= 300) {
+		return resp.StatusCode, ra, fmt.Errorf("reading response: %w", rerr)
+	}
+	return resp.StatusCode, ra, nil
+}
+
+// unwrapURL drops the *url.Error wrapper, whose text repeats the URL: URLs
+// of incoming webhooks (Slack) carry secrets and must not reach logs.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("timeout: %w", ue.Err)
+		}
+		return ue.Err
+	}
+	return err
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
+// date. It returns 0 when absent or unparseable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, 1<<32)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// newUUID returns a random (version 4) UUID from crypto/rand.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
