@@ -57,6 +57,9 @@ type Options struct {
 	// Unsafe turns off fsync, synchronous commit and full page writes; for
 	// throw-away test servers only. It applies when the cluster is created.
 	Unsafe bool
+	// BinDir, when set, is the only directory searched for initdb, pg_ctl
+	// and postgres.
+	BinDir string
 	// StartTimeout bounds how long pg_ctl waits for the server; 0 means 60 s.
 	StartTimeout time.Duration
 }
@@ -305,6 +308,13 @@ func (s *Server) findBinaries() error {
 			}
 		}
 		return true
+	}
+	if s.opts.BinDir != "" {
+		if !has(s.opts.BinDir) {
+			return ErrNoBinaries
+		}
+		s.bin = s.opts.BinDir
+		return nil
 	}
 	if v, err := os.ReadFile(filepath.Join(s.cluster, "PG_VERSION")); err == nil {
 		d := filepath.Join("/usr/lib/postgresql", strings.TrimSpace(string(v)), "bin")

@@ -3,6 +3,7 @@ package pgserver_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -263,4 +264,14 @@ func TestInterruptedInit(t *testing.T) {
 	}
 	cleanupCluster(t, s)
 	ping(t, s)
+}
+
+func TestMissingBinaries(t *testing.T) {
+	_, err := pgserver.Start(context.Background(), pgserver.Options{Dir: filepath.Join(t.TempDir(), "data"), BinDir: t.TempDir()})
+	if !errors.Is(err, pgserver.ErrNoBinaries) {
+		t.Fatalf("got %v, want ErrNoBinaries", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "postgresql") {
+		t.Errorf("message should be one line naming the package: %q", msg)
+	}
 }

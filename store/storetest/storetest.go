@@ -82,8 +82,9 @@ func New(t testing.TB) *store.DB {
 	return db
 }
 
-// URL returns the connection URL of the database behind db's name on the
-// shared test server (for tests that need to run a second process).
+// URL returns the connection URL of database name on the shared test server
+// (for tests that start another process; db.Pool().Config().ConnString()
+// gives the URL of a database from New).
 func URL(name string) (string, error) {
 	env.once.Do(func() { env.err = setup(context.Background()) })
 	if env.err != nil {
