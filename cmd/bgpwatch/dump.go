@@ -1,15 +1,111 @@
 package main
 
-import "context"
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/bgpwatch/bgpwatch/bgp/mrt"
+)
 
 func init() {
 	register(&command{name: "dump", summary: "print every MRT record (bgpdump -m compatible)", run: runDump})
 }
 
+const dumpHelp = `Prints every route of the MRT files (raw, gzip or bzip2, detected by
+content) one per line.
+
+--format bgpdump (the default) prints exactly what 'bgpdump -m' prints:
+  TABLE_DUMP2|time|B|peer|peer_as|prefix|as_path|origin|next_hop|local_pref|med|communities|AG/NAG|aggregator|
+  BGP4MP|time|A|... for announcements, BGP4MP|time|W|peer|peer_as|prefix for
+  withdrawals, BGP4MP|time|STATE|peer|peer_as|old|new for state changes
+  (_AP, _ET, _LOCAL variants, TABLE_DUMP for the v1 format, as bgpdump).
+--format json prints one JSON object per line with the same fields.
+
+Damaged input: records up to the damage are printed; the damage (file,
+byte offset in the uncompressed stream, reason) is reported on stderr and
+reading resumes at the next plausible record when the framing allows.
+Damage does not change the exit status; it is 1 only when a file could not
+be opened at all (all other files are still printed).`
+
 func runDump(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "dump", "[flags]", "Not implemented yet.")
+	fs := newFlagSet(e, "dump", "[--format bgpdump|json] PATH...", dumpHelp)
+	format := fs.String("format", "bgpdump", "output format: bgpdump or json")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
-	return errNotImplemented
+	var f mrt.Formatter
+	switch *format {
+	case "bgpdump":
+		f.Format = mrt.FormatBgpdump
+	case "json":
+		f.Format = mrt.FormatJSON
+	default:
+		return fmt.Errorf("%w: --format must be bgpdump or json, not %q", errUsage, *format)
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: no MRT file given", errUsage)
+	}
+	w := bufio.NewWriterSize(e.stdout, 256<<10)
+	var failed int
+	for _, path := range fs.Args() {
+		if err := ctx.Err(); err != nil {
+			w.Flush()
+			return err
+		}
+		if err := dumpFile(ctx, path, &f, w, e.stderr); err != nil {
+			fmt.Fprintf(e.stderr, "bgpwatch dump: %v\n", err)
+			failed++
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files could not be opened", failed, fs.NArg())
+	}
+	return nil
+}
+
+// dumpFile prints one file; it returns an error only when the file cannot
+// be opened (damage inside it is reported on stderr).
+func dumpFile(ctx context.Context, path string, f *mrt.Formatter, w *bufio.Writer, stderr io.Writer) error {
+	file, err := mrt.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	var buf []byte
+	for n := 0; ; n++ {
+		if n&0xffff == 0 && ctx.Err() != nil {
+			return nil
+		}
+		rec, err := file.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			var fe *mrt.FormatError
+			if !errors.As(err, &fe) {
+				return err
+			}
+			fmt.Fprintf(stderr, "bgpwatch dump: %v\n", err)
+			if rec == nil {
+				continue
+			}
+		}
+		peers, ok := file.Peers()
+		if !ok {
+			peers = nil
+		}
+		buf, err = f.Append(buf[:0], rec, peers)
+		if err != nil {
+			fmt.Fprintf(stderr, "bgpwatch dump: %v\n", err)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+	}
 }
