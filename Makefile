@@ -8,6 +8,7 @@ GO ?= go
 BIN := bin/bgpwatch
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 10s
+PKGS ?= ./...
 
 .PHONY: all build demo test deps fuzz-smoke bench vet clean
 
@@ -24,7 +25,7 @@ demo: deps build
 	@echo "demo not wired yet"
 
 test: deps
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
 
 vet:
 	$(GO) vet ./...
