@@ -250,3 +250,34 @@ func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (A
 	}
 	return s, nil
 }
+
+// EventCount is the number of stored events of one scope and status.
+type EventCount struct {
+	Scope   string
+	Ongoing bool
+	N       int
+}
+
+// Stats is a summary of the store for monitoring.
+type Stats struct {
+	Events []EventCount
+}
+
+// Stats counts the stored events by scope and status.
+func (db *DB) Stats(ctx context.Context) (Stats, error) {
+	rows, err := db.Pool().Query(ctx, `SELECT scope, ended_at IS NULL, count(*) FROM events GROUP BY 1, 2 ORDER BY 1, 2`)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventCount, error) {
+		var e EventCount
+		var n int64
+		err := r.Scan(&e.Scope, &e.Ongoing, &n)
+		e.N = int(n)
+		return e, err
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	return Stats{Events: evs}, nil
+}

@@ -1,15 +1,191 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch/api"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/webhook"
+)
 
 func init() {
 	register(&command{name: "serve", summary: "serve the HTTP API, webhooks and live ingest", run: runServe})
 }
 
+// serveConfig is everything serve runs with. Live ingest (BGP sessions,
+// RIS Live) adds its settings here and its start-up to serve.run.
+type serveConfig struct {
+	listen         string
+	adminTokenEnv  string
+	adminToken     string
+	rateLimit      int
+	trustedProxies []netip.Prefix
+	cacheTTL       time.Duration
+	accessLog      bool
+	shutdown       time.Duration
+	webhooks       bool
+	db             *dbFlags
+}
+
+const serveDescription = `
+Serves the HTTP API (see GET /openapi.json), delivers webhooks and, when
+configured, ingests live BGP data, all on one PostgreSQL database.
+
+Series requests without from/to cover the 7 days up to the latest stored bin
+(replayed history may lie years in the past). Webhook administration needs
+Authorization: Bearer <token>, the token read from the environment variable
+named by --admin-token-env (default BGPWATCH_ADMIN_TOKEN); without it the
+admin endpoints answer 403.
+
+Stops gracefully on SIGINT or SIGTERM.`
+
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "serve", "[flags]", "Not implemented yet.")
+	fs := newFlagSet(e, "serve", "[flags]", serveDescription)
+	cfg := serveConfig{db: addDBFlags(fs, e)}
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "`address` to listen on")
+	fs.StringVar(&cfg.adminTokenEnv, "admin-token-env", "BGPWATCH_ADMIN_TOKEN", "environment `variable` holding the admin bearer token")
+	fs.IntVar(&cfg.rateLimit, "rate-limit", 600, "requests per minute per client `n`; 0 disables the limit")
+	var proxies string
+	fs.StringVar(&proxies, "trusted-proxy", "", "comma-separated `prefixes` of reverse proxies whose X-Forwarded-For is believed")
+	fs.DurationVar(&cfg.cacheTTL, "cache-ttl", 5*time.Second, "keep read responses in memory this long (0 disables)")
+	fs.BoolVar(&cfg.accessLog, "access-log", true, "log every request to stderr")
+	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
+	fs.BoolVar(&cfg.webhooks, "webhooks", true, "deliver queued webhook notices")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
-	return errNotImplemented
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	for _, p := range strings.Split(proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pfx, err := parseProxy(p)
+		if err != nil {
+			return fmt.Errorf("%w: --trusted-proxy: %v", errUsage, err)
+		}
+		cfg.trustedProxies = append(cfg.trustedProxies, pfx)
+	}
+	if cfg.rateLimit < 0 {
+		return fmt.Errorf("%w: --rate-limit must not be negative", errUsage)
+	}
+	cfg.adminToken = strings.TrimSpace(e.getenv(cfg.adminTokenEnv))
+	return cfg.run(ctx, e)
 }
+
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func (cfg *serveConfig) run(ctx context.Context, e *env) error {
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.db.logger = log
+	db, err := cfg.db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	running := 0
+
+	metrics := api.NewMetrics(nil)
+	srv := api.New(api.Config{
+		Store: db, Webhooks: db, Logger: log, Metrics: metrics,
+		AdminToken: cfg.adminToken, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
+		CacheTTL: cfg.cacheTTL, AccessLog: cfg.accessLog, Version: version,
+	})
+	if cfg.adminToken == "" {
+		log.Warn("admin endpoints disabled: no token in the environment", "env", cfg.adminTokenEnv)
+	}
+
+	// Webhook delivery.
+	if cfg.webhooks {
+		d := webhook.NewDispatcher(db, webhook.Config{}, log.With("component", "webhook"))
+		running++
+		go func() { errc <- wrapErr("webhook dispatcher", d.Run(ctx)) }()
+	}
+
+	// Live ingest (BGP sessions, RIS Live) starts here once configured; it
+	// reports to metrics (api.IngestRecorder) and may set api.Config.Peers.
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(e.stderr, "bgpwatch: serving on http://%s/ (API docs at /openapi.json)\n", ln.Addr())
+	running++
+	go func() {
+		err := hs.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- wrapErr("http server", err)
+	}()
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+		running--
+	}
+	log.Info("shutting down")
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.shutdown)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	for ; running > 0; running-- {
+		select {
+		case err := <-errc:
+			if first == nil {
+				first = err
+			}
+		case <-sctx.Done():
+			return errors.Join(first, errors.New("shutdown timed out"))
+		}
+	}
+	return first
+}
+
+// wrapErr names the component that failed; cancellation is not a failure.
+func wrapErr(what string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+var (
+	_ api.Reader   = (*store.DB)(nil)
+	_ api.Webhooks = (*store.DB)(nil)
+)

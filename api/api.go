@@ -1,0 +1,199 @@
+// Package api serves bgpwatch's HTTP API for newsroom tools: country and
+// network visibility series, shutdown events with their evidence, webhook
+// administration, an OpenAPI document and Prometheus metrics. The routes and
+// their JSON shapes are the contract of ../shared/CONTRACT.md; openapi.json
+// in this package documents them (a test keeps it in step with the router).
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/store"
+)
+
+// Reader is the read side of the store that the API needs; *store.DB
+// implements it.
+type Reader interface {
+	Ping(ctx context.Context) error
+	SeriesExtent(ctx context.Context) (store.Extent, error)
+	LatestCountries(ctx context.Context) ([]store.CountryLatest, error)
+	LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (time.Time, bool, error)
+	Series(ctx context.Context, q store.SeriesQuery) ([]bgpwatch.Point, error)
+	ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (store.ASNSummary, error)
+	ListEvents(ctx context.Context, f store.EventFilter) ([]bgpwatch.Event, string, error)
+	GetEvent(ctx context.Context, id int64) (bgpwatch.Event, error)
+	EventPrefixes(ctx context.Context, id int64, limit int, cursor string) ([]bgpwatch.WithdrawnPrefix, string, error)
+	Stats(ctx context.Context) (store.Stats, error)
+}
+
+// Webhooks is the subscription storage behind the admin endpoints.
+type Webhooks interface {
+	CreateSubscription(ctx context.Context, s *bgpwatch.Subscription) error
+	ListSubscriptions(ctx context.Context) ([]bgpwatch.Subscription, error)
+	DeleteSubscription(ctx context.Context, id int64) error
+	ListDeliveries(ctx context.Context, subID int64, limit int, cursor string) ([]bgpwatch.Delivery, string, error)
+}
+
+// QueueDepther reports how many webhook deliveries wait to be sent; the
+// metrics endpoint shows it when the webhook storage offers it.
+type QueueDepther interface {
+	QueueDepth(ctx context.Context) (int, error)
+}
+
+// PeerLister is the hook for GET /v1/peers: live ingest provides it when
+// BGP sessions or live feeds are configured; without it the route answers
+// 503. The result is encoded as JSON as it is.
+type PeerLister interface {
+	Peers(ctx context.Context) (any, error)
+}
+
+// Config configures a Server. Store is required; everything else is optional.
+type Config struct {
+	Store    Reader
+	Webhooks Webhooks   // nil: the webhook endpoints answer 503
+	Peers    PeerLister // nil: GET /v1/peers answers 503
+	Logger   *slog.Logger
+	Metrics  *Metrics         // nil: a private registry
+	Now      func() time.Time // nil: time.Now
+	// AdminToken guards the webhook endpoints; empty disables them (403).
+	AdminToken string
+	// RateLimit is requests per minute per client; 0 means no limit.
+	RateLimit int
+	// TrustedProxies are the proxy addresses whose X-Forwarded-For is
+	// believed when keying the rate limit and logging the client.
+	TrustedProxies []netip.Prefix
+	// CacheTTL keeps read responses in memory this long (0 disables the
+	// cache). Series only change once per 5-minute bin, so a few seconds
+	// take the load of many identical newsroom dashboards off the database.
+	CacheTTL time.Duration
+	// AccessLog turns per-request log lines on.
+	AccessLog bool
+	// Version is reported by /v1/health.
+	Version string
+}
+
+// Server is the HTTP API. Create it with New; it is an http.Handler.
+type Server struct {
+	cfg     Config
+	st      Reader
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *Metrics
+	router  chi.Router
+	cache   *respCache
+
+	extentMu sync.Mutex
+	extent   store.Extent
+	extentAt time.Time
+}
+
+// New builds the router.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, metrics: cfg.Metrics}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(nil)
+	}
+	s.metrics.attach(s)
+	s.cache = newRespCache(cfg.CacheTTL, s.now)
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Router exposes the chi router (for route walking in tests and docs).
+func (s *Server) Router() chi.Router { return s.router }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.requestIDMiddleware, s.recoverMiddleware, s.observeMiddleware, s.corsMiddleware)
+	if s.cfg.RateLimit > 0 {
+		r.Use(httprate.LimitBy(s.cfg.RateLimit, time.Minute,
+			func(r *http.Request) (string, error) { return s.clientIP(r).String(), nil },
+			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				s.writeError(w, r, errRateLimited)
+			})))
+	}
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errRouteNotFound)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errMethodNotAllow)
+	})
+
+	r.Get("/openapi.json", s.handleOpenAPI)
+	r.Get("/metrics", s.metrics.handler().ServeHTTP)
+	r.Get("/v1/health", s.handleHealth)
+	r.Get("/v1/countries", s.read(s.handleCountries))
+	r.Get("/v1/countries/{cc}/series", s.read(s.handleCountrySeries))
+	r.Get("/v1/asns/{asn}", s.read(s.handleASN))
+	r.Get("/v1/asns/{asn}/series", s.read(s.handleASNSeries))
+	r.Get("/v1/events", s.read(s.handleEvents))
+	r.Get("/v1/events/{id}", s.read(s.handleEvent))
+	r.Get("/v1/events/{id}/prefixes", s.read(s.handleEventPrefixes))
+	r.Get("/v1/peers", s.handlePeers)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.adminMiddleware)
+		r.Post("/v1/webhooks", s.handleCreateWebhook)
+		r.Get("/v1/webhooks", s.handleListWebhooks)
+		r.Delete("/v1/webhooks/{id}", s.handleDeleteWebhook)
+		r.Get("/v1/webhooks/{id}/deliveries", s.handleDeliveries)
+	})
+	return r
+}
+
+// adminMiddleware lets requests with the admin bearer token through. With
+// no token configured the admin endpoints are closed, not open.
+func (s *Server) adminMiddleware(next http.Handler) http.Handler {
+	want := []byte(s.cfg.AdminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(want) == 0 {
+			s.writeError(w, r, errAdminDisabled)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="bgpwatch admin"`)
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// extentNow returns the stored series extent, cached for a few seconds: it
+// bounds every series request and changes at most once per bin.
+func (s *Server) extentNow(ctx context.Context) (store.Extent, error) {
+	s.extentMu.Lock()
+	defer s.extentMu.Unlock()
+	now := s.now()
+	if !s.extentAt.IsZero() && now.Sub(s.extentAt) < 5*time.Second && now.After(s.extentAt) {
+		return s.extent, nil
+	}
+	e, err := s.st.SeriesExtent(ctx)
+	if err != nil {
+		return e, err
+	}
+	s.extent, s.extentAt = e, now
+	return e, nil
+}

@@ -1,0 +1,275 @@
+package api
+
+import (
+	"bytes"
+	"encoding/csv"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/store"
+)
+
+// How long clients and proxies may keep read responses.
+const (
+	seriesMaxAge = 60 * time.Second
+	eventsMaxAge = 30 * time.Second
+)
+
+type healthJSON struct {
+	Status    string     `json:"status"`
+	Version   string     `json:"version,omitempty"`
+	Database  string     `json:"database"`
+	LatestBin *time.Time `json:"latest_bin"`
+	Time      time.Time  `json:"time"`
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.st.Ping(r.Context()); err != nil {
+		s.writeError(w, r, errorf(errUnavailable, "database: %v", err))
+		return
+	}
+	h := healthJSON{Status: "ok", Version: s.cfg.Version, Database: "ok", Time: s.now().UTC().Truncate(time.Second)}
+	if ext, err := s.extentNow(r.Context()); err == nil && ext.OK {
+		h.LatestBin = &ext.Last
+	}
+	rs, _ := jsonResponse(h, 0)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", rs.ctype)
+	w.Write(rs.body) //nolint:errcheck // the client went away
+}
+
+type countryJSON struct {
+	Code              string    `json:"code"`
+	Name              string    `json:"name"`
+	ASNs              int       `json:"asns"`
+	VisiblePrefixes   int       `json:"visible_prefixes"`
+	VisibleSlash24    int       `json:"visible_slash24"`
+	VisibleV6Prefixes int       `json:"visible_v6_prefixes"`
+	Time              time.Time `json:"time"`
+}
+
+func (s *Server) handleCountries(r *http.Request) (*response, error) {
+	if _, err := query(r); err != nil {
+		return nil, err
+	}
+	cs, err := s.st.LatestCountries(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Countries []countryJSON `json:"countries"`
+	}{Countries: make([]countryJSON, 0, len(cs))}
+	for _, c := range cs {
+		out.Countries = append(out.Countries, countryJSON{
+			Code: c.Country, Name: countryName(c.Country), ASNs: c.ASNs,
+			VisiblePrefixes: c.Prefixes, VisibleSlash24: c.Slash24, VisibleV6Prefixes: c.V6Prefixes,
+			Time: c.Bin,
+		})
+	}
+	return jsonResponse(out, seriesMaxAge)
+}
+
+type pointJSON struct {
+	Time              time.Time `json:"time"`
+	VisiblePrefixes   int       `json:"visible_prefixes"`
+	VisibleSlash24    int       `json:"visible_slash24"`
+	VisibleV6Prefixes int       `json:"visible_v6_prefixes"`
+}
+
+type seriesJSON struct {
+	Country string      `json:"country,omitempty"`
+	ASN     *uint32     `json:"asn,omitempty"`
+	From    time.Time   `json:"from"`
+	To      time.Time   `json:"to"`
+	Step    int         `json:"step"`
+	Points  []pointJSON `json:"points"`
+}
+
+func (s *Server) handleCountrySeries(r *http.Request) (*response, error) {
+	cc, err := bgpwatch.ParseCountry(chi.URLParam(r, "cc"))
+	if err != nil {
+		return nil, err
+	}
+	return s.series(r, store.SeriesQuery{Country: cc})
+}
+
+func (s *Server) handleASNSeries(r *http.Request) (*response, error) {
+	asn, err := parseASN(chi.URLParam(r, "asn"))
+	if err != nil {
+		return nil, err
+	}
+	return s.series(r, store.SeriesQuery{ASN: asn})
+}
+
+func parseASN(s string) (bgpwatch.ASN, error) {
+	asn, err := bgpwatch.ParseASN(s)
+	if err != nil {
+		return 0, err
+	}
+	if asn == 0 {
+		return 0, invalid("ASN 0: reserved, not a network")
+	}
+	return asn, nil
+}
+
+// parseStep accepts seconds ("3600") or a duration ("1h"); it must be a
+// positive multiple of 300 s.
+func parseStep(s string) (time.Duration, error) {
+	if s == "" {
+		return bgpwatch.BinStep, nil
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n <= 0 || n > int64(maxRange/time.Second) {
+			return 0, invalid("step %q: want a positive multiple of 300 seconds", clip(s))
+		}
+		d = time.Duration(n) * time.Second
+	} else if d, err = time.ParseDuration(s); err != nil {
+		return 0, invalid("step %q: want seconds (3600) or a duration (1h), a multiple of 300 s", clip(s))
+	}
+	if d <= 0 || d%bgpwatch.BinStep != 0 || d > maxRange {
+		return 0, invalid("step %q: want a positive multiple of 300 seconds", clip(s))
+	}
+	return d, nil
+}
+
+// series answers a series request. Without to, the series ends at the
+// entity's latest stored bin (replayed history may be years old), or now
+// when it has none; without from it starts 7 days before to. The bins are
+// then clipped to the stored history, so no invented values appear before
+// the first or after the last stored bin.
+func (s *Server) series(r *http.Request, q store.SeriesQuery) (*response, error) {
+	v, err := query(r, "from", "to", "step", "format")
+	if err != nil {
+		return nil, err
+	}
+	from, err := parseTime("from", v.Get("from"))
+	if err != nil {
+		return nil, err
+	}
+	to, err := parseTime("to", v.Get("to"))
+	if err != nil {
+		return nil, err
+	}
+	step, err := parseStep(v.Get("step"))
+	if err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	if to.IsZero() {
+		latest, ok, err := s.st.LatestBin(ctx, q.Country, q.ASN)
+		if err != nil {
+			return nil, err
+		}
+		to = s.now().UTC().Truncate(bgpwatch.BinStep)
+		if ok {
+			to = latest
+		}
+		if !from.IsZero() && !to.After(from) {
+			to = from.Add(defaultWindow)
+		}
+	}
+	if from.IsZero() {
+		from = to.Add(-defaultWindow)
+	}
+	if !from.Before(to) {
+		return nil, invalid("range: from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	if to.Sub(from) > maxRange {
+		return nil, invalid("range: %s is longer than the %d days allowed", to.Sub(from), int(maxRange/(24*time.Hour)))
+	}
+	if n := int(to.Sub(from)/step) + 1; n > maxPoints {
+		need := ((to.Sub(from)/time.Duration(maxPoints-1) + bgpwatch.BinStep - 1) / bgpwatch.BinStep) * bgpwatch.BinStep
+		return nil, invalid("range: %d points of %d s are more than the %d allowed; ask for step=%d or a shorter range",
+			n, int(step/time.Second), maxPoints, int(need/time.Second))
+	}
+	out := seriesJSON{Country: q.Country, From: from, To: to, Step: int(step / time.Second), Points: []pointJSON{}}
+	if q.Country == "" {
+		a := uint32(q.ASN)
+		out.ASN = &a
+	}
+	ext, err := s.extentNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ext.OK {
+		q.From, q.To, q.Step = from, to, step
+		if q.From.Before(ext.First) {
+			q.From = ext.First
+		}
+		if q.To.After(ext.Last) {
+			q.To = ext.Last
+		}
+		if !q.To.Before(q.From) {
+			pts, err := s.st.Series(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			out.Points = make([]pointJSON, len(pts))
+			for i, p := range pts {
+				out.Points[i] = pointJSON{Time: p.Time, VisiblePrefixes: p.Prefixes, VisibleSlash24: p.Slash24, VisibleV6Prefixes: p.V6Prefixes}
+			}
+		}
+	}
+	if wantsCSV(r) {
+		var buf bytes.Buffer
+		cw := csv.NewWriter(&buf)
+		cw.Write([]string{"time", "visible_prefixes", "visible_slash24", "visible_v6_prefixes"}) //nolint:errcheck // bytes.Buffer
+		for _, p := range out.Points {
+			cw.Write([]string{p.Time.Format(time.RFC3339), itoa(p.VisiblePrefixes), itoa(p.VisibleSlash24), itoa(p.VisibleV6Prefixes)}) //nolint:errcheck // bytes.Buffer
+		}
+		cw.Flush()
+		return &response{ctype: "text/csv; charset=utf-8", body: buf.Bytes(), cacheControl: cacheControl(seriesMaxAge)}, nil
+	}
+	return jsonResponse(out, seriesMaxAge)
+}
+
+type asnJSON struct {
+	ASN               uint32     `json:"asn"`
+	Name              string     `json:"name"`
+	Country           string     `json:"country"`
+	Access            string     `json:"access"`
+	Time              *time.Time `json:"time"` // the bin of the counts; null without series
+	VisiblePrefixes   int        `json:"visible_prefixes"`
+	VisibleSlash24    int        `json:"visible_slash24"`
+	VisibleV6Prefixes int        `json:"visible_v6_prefixes"`
+}
+
+func (s *Server) handleASN(r *http.Request) (*response, error) {
+	asn, err := parseASN(chi.URLParam(r, "asn"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := query(r); err != nil {
+		return nil, err
+	}
+	ext, err := s.extentNow(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var at time.Time
+	if ext.OK {
+		at = ext.Last
+	}
+	sum, err := s.st.ASNSummary(r.Context(), asn, at)
+	if err != nil {
+		return nil, err
+	}
+	out := asnJSON{ASN: uint32(asn), Name: sum.Name, Country: sum.Country, Access: string(sum.Access),
+		VisiblePrefixes: sum.Prefixes, VisibleSlash24: sum.Slash24, VisibleV6Prefixes: sum.V6Prefixes}
+	if out.Access == "" {
+		out.Access = string(bgpwatch.AccessUnknown)
+	}
+	if !sum.At.IsZero() {
+		out.Time = &sum.At
+	}
+	return jsonResponse(out, seriesMaxAge)
+}
