@@ -591,50 +591,53 @@ func appendIPv4(dst, b []byte) []byte {
 	return dst
 }
 
-// appendIPv6 formats like the BSD/glibc inet_ntop, which bgpdump uses.
+// appendIPv6 formats like bgpdump's fmt_ipv6: v4-mapped and v4-compatible
+// addresses in dotted form, and the longest run of zero words (even a
+// single one; the first on ties) written as "::".
 func appendIPv6(dst []byte, a [16]byte) []byte {
 	var w [8]uint16
 	for i := range w {
 		w[i] = binary.BigEndian.Uint16(a[2*i:])
 	}
-	best, bestLen, cur, curLen := -1, 0, -1, 0
-	for i := 0; i < 8; i++ {
-		if w[i] == 0 {
-			if cur == -1 {
-				cur, curLen = i, 1
-			} else {
-				curLen++
-			}
-		} else if cur != -1 {
-			if best == -1 || curLen > bestLen {
-				best, bestLen = cur, curLen
-			}
-			cur = -1
-		}
-	}
-	if cur != -1 && (best == -1 || curLen > bestLen) {
-		best, bestLen = cur, curLen
-	}
-	if best != -1 && bestLen < 2 {
-		best = -1
-	}
-	for i := 0; i < 8; i++ {
-		if best != -1 && i >= best && i < best+bestLen {
-			if i == best {
-				dst = append(dst, ':')
-			}
-			continue
-		}
-		if i != 0 {
-			dst = append(dst, ':')
-		}
-		if i == 6 && best == 0 && (bestLen == 6 || (bestLen == 5 && w[5] == 0xffff)) {
+	if w[0]|w[1]|w[2]|w[3]|w[4] == 0 {
+		if w[5] == 0xffff {
+			dst = append(dst, "::ffff:"...)
 			return appendIPv4(dst, a[12:])
 		}
-		dst = strconv.AppendUint(dst, uint64(w[i]), 16)
+		if w[5] == 0 && binary.BigEndian.Uint32(a[12:]) > 1 {
+			dst = append(dst, "::"...)
+			return appendIPv4(dst, a[12:])
+		}
 	}
-	if best != -1 && best+bestLen == 8 {
-		dst = append(dst, ':')
+	var zr [8]int
+	run := 0
+	for i := 7; i >= 0; i-- {
+		if w[i] == 0 {
+			run++
+		} else {
+			run = 0
+		}
+		zr[i] = run
+	}
+	k, best := -1, 0
+	for i := 0; i < 8; i++ {
+		if zr[i] > best {
+			k, best = i, zr[i]
+		}
+	}
+	for i := 0; i < 8; i++ {
+		if i == k {
+			if i == 0 {
+				dst = append(dst, ':')
+			}
+			dst = append(dst, ':')
+			i += zr[i] - 1
+			continue
+		}
+		dst = strconv.AppendUint(dst, uint64(w[i]), 16)
+		if i != 7 {
+			dst = append(dst, ':')
+		}
 	}
 	return dst
 }
