@@ -149,9 +149,8 @@ func signal(c chan struct{}) {
 }
 
 // Run fans out and delivers until ctx is done, then waits for the attempts
-// in flight: a 2xx that arrived is still recorded, an interrupted attempt's
-// lease is released so that the next start sends it at once. It returns nil
-// after ctx is done.
+// in flight (at most Timeout) and records them, so that a receiver's 2xx is
+// never lost to a shutdown. It returns nil after ctx is done.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -319,20 +318,14 @@ func (d *Dispatcher) deliver(ctx context.Context, c store.ClaimedDelivery) {
 	log := d.log.With("webhook", c.SubscriptionID, "delivery", c.ID, "host", c.Host)
 	start := d.cfg.Clock()
 	mono := time.Now()
+	// An attempt under way is finished and recorded even when ctx is done
+	// (shutdown waits at most Timeout for it): cutting it off could lose
+	// the receiver's 2xx and make it get the notice twice.
+	ctx = context.WithoutCancel(ctx)
 	code, retryAfter, err := d.post(ctx, c, start)
 	dur := time.Since(mono)
-	// Record even when ctx is done: a 2xx must be written down before
-	// anything else happens, or the receiver would get it twice.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err != nil && ctx.Err() != nil {
-		// Interrupted by shutdown, not the receiver's fault: no attempt is
-		// counted and the delivery is due again at once.
-		if err := d.db.ReleaseDelivery(rctx, c.Seq); err != nil {
-			log.Warn("webhook: releasing delivery", "err", err)
-		}
-		return
-	}
 	d.attempts.Add(1)
 	res := store.AttemptResult{Seq: c.Seq, At: start, StatusCode: code, Duration: dur}
 	now := d.cfg.Clock()
