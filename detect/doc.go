@@ -43,9 +43,11 @@
 //
 // # Defaults, and why
 //
-// IODA uses a 24 h median baseline and calls values below 50 % of it
-// critical. The ASN thresholds follow that: Drop 0.50 (start below 50 % of
-// the baseline), Recover 0.25 (end at 75 %), and only ASNs with a baseline
+// IODA compares each value with the median of a 24 h history window and
+// treats a fall below 50 % of it as critical (as cited in the issue; the
+// per-signal percentages were not re-checked against IODA's current
+// pages). The ASN thresholds follow that: Drop 0.50 (start at or below
+// 50 % of the baseline), Recover 0.25 (end at 75 %), and only ASNs with a baseline
 // of at least 16 /24s (ASN.MinSlash24): below that a single prefix is a
 // large share and ordinary traffic engineering looks like an outage.
 // Countries are aggregates of many ASNs and much smoother, so a smaller
@@ -84,6 +86,11 @@
 // (a gap between two Bin.Start larger than Step) are simply not there:
 // durations are counted in accepted bins, so a gap neither starts nor ends
 // an event. A bin not later than the previous one is ignored.
+//
+// Event.AlertArea follows IODA's alert area (relative drop × duration),
+// in the units of the domain type: the sum over event bins of
+// (baseline−value)/baseline × bin length in hours; IODA's figure (percent ×
+// minutes) is 6000 times larger.
 //
 // # Transitions
 //
