@@ -366,4 +366,3 @@ func RecordName(typ, sub uint16) string {
 	}
 	return tn + "/" + strconv.Itoa(int(sub))
 }
-
