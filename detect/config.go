@@ -74,7 +74,7 @@ func DefaultConfig() Config {
 		MinHistory:        2 * time.Hour,
 		MinDuration:       15 * time.Minute,
 		RecoverFor:        30 * time.Minute,
-		Country:           Thresholds{Drop: 0.35, Recover: 0.20, MinSlash24: 16},
+		Country:           Thresholds{Drop: 0.30, Recover: 0.15, MinSlash24: 16},
 		ASN:               Thresholds{Drop: 0.50, Recover: 0.25, MinSlash24: 16},
 		ContribDrop:       0.25,
 		ContribMinSlash24: 4,

@@ -294,7 +294,7 @@ func TestCountryEvent(t *testing.T) {
 				t.Errorf("ASNs:\n got %+v\nwant %+v", ce.ASNs, tc.wantASNs)
 			}
 			wantDrop := 1 - float64(ce.MinSlash24)/float64(ce.BaselineSlash24)
-			if ce.DropRatio != wantDrop || ce.DropRatio <= 0.35 {
+			if ce.DropRatio != wantDrop || ce.DropRatio <= 0.30 {
 				t.Errorf("drop ratio %v, want %v", ce.DropRatio, wantDrop)
 			}
 			// 60 bins at (base-min)/base, 5 min each.

@@ -51,8 +51,13 @@
 // of at least 16 /24s (ASN.MinSlash24): below that a single prefix is a
 // large share and ordinary traffic engineering looks like an outage.
 // Countries are aggregates of many ASNs and much smoother, so a smaller
-// relative drop is already meaningful and rare: Country.Drop 0.35 (start
-// at 65 %), Country.Recover 0.20 (end at 80 %), Country.MinSlash24 16. A
+// relative drop is already meaningful and rare: Country.Drop 0.30 (start
+// at 70 %), Country.Recover 0.15 (end at 85 %), Country.MinSlash24 16.
+// 0.30 is the low end of the 30–40 % the issue suggests: a large national
+// operator going dark often takes only a third of a country's space
+// (the rest being hosting, business and smaller networks), and a 30 %
+// national loss within minutes does not happen through ordinary routing
+// changes. A
 // shutdown of mobile networks only usually removes little address space
 // (mobile operators use few addresses behind CGNAT), so it shows as ASN
 // events for the operators and, unless their space is a large share of the
