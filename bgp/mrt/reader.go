@@ -113,6 +113,7 @@ type Reader struct {
 	rec      Record
 	lastTime uint32
 	resync   bool
+	suspect  bool // the previous record was not followed by a plausible header
 	done     bool
 	peers    PeerIndexTable
 	hasPeers bool
@@ -131,6 +132,9 @@ func (r *Reader) Offset() int64 { return r.off + int64(r.discard) }
 func (r *Reader) Peers() (*PeerIndexTable, bool) { return &r.peers, r.hasPeers }
 
 func (r *Reader) fail(off int64, err error, format string, a ...any) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil // never let damage look like a clean end of stream
+	}
 	return &FormatError{File: r.name, Offset: off, Reason: fmt.Sprintf(format, a...), Err: err}
 }
 
@@ -171,7 +175,11 @@ func (r *Reader) Next() (*Record, error) {
 		return nil, r.fail(r.off, err, "truncated record header (%d of %d bytes; %s)", len(hb), headerLen, readReason(err))
 	}
 	h := parseHeader(hb)
-	if !plausible(&h, 0) {
+	near := uint32(0)
+	if r.suspect {
+		near, r.suspect = r.lastTime, false
+	}
+	if !plausible(&h, near) {
 		r.resync = true
 		return nil, r.fail(r.off, nil, "impossible record header (type %d, subtype %d, length %d)", h.Type, h.Subtype, h.Length)
 	}
@@ -192,8 +200,15 @@ func (r *Reader) Next() (*Record, error) {
 		if len(b) >= total+headerLen {
 			nh := parseHeader(b[total:])
 			if !plausible(&nh, h.Timestamp) {
-				r.resync = true
-				return nil, r.fail(r.off, nil, "record length %d is not followed by a valid record header (damaged framing)", h.Length)
+				// Either this record's length is wrong (a valid chain of
+				// records starts inside it) or what follows is damaged.
+				for p := 1; p < total; p++ {
+					if r.chainAt(p, h.Timestamp) {
+						r.discard = p
+						return nil, r.fail(r.off, nil, "record length %d is not followed by a valid record header (damaged framing)", h.Length)
+					}
+				}
+				r.suspect = true
 			}
 		}
 		full = b[:total]
@@ -275,10 +290,35 @@ func plausible(h *Header, near uint32) bool {
 	return true
 }
 
-// scan advances byte by byte from the current (bad) position until two
-// consecutive plausible headers (or a plausible header whose record ends
-// exactly at the end of the stream) are found. It reports false at the end
-// of the stream.
+// chainAt reports whether a plausible header starts p bytes ahead whose
+// record is followed by another plausible header or ends the stream.
+func (r *Reader) chainAt(p int, near uint32) bool {
+	hb, _ := r.br.Peek(p + headerLen)
+	if len(hb) < p+headerLen {
+		return false
+	}
+	h := parseHeader(hb[p:])
+	if !plausible(&h, near) {
+		return false
+	}
+	end := p + headerLen + int(h.Length)
+	if end+headerLen > bufSize {
+		return false
+	}
+	b, _ := r.br.Peek(end + headerLen)
+	if len(b) == end {
+		return true // last record of the stream
+	}
+	if len(b) < end+headerLen {
+		return false
+	}
+	nh := parseHeader(b[end:])
+	return plausible(&nh, h.Timestamp)
+}
+
+// scan advances byte by byte from the current (bad) position until a
+// plausible chain of records starts (see chainAt). It reports false at the
+// end of the stream.
 func (r *Reader) scan() bool {
 	const maxScan = 256 << 20
 	for skipped := 0; skipped < maxScan; skipped++ {
@@ -286,27 +326,10 @@ func (r *Reader) scan() bool {
 			return false
 		}
 		r.off++
-		hb, _ := r.br.Peek(headerLen)
-		if len(hb) < headerLen {
+		if hb, _ := r.br.Peek(headerLen); len(hb) < headerLen {
 			return false
 		}
-		h := parseHeader(hb)
-		if !plausible(&h, r.lastTime) {
-			continue
-		}
-		total := headerLen + int(h.Length)
-		if total+headerLen > bufSize {
-			continue
-		}
-		b, _ := r.br.Peek(total + headerLen)
-		if len(b) == total {
-			return true // last record of the stream
-		}
-		if len(b) < total+headerLen {
-			continue
-		}
-		nh := parseHeader(b[total:])
-		if plausible(&nh, h.Timestamp) {
+		if r.chainAt(0, r.lastTime) {
 			return true
 		}
 	}
