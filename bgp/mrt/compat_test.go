@@ -87,8 +87,10 @@ func TestBgpdumpCompat(t *testing.T) {
 		t.Skip("bgpdump not installed")
 	}
 	for _, path := range mrtFiles(t) {
+		path := path
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			if damaged[name] {
 				t.Skip("damaged file: bgpdump output is not a reference")
 			}
