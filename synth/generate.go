@@ -1,0 +1,1080 @@
+package synth
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+)
+
+// Options tune Generate.
+type Options struct {
+	// Seed overrides Scenario.Seed when non-zero.
+	Seed uint64
+	// Only limits what is written: "" or "all"; "rib" (the first RIB of each
+	// collector, no updates); "updates" (no RIBs). Truth and metadata files
+	// are always written.
+	Only string
+	// BZip2 is the bzip2 compressor for RouteViews files; default the first
+	// of lbzip2, pbzip2, bzip2 on PATH. Byte-identical output needs the same
+	// tool.
+	BZip2 string
+	// Workers compress files in parallel; default GOMAXPROCS.
+	Workers int
+	// Logger receives progress; nil discards.
+	Logger *slog.Logger
+}
+
+const binSec = int64(bgpwatch.BinStep / time.Second)
+
+// event kinds of the per-peer timeline.
+const (
+	evOrigin uint8 = iota + 1 // val: origin-withdrawn as seen by the peer
+	evFlap                    // val: flapped away
+	evPath                    // path change
+	evDown                    // session down
+	evUp                      // session up
+)
+
+type event struct {
+	t    int64
+	seq  uint32
+	pfx  int32
+	sess uint16
+	kind uint8
+	val  bool
+}
+
+type pendA struct {
+	key    uint64
+	i      int32
+	pathID uint32
+}
+
+// pending batches one session's changes of one second into UPDATEs.
+type pending struct {
+	t      int64
+	w4, w6 []NLRI
+	a      []pendA
+	ops    map[int32]uint8 // 1 withdrawn, 2 announced in this batch
+}
+
+// colState is one collector's open update file.
+type colState struct {
+	c        *Collector
+	sessions []*session
+	buf      *bytes.Buffer
+	bw       *bufio.Writer
+	enc      *Encoder
+	info     *FileInfo
+	fileLen  int64
+	ribEvery int64
+	windows  [][2]int64 // blackout windows for flaps
+	gaps     [][2]int64
+	damage   map[int64]string // file start → damage kind
+}
+
+type gen struct {
+	ctx    context.Context
+	sc     *Scenario
+	w      *world
+	opts   Options
+	out    string
+	log    *slog.Logger
+	pool   *writerPool
+	cols   []*colState
+	start  int64
+	end    int64
+	events []event
+	seq    uint32
+
+	pend  []pending
+	gcnt  [][]uint8 // per full-feed group, per prefix: sessions holding it
+	seen  []uint16
+	vis   bitset
+	ver   map[uint64]uint8
+	hasV  []bitset
+	orig  map[uint64]uint32
+	hasO  []bitset
+	attrs Attrs
+	abuf  []byte
+
+	asCounts  []bgpwatch.Counts
+	asDirty   []bool
+	ccCounts  map[string]*bgpwatch.Counts
+	trackAS   map[int]*SeriesData
+	trackCC   map[string]*SeriesData
+	files     []*FileInfo
+	anyDirty  bool
+	attrCache []attrCacheEntry
+}
+
+type attrCacheEntry struct {
+	key uint64
+	b   []byte
+}
+
+// Generate writes the scenario's archive into outDir and returns its truth
+// (also written to outDir/truth.json).
+func Generate(ctx context.Context, sc Scenario, outDir string, opts Options) (*Truth, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	switch opts.Only {
+	case "", "all", "rib", "updates":
+	default:
+		return nil, fmt.Errorf("%w only %q: want all, rib or updates", bgpwatch.ErrInvalid, opts.Only)
+	}
+	seed := sc.Seed
+	if opts.Seed != 0 {
+		seed = opts.Seed
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	needBZ := false
+	for _, c := range sc.Collectors {
+		needBZ = needBZ || c.Project == "routeviews"
+	}
+	bz := opts.BZip2
+	if needBZ && bz == "" {
+		var err error
+		if bz, err = findBZip2(); err != nil {
+			return nil, err
+		}
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = max(1, runtimeProcs())
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	t0 := time.Now()
+	w, err := buildWorld(&sc, seed)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("world built", "asns", len(w.ases), "prefixes", len(w.pfx), "sessions", len(w.sessions), "took", time.Since(t0).Round(time.Millisecond))
+	g := &gen{ctx: ctx, sc: &sc, w: w, opts: opts, out: outDir, log: log, pool: newWriterPool(workers, bz),
+		start: sc.Start.Unix(), end: sc.End.Unix(), ver: map[uint64]uint8{}, orig: map[uint64]uint32{}}
+	truth, err := g.run(seed)
+	if perr := g.pool.wait(); err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range g.files {
+		truth.Files = append(truth.Files, *f)
+	}
+	if needBZ {
+		truth.BZip2 = filepath.Base(bz)
+	}
+	b, err := json.MarshalIndent(truth, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("encode truth: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "truth.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("write truth: %w", err)
+	}
+	log.Info("archive written", "dir", outDir, "files", len(truth.Files), "took", time.Since(t0).Round(time.Millisecond))
+	return truth, nil
+}
+
+func (g *gen) run(seed uint64) (*Truth, error) {
+	sc, w := g.sc, g.w
+	n := len(w.pfx)
+	truth := &Truth{Scenario: sc.Name, Description: sc.Description, Seed: seed, Start: sc.Start.UTC(), End: sc.End.UTC(),
+		BinSeconds: int(binSec), FullFeedASNsV4: w.groupsV4, FullFeedASNsV6: w.groupsV6,
+		Events: slices.Clone(sc.Expect), Happenings: slices.Clone(sc.Happenings),
+		Totals: map[string]int{"v4_prefixes": w.nV4, "v6_prefixes": n - w.nV4, "asns": len(w.ases)}}
+	if truth.Events == nil {
+		truth.Events = []TruthEvent{}
+	}
+	for ci := range sc.Collectors {
+		c := &sc.Collectors[ci]
+		tc := TruthCollector{Name: c.Name, Project: c.Project}
+		cs := &colState{c: c, damage: map[int64]string{}}
+		if c.Project == "routeviews" {
+			cs.fileLen, cs.ribEvery = 900, 7200
+		} else {
+			cs.fileLen, cs.ribEvery = 300, 8*3600
+		}
+		for _, s := range w.sessions {
+			if s.col == ci {
+				cs.sessions = append(cs.sessions, s)
+				tc.Peers = append(tc.Peers, TruthPeer{ASN: s.spec.ASN, Addr: s.addr.String(), FullFeed: s.full, Share: s.spec.Share,
+					V4: s.v4, V6: s.v6, AS2: s.spec.AS2, AddPath: s.spec.AddPath})
+			}
+		}
+		g.cols = append(g.cols, cs)
+		truth.Collectors = append(truth.Collectors, tc)
+	}
+	for _, h := range sc.Happenings {
+		cs := g.colByName(h.Collector)
+		switch h.Kind {
+		case Gap:
+			a, b := h.At.Unix(), h.At.Add(time.Duration(h.For)).Unix()
+			cs.gaps = append(cs.gaps, [2]int64{a, b})
+			cs.windows = append(cs.windows, [2]int64{a, b})
+		case Truncate, NotMRT:
+			fs := h.At.Unix() - (h.At.Unix()-g.start)%cs.fileLen
+			cs.damage[fs] = string(h.Kind)
+			cs.windows = append(cs.windows, [2]int64{fs, fs + cs.fileLen})
+		}
+	}
+	// Metadata files.
+	rirFiles, err := writeRIRFiles(g.out, sc, w)
+	if err != nil {
+		return nil, err
+	}
+	truth.RIRFiles = rirFiles
+	if err := writeASNInfo(filepath.Join(g.out, "asn-info.csv"), w); err != nil {
+		return nil, err
+	}
+	truth.ASNInfo = "asn-info.csv"
+
+	// Initial state.
+	ann := make([]bool, n)
+	for i := range ann {
+		ann[i] = w.parent[i] < 0
+	}
+	for _, s := range w.sessions {
+		for i := 0; i < n; i++ {
+			if !ann[i] {
+				s.odown.set(i, true)
+			}
+		}
+		for k := range s.rib {
+			s.rib[k] = s.feed[k] &^ s.odown[k]
+		}
+	}
+	g.pend = make([]pending, len(w.sessions))
+	for i := range g.pend {
+		g.pend[i].ops = map[int32]uint8{}
+	}
+	g.hasV = make([]bitset, len(w.sessions))
+	g.hasO = make([]bitset, len(w.sessions))
+	for i := range w.sessions {
+		g.hasV[i], g.hasO[i] = newBitset(n), newBitset(n)
+	}
+	g.gcnt = make([][]uint8, w.groups)
+	for k := range g.gcnt {
+		g.gcnt[k] = make([]uint8, n)
+	}
+	g.seen = make([]uint16, n)
+	g.vis = newBitset(n)
+	for _, s := range w.sessions {
+		if s.group < 0 {
+			continue
+		}
+		gc := g.gcnt[s.group]
+		for i := 0; i < n; i++ {
+			if s.rib.get(i) {
+				if gc[i] == 0 {
+					g.seen[i]++
+				}
+				gc[i]++
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		g.vis.set(i, int(g.seen[i])*2 > g.groupsFor(i))
+	}
+	g.initTruth(truth)
+
+	if g.opts.Only == "rib" {
+		for ci := range g.cols {
+			if err := g.dumpRIB(ci, g.start); err != nil {
+				return nil, err
+			}
+		}
+		g.recordBin()
+		return truth, nil
+	}
+	if err := g.buildEvents(ann); err != nil {
+		return nil, err
+	}
+	g.log.Info("timeline built", "events", len(g.events))
+	return truth, g.walk()
+}
+
+func (g *gen) colByName(name string) *colState {
+	for _, c := range g.cols {
+		if c.c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (g *gen) groupsFor(i int) int {
+	if i < g.w.nV4 {
+		return g.w.groupsV4
+	}
+	return g.w.groupsV6
+}
+
+func (g *gen) add(t int64, kind uint8, sess int, pfx int, val bool) {
+	if t < g.start || t >= g.end {
+		return
+	}
+	g.events = append(g.events, event{t: t, seq: g.seq, kind: kind, sess: uint16(sess), pfx: int32(pfx), val: val})
+	g.seq++
+}
+
+// buildEvents turns happenings and churn into the per-peer timeline.
+func (g *gen) buildEvents(ann []bool) error {
+	sc, w := g.sc, g.w
+	withdrawn := make([]bool, len(w.pfx))
+	deagg := map[int32]bool{}
+	announced := func(i int) bool {
+		if p := w.parent[i]; p >= 0 {
+			return !withdrawn[p] && deagg[p]
+		}
+		if _, ok := w.children[int32(i)]; ok {
+			return !withdrawn[i] && !deagg[int32(i)]
+		}
+		return !withdrawn[i]
+	}
+	type change struct {
+		t      int64
+		i      int
+		ann    bool
+		jitter float64
+		hs     uint64
+	}
+	var changes []change
+	touch := func(t int64, i int, j float64, hs uint64) {
+		if a := announced(i); a != ann[i] {
+			ann[i] = a
+			changes = append(changes, change{t, i, a, j, hs})
+		}
+	}
+	hs := slices.Clone(sc.Happenings)
+	sort.SliceStable(hs, func(a, b int) bool { return hs[a].At.Before(hs[b].At) })
+	for hi, h := range hs {
+		t := h.At.Unix()
+		j := time.Duration(h.Jitter).Seconds()
+		hseq := uint64(hi) + 1
+		for _, c := range g.cols {
+			for _, win := range c.windows {
+				if h.Kind != Gap && h.Kind != Truncate && h.Kind != NotMRT && t+int64(j) >= win[0]-300 && t <= win[1] {
+					return fmt.Errorf("%w scenario %q: %s at %s falls in a damaged or missing file window of %s", bgpwatch.ErrInvalid, sc.Name, h.Kind, h.At.Format(time.RFC3339), c.c.Name)
+				}
+			}
+		}
+		switch h.Kind {
+		case Withdraw, Restore:
+			for _, asn := range h.ASNs {
+				a := &w.ases[w.asIdx[uint32(asn)]]
+				share := h.Share
+				if share <= 0 {
+					share = 1
+				}
+				if h.Kind == Withdraw {
+					k := int(math.Round(share * float64(len(a.base))))
+					for _, i := range a.base[:k] {
+						withdrawn[i] = true
+						g.touchFamily(i, func(x int) { touch(t, x, j, hseq) })
+					}
+				} else {
+					var wd []int
+					for _, i := range a.base {
+						if withdrawn[i] {
+							wd = append(wd, i)
+						}
+					}
+					k := int(math.Round(share * float64(len(wd))))
+					for _, i := range wd[:k] {
+						withdrawn[i] = false
+						g.touchFamily(i, func(x int) { touch(t, x, j, hseq) })
+					}
+				}
+			}
+		case Deaggregate, Reaggregate:
+			for _, asn := range h.ASNs {
+				a := &w.ases[w.asIdx[uint32(asn)]]
+				for _, i := range a.base {
+					kids, ok := w.children[int32(i)]
+					if !ok {
+						continue
+					}
+					deagg[int32(i)] = h.Kind == Deaggregate
+					first, second := []int{}, []int{i} // make before break
+					for _, k := range kids {
+						first = append(first, int(k))
+					}
+					if h.Kind == Reaggregate {
+						first, second = second, first
+					}
+					for _, x := range first {
+						touch(t, x, j, hseq)
+					}
+					for _, x := range second {
+						touch(t+30, x, j, hseq)
+					}
+				}
+			}
+		case PeerReset:
+			for si, s := range w.sessions {
+				if s.colName == h.Collector && s.spec.Addr == h.Peer {
+					g.add(t, evDown, si, 0, false)
+					g.add(h.At.Add(time.Duration(h.For)).Unix(), evUp, si, 0, false)
+				}
+			}
+		}
+	}
+	for _, ch := range changes {
+		for si, s := range w.sessions {
+			if !s.feed.get(ch.i) {
+				continue
+			}
+			pa := uint64(s.spec.ASN)
+			d := ch.jitter * (0.85*unit(hash3(w.seed, pa, ch.hs)) + 0.15*unit(hash3(pa, uint64(ch.i), ch.hs)))
+			g.add(ch.t+int64(d), evOrigin, si, ch.i, !ch.ann)
+		}
+	}
+	// Churn.
+	r := rand.New(rand.NewPCG(w.seed, 0xc4a2))
+	hours := float64(g.end-g.start) / 3600
+	span := g.end - g.start - 600
+	for si, s := range w.sessions {
+		cs := g.cols[s.col]
+		share := min(s.spec.Share, 1)
+		pick := func() int {
+			for try := 0; try < 16; try++ {
+				i := r.IntN(len(w.pfx))
+				if s.feed.get(i) {
+					return i
+				}
+			}
+			return -1
+		}
+		nf := int(math.Round(sc.Churn.FlapsPerPeerHour * hours * share))
+		for k := 0; k < nf; k++ {
+			t := g.start + r.Int64N(max(span, 1))
+			d := 20 + r.Int64N(280)
+			i := pick()
+			if i < 0 || inWindows(cs.windows, t-60, t+d+60) {
+				continue
+			}
+			g.add(t, evFlap, si, i, true)
+			g.add(t+d, evFlap, si, i, false)
+		}
+		np := int(math.Round(sc.Churn.PathChangesPerPeerHour * hours * share))
+		for k := 0; k < np; k++ {
+			t := g.start + r.Int64N(max(span, 1))
+			if i := pick(); i >= 0 {
+				g.add(t, evPath, si, i, false)
+			}
+		}
+	}
+	slices.SortFunc(g.events, func(a, b event) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	return nil
+}
+
+// touchFamily calls f for prefix i and its de-aggregation children.
+func (g *gen) touchFamily(i int, f func(int)) {
+	f(i)
+	for _, k := range g.w.children[int32(i)] {
+		f(int(k))
+	}
+}
+
+func inWindows(ws [][2]int64, a, b int64) bool {
+	for _, w := range ws {
+		if a < w[1] && w[0] < b {
+			return true
+		}
+	}
+	return false
+}
+
+// walk applies the timeline bin by bin and writes the files.
+func (g *gen) walk() error {
+	writeRIBs := g.opts.Only != "updates"
+	writeUpd := g.opts.Only != "rib"
+	for ci, c := range g.cols {
+		if writeRIBs {
+			if err := g.dumpRIB(ci, g.start); err != nil {
+				return err
+			}
+		}
+		if writeUpd {
+			g.openUpdates(c, g.start)
+		}
+	}
+	k := 0
+	for b := g.start + binSec; b <= g.end; b += binSec {
+		if err := g.ctx.Err(); err != nil {
+			return err
+		}
+		for ; k < len(g.events) && g.events[k].t < b; k++ {
+			if err := g.apply(&g.events[k]); err != nil {
+				return err
+			}
+		}
+		if err := g.flushAll(); err != nil {
+			return err
+		}
+		g.recordBin()
+		for ci, c := range g.cols {
+			if (b-g.start)%c.fileLen == 0 && writeUpd {
+				g.closeUpdates(c)
+				if b < g.end {
+					g.openUpdates(c, b)
+				}
+			}
+			if b < g.end && writeRIBs && !g.sc.FirstRIBOnly && b%c.ribEvery == 0 {
+				if err := g.dumpRIB(ci, b); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, c := range g.cols {
+		if c.enc != nil {
+			g.closeUpdates(c)
+		}
+	}
+	return nil
+}
+
+func (g *gen) apply(e *event) error {
+	s := g.w.sessions[e.sess]
+	i := int(e.pfx)
+	switch e.kind {
+	case evOrigin:
+		s.odown.set(i, e.val)
+	case evFlap:
+		s.flap.set(i, e.val)
+	case evPath:
+		key := uint64(e.sess)<<32 | uint64(i)
+		g.ver[key]++
+		g.hasV[e.sess].set(i, true)
+		if s.up && s.rib.get(i) {
+			return g.announce(e.t, int(e.sess), i)
+		}
+		return nil
+	case evDown:
+		if !s.up {
+			return nil
+		}
+		if err := g.flush(int(e.sess)); err != nil {
+			return err
+		}
+		if err := g.state(e.t, s, StateEstablished, StateIdle); err != nil {
+			return err
+		}
+		s.up = false
+		g.sessionRoutes(s, false)
+		return nil
+	case evUp:
+		if s.up {
+			return nil
+		}
+		for _, st := range [][2]uint16{{StateIdle, StateConnect}, {StateConnect, StateOpenSent}, {StateOpenSent, StateOpenConfirm}, {StateOpenConfirm, StateEstablished}} {
+			if err := g.state(e.t, s, st[0], st[1]); err != nil {
+				return err
+			}
+		}
+		s.up = true
+		g.sessionRoutes(s, true)
+		for i := range g.w.pfx {
+			if s.rib.get(i) {
+				if err := g.announce(e.t, int(e.sess), i); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	nv := s.feed.get(i) && !s.odown.get(i) && !s.flap.get(i)
+	if nv == s.rib.get(i) {
+		return nil
+	}
+	s.rib.set(i, nv)
+	if !s.up {
+		return nil
+	}
+	g.groupChange(s, i, nv)
+	if nv {
+		return g.announce(e.t, int(e.sess), i)
+	}
+	return g.withdraw(e.t, int(e.sess), i)
+}
+
+func (g *gen) sessionRoutes(s *session, up bool) {
+	if s.group < 0 {
+		return
+	}
+	for i := range g.w.pfx {
+		if s.rib.get(i) {
+			g.groupChange(s, i, up)
+		}
+	}
+}
+
+func (g *gen) groupChange(s *session, i int, has bool) {
+	if s.group < 0 {
+		return
+	}
+	c := &g.gcnt[s.group][i]
+	before := *c > 0
+	if has {
+		*c++
+	} else {
+		*c--
+	}
+	if after := *c > 0; after != before {
+		if after {
+			g.seen[i]++
+		} else {
+			g.seen[i]--
+		}
+		if v := int(g.seen[i])*2 > g.groupsFor(i); v != g.vis.get(i) {
+			g.vis.set(i, v)
+			g.asDirty[g.w.owner[i]] = true
+			g.anyDirty = true
+		}
+	}
+}
+
+// ---- update messages
+
+func (g *gen) state(t int64, s *session, from, to uint16) error {
+	c := g.cols[s.col]
+	if c.enc == nil {
+		return nil
+	}
+	c.info.Records++
+	c.info.State++
+	return c.enc.StateChange(uint32(t), &s.mrt, from, to)
+}
+
+func (g *gen) prep(t int64, si int, i int, op uint8) error {
+	p := &g.pend[si]
+	if p.t != t || p.ops[int32(i)] != 0 {
+		if err := g.flush(si); err != nil {
+			return err
+		}
+		p.t = t
+	}
+	p.ops[int32(i)] = op
+	return nil
+}
+
+func (g *gen) announce(t int64, si int, i int) error {
+	s := g.w.sessions[si]
+	if g.cols[s.col].enc == nil {
+		return nil
+	}
+	if err := g.prep(t, si, i, 2); err != nil {
+		return err
+	}
+	g.orig[uint64(si)<<32|uint64(i)] = uint32(t)
+	g.hasO[si].set(i, true)
+	p := &g.pend[si]
+	ver := g.verOf(si, i)
+	base := uint64(g.w.owner[i])<<32 | uint64(ver)<<16 | uint64(btoi(i >= g.w.nV4))
+	p.a = append(p.a, pendA{key: base | 1<<8, i: int32(i), pathID: 1})
+	if s.spec.AddPath && g.w.twoPaths(i) {
+		p.a = append(p.a, pendA{key: base | 2<<8, i: int32(i), pathID: 2})
+	}
+	return nil
+}
+
+func (g *gen) withdraw(t int64, si int, i int) error {
+	s := g.w.sessions[si]
+	if g.cols[s.col].enc == nil {
+		return nil
+	}
+	if err := g.prep(t, si, i, 1); err != nil {
+		return err
+	}
+	p := &g.pend[si]
+	n := NLRI{Prefix: g.w.pfx[i], PathID: 1}
+	if i < g.w.nV4 {
+		p.w4 = append(p.w4, n)
+	} else {
+		p.w6 = append(p.w6, n)
+	}
+	if s.spec.AddPath && g.w.twoPaths(i) {
+		n.PathID = 2
+		if i < g.w.nV4 {
+			p.w4 = append(p.w4, n)
+		} else {
+			p.w6 = append(p.w6, n)
+		}
+	}
+	return nil
+}
+
+func (g *gen) verOf(si, i int) uint8 {
+	if !g.hasV[si].get(i) {
+		return 0
+	}
+	return g.ver[uint64(si)<<32|uint64(i)]
+}
+
+func (g *gen) flushAll() error {
+	for si := range g.pend {
+		if err := g.flush(si); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const nlriBudget = 3800
+
+func (g *gen) flush(si int) error {
+	p := &g.pend[si]
+	if len(p.w4)+len(p.w6)+len(p.a) == 0 {
+		return nil
+	}
+	s := g.w.sessions[si]
+	c := g.cols[s.col]
+	ts := uint32(p.t)
+	ap := s.spec.AddPath
+	for _, ws := range [][]NLRI{p.w4, p.w6} {
+		for len(ws) > 0 {
+			k, size := 0, 0
+			for k < len(ws) && size+nlriSize(ws[k].Prefix, ap) < nlriBudget {
+				size += nlriSize(ws[k].Prefix, ap)
+				k++
+			}
+			if c.enc != nil {
+				if err := c.enc.Update(ts, &s.mrt, ws[:k], nil, nil); err != nil {
+					return err
+				}
+				c.info.Records++
+				c.info.Withdraw += k
+			}
+			ws = ws[k:]
+		}
+	}
+	slices.SortStableFunc(p.a, func(x, y pendA) int { return cmp.Compare(x.key, y.key) })
+	var nl []NLRI
+	for x := 0; x < len(p.a); {
+		y := x
+		for y < len(p.a) && p.a[y].key == p.a[x].key {
+			y++
+		}
+		pa := p.a[x]
+		g.w.attrsFor(&g.attrs, s, int(pa.i), g.verOf(si, int(pa.i)), pa.pathID)
+		nl = nl[:0]
+		size := 0
+		for z := x; z <= y; z++ {
+			if z == y || size+nlriSize(g.w.pfx[p.a[z].i], ap) >= nlriBudget-200 {
+				if c.enc != nil && len(nl) > 0 {
+					if err := c.enc.Update(ts, &s.mrt, nil, &g.attrs, nl); err != nil {
+						return err
+					}
+					c.info.Records++
+					c.info.Announce += len(nl)
+				}
+				nl, size = nl[:0], 0
+				if z == y {
+					break
+				}
+			}
+			nl = append(nl, NLRI{Prefix: g.w.pfx[p.a[z].i], PathID: p.a[z].pathID})
+			size += nlriSize(g.w.pfx[p.a[z].i], ap)
+		}
+		x = y
+	}
+	p.w4, p.w6, p.a = p.w4[:0], p.w6[:0], p.a[:0]
+	clear(p.ops)
+	return nil
+}
+
+// ---- files
+
+func (g *gen) relPath(c *Collector, kind string, t int64) string {
+	tm := time.Unix(t, 0).UTC()
+	month := tm.Format("2006.01")
+	stamp := tm.Format("20060102.1504")
+	if c.Project == "routeviews" {
+		if kind == "rib" {
+			return filepath.Join(c.Name, "bgpdata", month, "RIBS", "rib."+stamp+".bz2")
+		}
+		return filepath.Join(c.Name, "bgpdata", month, "UPDATES", "updates."+stamp+".bz2")
+	}
+	if kind == "rib" {
+		return filepath.Join(c.Name, month, "bview."+stamp+".gz")
+	}
+	return filepath.Join(c.Name, month, "updates."+stamp+".gz")
+}
+
+func (g *gen) compression(c *Collector) string {
+	if c.Project == "routeviews" {
+		return "bzip2"
+	}
+	return "gzip"
+}
+
+func (g *gen) openUpdates(c *colState, t int64) {
+	if inWindows(c.gaps, t, t+1) {
+		c.enc, c.info = nil, nil
+		return
+	}
+	c.info = &FileInfo{Path: g.relPath(c.c, "updates", t), Collector: c.c.Name, Kind: "updates", Time: time.Unix(t, 0).UTC(), Damage: c.damage[t]}
+	c.buf = new(bytes.Buffer)
+	c.bw = bufio.NewWriterSize(c.buf, 64<<10)
+	c.enc = NewEncoder(c.bw)
+}
+
+func (g *gen) closeUpdates(c *colState) {
+	if c.enc == nil {
+		return
+	}
+	_ = c.bw.Flush() // writes to a bytes.Buffer cannot fail
+	g.files = append(g.files, c.info)
+	g.pool.submit(g.ctx, job{path: filepath.Join(g.out, c.info.Path), comp: g.compression(c.c), data: c.buf.Bytes(), damage: c.info.Damage, info: c.info})
+	c.enc, c.info, c.buf, c.bw = nil, nil, nil, nil
+}
+
+// dumpRIB writes collector ci's RIB dump at t.
+func (g *gen) dumpRIB(ci int, t int64) error {
+	c := g.cols[ci]
+	info := &FileInfo{Path: g.relPath(c.c, "rib", t), Collector: c.c.Name, Kind: "rib", Time: time.Unix(t, 0).UTC()}
+	g.files = append(g.files, info)
+	est := int64(len(g.w.pfx)) * int64(len(c.sessions)) * 48
+	path := filepath.Join(g.out, info.Path)
+	var sink io.Writer
+	var closeSink func() error
+	var mem *bytes.Buffer
+	if est < 256<<20 {
+		mem = bytes.NewBuffer(make([]byte, 0, est))
+		sink = mem
+	} else {
+		wc, err := g.pool.stream(g.ctx, path, g.compression(c.c), info)
+		if err != nil {
+			return err
+		}
+		sink, closeSink = wc, wc.Close
+	}
+	bw := bufio.NewWriterSize(sink, 1<<20)
+	enc := NewEncoder(bw)
+	peers := make([]IndexPeer, len(c.sessions))
+	for k, s := range c.sessions {
+		peers[k] = IndexPeer{BGPID: s.bgpID, Addr: s.addr, ASN: uint32(s.spec.ASN), AS4: !s.spec.AS2}
+	}
+	ts := uint32(t)
+	if err := enc.PeerIndexTable(ts, collectorID(c.c.Name), "", peers); err != nil {
+		return err
+	}
+	info.Records++
+	if len(g.attrCache) < len(g.w.sessions) {
+		g.attrCache = make([]attrCacheEntry, len(g.w.sessions)*2)
+	}
+	sidx := make([]int, len(c.sessions))
+	for k, s := range c.sessions {
+		sidx[k] = slices.Index(g.w.sessions, s)
+	}
+	var seq uint32
+	for i := range g.w.pfx {
+		if i&0xffff == 0 {
+			if err := g.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		pfx := g.w.pfx[i]
+		opened := false
+		for k, s := range c.sessions {
+			if s.spec.AddPath || !s.up || !s.rib.get(i) {
+				continue
+			}
+			if !opened {
+				enc.BeginRIB(ts, seq, pfx, false)
+				opened = true
+			}
+			enc.AddRIBEntry(uint16(k), g.originated(sidx[k], i), 0, g.ribAttrs(sidx[k], i, 1))
+			info.RIB++
+		}
+		if opened {
+			if err := enc.EndRIB(); err != nil {
+				return err
+			}
+			seq++
+			info.Records++
+		}
+		for k, s := range c.sessions {
+			if !s.spec.AddPath || !s.up || !s.rib.get(i) {
+				continue
+			}
+			enc.BeginRIB(ts, seq, pfx, true)
+			enc.AddRIBEntry(uint16(k), g.originated(sidx[k], i), 1, g.ribAttrs(sidx[k], i, 1))
+			info.RIB++
+			if g.w.twoPaths(i) {
+				enc.AddRIBEntry(uint16(k), g.originated(sidx[k], i), 2, g.ribAttrs(sidx[k], i, 2))
+				info.RIB++
+			}
+			if err := enc.EndRIB(); err != nil {
+				return err
+			}
+			seq++
+			info.Records++
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", info.Path, err)
+	}
+	if mem != nil {
+		g.pool.submit(g.ctx, job{path: path, comp: g.compression(c.c), data: mem.Bytes(), info: info})
+		return nil
+	}
+	return closeSink()
+}
+
+func (g *gen) originated(si, i int) uint32 {
+	if g.hasO[si].get(i) {
+		return g.orig[uint64(si)<<32|uint64(i)]
+	}
+	return uint32(g.start - 86400 - int64(hash3(g.w.seed, uint64(si), uint64(i))%(30*86400)))
+}
+
+// ribAttrs returns the RIB encoding of session si's route for prefix i,
+// cached per session while consecutive prefixes share an origin.
+func (g *gen) ribAttrs(si, i int, pathID uint32) []byte {
+	ver := g.verOf(si, i)
+	key := uint64(g.w.owner[i])<<32 | uint64(ver)<<16 | uint64(pathID)<<8 | uint64(btoi(i >= g.w.nV4)) | 1<<63
+	ce := &g.attrCache[si*2+int(pathID-1)]
+	if ce.key == key {
+		return ce.b
+	}
+	g.w.attrsFor(&g.attrs, g.w.sessions[si], i, ver, pathID)
+	var e Encoder
+	ce.b = e.AppendRIBAttrs(ce.b[:0], &g.attrs)
+	ce.key = key
+	return ce.b
+}
+
+// ---- truth series
+
+func (g *gen) initTruth(truth *Truth) {
+	w := g.w
+	g.asCounts = make([]bgpwatch.Counts, len(w.ases))
+	g.asDirty = make([]bool, len(w.ases))
+	g.ccCounts = map[string]*bgpwatch.Counts{}
+	g.trackAS = map[int]*SeriesData{}
+	g.trackCC = map[string]*SeriesData{}
+	truth.Series = TruthSeries{Start: truth.Start, Step: int(binSec), Countries: map[string]*SeriesData{}, ASNs: map[string]*SeriesData{}}
+	for ai := range w.ases {
+		a := &w.ases[ai]
+		g.asCounts[ai] = g.countAS(ai)
+		cc := g.ccCounts[a.country]
+		if cc == nil {
+			cc = &bgpwatch.Counts{}
+			g.ccCounts[a.country] = cc
+		}
+		addCounts(cc, g.asCounts[ai], 1)
+		if a.named {
+			sd := &SeriesData{}
+			g.trackAS[ai] = sd
+			truth.Series.ASNs[strconv.FormatUint(uint64(a.asn), 10)] = sd
+			truth.Networks = append(truth.Networks, TruthNetwork{ASN: bgpwatch.ASN(a.asn), Name: a.name, Country: a.country, Access: a.access,
+				Prefixes: g.asCounts[ai].Prefixes, V6Prefixes: g.asCounts[ai].V6Prefixes, Slash24: g.asCounts[ai].Slash24})
+			if _, ok := g.trackCC[a.country]; !ok {
+				g.trackCC[a.country] = &SeriesData{}
+				truth.Series.Countries[a.country] = g.trackCC[a.country]
+			}
+		}
+	}
+	if g.sc.TrackAll {
+		for cc := range g.ccCounts {
+			if _, ok := g.trackCC[cc]; !ok {
+				g.trackCC[cc] = &SeriesData{}
+				truth.Series.Countries[cc] = g.trackCC[cc]
+			}
+		}
+	}
+}
+
+func addCounts(dst *bgpwatch.Counts, c bgpwatch.Counts, sign int) {
+	dst.Prefixes += sign * c.Prefixes
+	dst.Slash24 += sign * c.Slash24
+	dst.V6Prefixes += sign * c.V6Prefixes
+}
+
+// countAS computes an ASN's visible counts; /24 equivalents count
+// overlapping prefixes once (a /16 and its /24s are 256, not 512).
+func (g *gen) countAS(ai int) bgpwatch.Counts {
+	var c bgpwatch.Counts
+	var maxEnd, addrs uint64
+	for _, i := range g.w.ases[ai].prefixes {
+		if !g.vis.get(i) {
+			continue
+		}
+		p := g.w.pfx[i]
+		if i >= g.w.nV4 {
+			c.V6Prefixes++
+			continue
+		}
+		c.Prefixes++
+		s := addrU32(p.Addr())
+		e := s + 1<<(32-p.Bits())
+		switch {
+		case s >= maxEnd:
+			addrs += e - s
+			maxEnd = e
+		case e > maxEnd:
+			addrs += e - maxEnd
+			maxEnd = e
+		}
+	}
+	c.Slash24 = int(addrs / 256)
+	return c
+}
+
+func (g *gen) recordBin() {
+	if g.anyDirty {
+		for ai, d := range g.asDirty {
+			if !d {
+				continue
+			}
+			g.asDirty[ai] = false
+			nc := g.countAS(ai)
+			cc := g.ccCounts[g.w.ases[ai].country]
+			addCounts(cc, g.asCounts[ai], -1)
+			addCounts(cc, nc, 1)
+			g.asCounts[ai] = nc
+		}
+		g.anyDirty = false
+	}
+	for ai, sd := range g.trackAS {
+		appendSeries(sd, g.asCounts[ai])
+	}
+	for cc, sd := range g.trackCC {
+		appendSeries(sd, *g.ccCounts[cc])
+	}
+}
+
+func appendSeries(sd *SeriesData, c bgpwatch.Counts) {
+	sd.Prefixes = append(sd.Prefixes, c.Prefixes)
+	sd.Slash24 = append(sd.Slash24, c.Slash24)
+	sd.V6Prefixes = append(sd.V6Prefixes, c.V6Prefixes)
+}
