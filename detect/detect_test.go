@@ -2,6 +2,7 @@ package detect
 
 import (
 	"cmp"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -468,5 +469,53 @@ func TestSanitize(t *testing.T) {
 	b, _ := s.run(DefaultConfig())
 	if !reflect.DeepEqual(spans(final(a)), spans(final(b))) || len(a) == 0 {
 		t.Errorf("zero config: %+v, defaults: %+v", spans(final(a)), spans(final(b)))
+	}
+}
+
+func TestFeedChangeAcceptedAfterAnHour(t *testing.T) {
+	// The peer set shrinks for good at bin 72 (FullFeed 20 → 8): skipped
+	// at first, accepted as normal within about an hour, so an outage at
+	// bin 150 is still found.
+	s := sim{n: 250,
+		feed: func(i int) int {
+			if i >= 72 {
+				return 8
+			}
+			return 20
+		},
+		asns: []simASN{{asn: kzFixed, size: 400, count: outage(400, 0, [2]int{150, 200})}},
+	}
+	tr, _ := s.run(DefaultConfig())
+	want := []span{{bgpwatch.ScopeASN, "", kzFixed, 150, 200}}
+	if got := spans(final(tr)); !reflect.DeepEqual(got, want) {
+		t.Errorf("events %+v, want %+v", got, want)
+	}
+}
+
+func TestContributorJoinsLater(t *testing.T) {
+	s := sim{n: 200, asns: []simASN{
+		{asn: kzFixed, cc: "KZ", access: bgpwatch.AccessFixed, size: 400, count: outage(400, 0, [2]int{72, 132})},
+		{asn: kzMobA, cc: "KZ", access: bgpwatch.AccessMobile, size: 200, count: outage(200, 0, [2]int{90, 132})},
+		{asn: kzOther, cc: "KZ", access: bgpwatch.AccessFixed, size: 100},
+	}}
+	tr, _ := s.run(DefaultConfig())
+	var got []string
+	for _, x := range tr {
+		if x.Event.Scope != bgpwatch.ScopeCountry {
+			continue
+		}
+		var asns []bgpwatch.ASN
+		for _, a := range x.Event.ASNs {
+			asns = append(asns, a.ASN)
+		}
+		got = append(got, x.Kind.String()+" "+string(x.Event.Access)+" "+fmt.Sprint(asns))
+	}
+	want := []string{
+		"started fixed [9198]",
+		"updated mixed [9198 48503]",
+		"ended mixed [9198 48503]",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("country transitions:\n got %q\nwant %q", got, want)
 	}
 }

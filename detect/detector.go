@@ -178,8 +178,8 @@ func (d *Detector) Observe(b *bgpwatch.Bin) []Transition {
 	return out
 }
 
-// Ongoing returns copies of the confirmed events that have not ended,
-// ordered by scope, country, ASN.
+// Ongoing returns copies of the confirmed events that have not ended: ASN
+// events (by ASN), then country events (by code).
 func (d *Detector) Ongoing() []bgpwatch.Event {
 	var out []bgpwatch.Event
 	for _, a := range d.asns {
