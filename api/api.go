@@ -7,12 +7,15 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -93,6 +96,9 @@ type Server struct {
 	router  chi.Router
 	cache   *respCache
 
+	idPrefix string        // random per process, so ids differ across restarts
+	idSeq    atomic.Uint64 // request ids are idPrefix + sequence
+
 	extentMu sync.Mutex
 	extent   store.Extent
 	extentAt time.Time
@@ -111,6 +117,9 @@ func New(cfg Config) *Server {
 		s.metrics = NewMetrics(nil)
 	}
 	s.metrics.attach(s)
+	var b [6]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
+	s.idPrefix = hex.EncodeToString(b[:]) + "-"
 	s.cache = newRespCache(cfg.CacheTTL, s.now)
 	s.router = s.routes()
 	return s

@@ -66,6 +66,10 @@ func (rs *response) gzipped() []byte {
 // wantsCSV reports whether the client asked for CSV (?format=csv or an
 // Accept header preferring text/csv).
 func wantsCSV(r *http.Request) bool {
+	if !strings.Contains(r.URL.RawQuery, "format") {
+		acc := r.Header.Get("Accept")
+		return strings.Contains(acc, "text/csv") && !strings.Contains(acc, "application/json")
+	}
 	if f := r.URL.Query().Get("format"); f != "" {
 		return strings.EqualFold(f, "csv")
 	}

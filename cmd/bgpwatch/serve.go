@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch/api"
@@ -95,7 +97,13 @@ func parseProxy(s string) (netip.Prefix, error) {
 }
 
 func (cfg *serveConfig) run(ctx context.Context, e *env) error {
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The access log writes a line per request: batch the writes.
+	lb := &logBuffer{w: bufio.NewWriterSize(e.stderr, 64<<10)}
+	defer lb.flush()
+	stopFlush := make(chan struct{})
+	defer close(stopFlush)
+	go lb.flushEvery(250*time.Millisecond, stopFlush)
+	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.db.logger = log
 	db, err := cfg.db.open(ctx)
 	if err != nil {
@@ -175,6 +183,37 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 		}
 	}
 	return first
+}
+
+// logBuffer is a locked buffered writer for the log, flushed periodically.
+type logBuffer struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Write(p)
+}
+
+func (b *logBuffer) flush() {
+	b.mu.Lock()
+	b.w.Flush() //nolint:errcheck // nowhere to report a failing stderr
+	b.mu.Unlock()
+}
+
+func (b *logBuffer) flushEvery(d time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			b.flush()
+		case <-stop:
+			return
+		}
+	}
 }
 
 // wrapErr names the component that failed; cancellation is not a failure.

@@ -1,0 +1,66 @@
+#!/bin/sh
+# bench-api.sh — load test of the HTTP API on loopback with wrk.
+#
+# Fills a throw-away embedded database (a generated kazakhstan-2022 replay
+# when `bgpwatch generate` works, else the API test fixture scaled to 250
+# countries and 2500 ASNs), starts `bgpwatch serve` on a free port and runs
+# wrk against the 7-day country series (the default window) at 200
+# connections for DURATION seconds. Target: p99 <= 20 ms on 2 cores.
+#
+# Usage: scripts/bench-api.sh [DURATION]      (default 20 s)
+# Env:   CONNS (200), THREADS (2), GZIP (1: send Accept-Encoding: gzip),
+#        CACHE_TTL (5s; 0 measures the database path), PATH_UNDER_TEST.
+set -eu
+cd "$(dirname "$0")/.."
+DURATION=${1:-20}
+CONNS=${CONNS:-200}
+THREADS=${THREADS:-2}
+GZIP=${GZIP:-1}
+CACHE_TTL=${CACHE_TTL:-5s}
+command -v wrk >/dev/null || { echo "bench-api: wrk not found (apt-get install wrk)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/bgpwatch-bench-api.XXXXXX)
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+export BGPWATCH_DATA_DIR="$work/data"
+unset BGPWATCH_DB
+
+echo "bench-api: building" >&2
+go build -o "$work/bgpwatch" ./cmd/bgpwatch
+
+cc=KZ
+if "$work/bgpwatch" generate --scenario kazakhstan-2022 --out "$work/gen" >"$work/gen.log" 2>&1; then
+	echo "bench-api: replaying the generated kazakhstan-2022 scenario" >&2
+	set -- "$work/gen"/*
+	extra=""
+	for f in "$work/gen"/delegated-* "$work/gen"/*asn*.csv; do
+		[ -f "$f" ] || continue
+		case "$f" in *delegated-*) extra="$extra --delegations $f" ;; *) extra="$extra --asn-info $f" ;; esac
+	done
+	# shellcheck disable=SC2086
+	"$work/bgpwatch" replay $extra "$work/gen" >"$work/replay.log" 2>&1 || { cat "$work/replay.log" >&2; exit 1; }
+else
+	echo "bench-api: generate not available ($(head -c 200 "$work/gen.log")); filling with the API test fixture" >&2
+	BGPWATCH_BENCH_DATA_DIR="$work/data" go test -count=1 -run '^TestBenchFill$' ./api >"$work/fill.log" 2>&1 || { cat "$work/fill.log" >&2; exit 1; }
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$work/bgpwatch" serve --listen "127.0.0.1:$port" --rate-limit 0 --cache-ttl "$CACHE_TTL" --webhooks=false \
+	2>"$work/serve.log" &
+pid=$!
+url="http://127.0.0.1:$port"
+for _ in $(seq 100); do
+	curl -fsS "$url/v1/health" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+target=${PATH_UNDER_TEST:-/v1/countries/$cc/series}
+points=$(curl -fsS "$url$target" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["points"]))')
+echo "bench-api: GET $target -> $points points; wrk -t$THREADS -c$CONNS -d${DURATION}s gzip=$GZIP cache-ttl=$CACHE_TTL" >&2
+hdr=""
+[ "$GZIP" = 1 ] && hdr="Accept-Encoding: gzip"
+wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${hdr:+-H "$hdr"} "$url$target"
+echo "bench-api: access log lines: $(grep -c 'msg=request' "$work/serve.log" || true)" >&2
