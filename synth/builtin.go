@@ -155,7 +155,7 @@ func kazakhstan2022() Scenario {
 			"Plus traps: peer resets, de-aggregation, a collector gap, damaged files.",
 		Start: ts("2022-01-03T00:00:00Z"), End: ts("2022-01-07T00:00:00Z"), Seed: 2022,
 		Networks:   nets,
-		World:      World{ASNs: 300, V4: 15000, V6: 2500, Countries: []string{"RU", "DE", "US", "NL", "GB", "FR", "UZ", "KG", "CN", "TR", "UA", "JP", "BR"}},
+		World:      World{ASNs: 300, V4: 12000, V6: 2000, Countries: []string{"RU", "DE", "US", "NL", "GB", "FR", "UZ", "KG", "CN", "TR", "UA", "JP", "BR"}},
 		Collectors: standardCollectors(),
 		Churn:      Churn{FlapsPerPeerHour: 40, PathChangesPerPeerHour: 60},
 		Happenings: hs,

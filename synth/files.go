@@ -36,11 +36,11 @@ func findBZip2() (string, error) {
 func bzipArgs(tool string, threads int) []string {
 	switch filepath.Base(tool) {
 	case "lbzip2":
-		return []string{"-9", "-c", "-n", fmt.Sprint(threads)}
+		return []string{"-1", "-c", "-n", fmt.Sprint(threads)}
 	case "pbzip2":
-		return []string{"-9", "-c", fmt.Sprintf("-p%d", threads)}
+		return []string{"-1", "-c", fmt.Sprintf("-p%d", threads)}
 	}
-	return []string{"-9", "-c"}
+	return []string{"-1", "-c"}
 }
 
 // job is one file to compress and write.
@@ -60,6 +60,7 @@ type writerPool struct {
 	err  error
 	bz   string
 	dirs sync.Map
+	gz   sync.Pool
 }
 
 func newWriterPool(n int, bz string) *writerPool {
@@ -114,7 +115,13 @@ func (p *writerPool) write(ctx context.Context, j job) error {
 	case j.damage == string(NotMRT):
 		out.WriteString(notMRT)
 	case j.comp == "gzip":
-		zw, _ := gzip.NewWriterLevel(&out, gzip.DefaultCompression)
+		zw, _ := p.gz.Get().(*gzip.Writer)
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(&out, gzip.DefaultCompression)
+		} else {
+			zw.Reset(&out)
+		}
+		defer p.gz.Put(zw)
 		if _, err := zw.Write(j.data); err != nil {
 			return fmt.Errorf("compress %s: %w", j.path, err)
 		}

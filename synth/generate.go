@@ -78,7 +78,6 @@ type colState struct {
 	c        *Collector
 	sessions []*session
 	buf      *bytes.Buffer
-	bw       *bufio.Writer
 	enc      *Encoder
 	info     *FileInfo
 	fileLen  int64
@@ -843,18 +842,16 @@ func (g *gen) openUpdates(c *colState, t int64) {
 	}
 	c.info = &FileInfo{Path: g.relPath(c.c, "updates", t), Collector: c.c.Name, Kind: "updates", Time: time.Unix(t, 0).UTC(), Damage: c.damage[t]}
 	c.buf = new(bytes.Buffer)
-	c.bw = bufio.NewWriterSize(c.buf, 64<<10)
-	c.enc = NewEncoder(c.bw)
+	c.enc = NewEncoder(c.buf)
 }
 
 func (g *gen) closeUpdates(c *colState) {
 	if c.enc == nil {
 		return
 	}
-	_ = c.bw.Flush() // writes to a bytes.Buffer cannot fail
 	g.files = append(g.files, c.info)
 	g.pool.submit(g.ctx, job{path: filepath.Join(g.out, c.info.Path), comp: g.compression(c.c), data: c.buf.Bytes(), damage: c.info.Damage, info: c.info})
-	c.enc, c.info, c.buf, c.bw = nil, nil, nil, nil
+	c.enc, c.info, c.buf = nil, nil, nil
 }
 
 // dumpRIB writes collector ci's RIB dump at t.
