@@ -528,3 +528,22 @@ func TestContributorJoinsLater(t *testing.T) {
 		t.Errorf("country transitions:\n got %q\nwant %q", got, want)
 	}
 }
+
+func TestOneBinMinDuration(t *testing.T) {
+	// With MinDuration of one bin the first bin below the level starts the
+	// event, and the country event still lists its contributors.
+	cfg := DefaultConfig()
+	cfg.MinDuration = bgpwatch.BinStep
+	s := sim{n: 200, asns: []simASN{
+		{asn: kzFixed, cc: "KZ", access: bgpwatch.AccessFixed, size: 400, count: outage(400, 0, [2]int{72, 73})},
+	}}
+	tr, _ := s.run(cfg)
+	evs := final(tr)
+	want := []span{{bgpwatch.ScopeASN, "KZ", kzFixed, 72, 73}, {bgpwatch.ScopeCountry, "KZ", 0, 72, 73}}
+	if got := spans(evs); !reflect.DeepEqual(got, want) {
+		t.Fatalf("events %+v, want %+v", got, want)
+	}
+	if len(evs[1].ASNs) != 1 || evs[1].ASNs[0].ASN != kzFixed || evs[1].Access != bgpwatch.AccessFixed {
+		t.Errorf("country event ASNs %+v access %q", evs[1].ASNs, evs[1].Access)
+	}
+}

@@ -61,6 +61,7 @@ type Detector struct {
 	feed     []int // recent FullFeed values (ring)
 	feedPos  int
 	last     time.Time // Start of the last bin seen (accepted or not)
+	started  bool      // a bin was seen
 	accepted int
 	scratch  []int32
 	feedTmp  []int32
@@ -106,6 +107,7 @@ type open struct {
 	recStart  time.Time
 	tentArea  float64 // area of the recovered bins, counted on relapse
 	contrib   []contribState
+	snapped   bool // contrib holds the national ASNs' baselines
 	// what was last emitted, to decide on Updated
 	sigMin  int32
 	sigASNs []bgpwatch.ASN
@@ -147,9 +149,10 @@ func New(cfg Config, info func(bgpwatch.ASN) bgpwatch.ASNInfo) *Detector {
 // full-feed peers, or whose FullFeed collapsed (collector outage), are
 // skipped: they neither start nor end events nor enter the baseline.
 func (d *Detector) Observe(b *bgpwatch.Bin) []Transition {
-	if b == nil || (!d.last.IsZero() && !b.Start.After(d.last)) {
+	if b == nil || (d.started && !b.Start.After(d.last)) {
 		return nil
 	}
+	d.started = true
 	d.last = b.Start
 	d.recordChanges(b)
 	if !d.acceptFeed(b.FullFeed) {
@@ -171,7 +174,7 @@ func (d *Detector) Observe(b *bgpwatch.Bin) []Transition {
 		v := int32(b.Countries[c.cc].Slash24)
 		act := d.step(&c.tracker, v, b.Start, d.cfg.Country, tick)
 		if c.ev != nil && act != actEnd && act != actRecovering {
-			d.trackContrib(c, act == actPendingStart)
+			d.trackContrib(c)
 		}
 		out = d.emit(out, act, &c.tracker, func() bgpwatch.Event { return d.countryEvent(c) })
 	}
@@ -224,7 +227,7 @@ func (d *Detector) step(s *tracker, v int32, t time.Time, th Thresholds, tick bo
 	h := &s.hist
 	act := actPending
 	if s.ev == nil {
-		if tick {
+		if tick || h.len() == d.minHist {
 			h.get(&d.scratch)
 		}
 		if h.len() < d.minHist || !below(v, h.median, th.Drop) {

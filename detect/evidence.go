@@ -112,9 +112,10 @@ func (d *Detector) evidence(o *open, asns []*asnEntity) []bgpwatch.WithdrawnPref
 // trackContrib maintains the national ASNs' minimum during a country
 // event; on the event's first bin it snapshots their baselines (an ASN in
 // its own event keeps that event's baseline).
-func (d *Detector) trackContrib(c *countryEntity, first bool) {
+func (d *Detector) trackContrib(c *countryEntity) {
 	o := c.ev
-	if first {
+	if !o.snapped {
+		o.snapped = true
 		o.contrib = o.contrib[:0]
 		for _, a := range d.national[c.cc] {
 			var base int32
