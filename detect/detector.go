@@ -22,6 +22,7 @@ const (
 	Ended
 )
 
+// String names the kind: "started", "updated" or "ended".
 func (k TransitionKind) String() string {
 	switch k {
 	case Started:
