@@ -54,7 +54,7 @@ const MaxRecordLen = 16 << 20
 const headerLen = 12
 
 // bufSize is the read buffer: records up to this size are decoded in place.
-const bufSize = 1 << 20
+const bufSize = 256 << 10
 
 // FormatError reports damaged input: the file, the byte offset in the
 // uncompressed MRT stream where the damaged record (or header) starts, and
