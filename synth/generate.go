@@ -670,6 +670,9 @@ func (g *gen) state(t int64, s *session, from, to uint16) error {
 	}
 	c.info.Records++
 	c.info.State++
+	if from == StateEstablished {
+		c.info.PeerDown++
+	}
 	return c.enc.StateChange(uint32(t), &s.mrt, from, to)
 }
 

@@ -136,6 +136,7 @@ type FileInfo struct {
 	Announce  int       `json:"announce"`    // A lines
 	Withdraw  int       `json:"withdraw"`    // W lines
 	State     int       `json:"state"`       // STATE lines
+	PeerDown  int       `json:"peer_down"`   // STATE lines leaving Established
 	Damage    string    `json:"damage,omitempty"`
 	Bytes     int64     `json:"bytes"`
 }
