@@ -1,0 +1,148 @@
+package live
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/visibility"
+)
+
+// Pipeline is the processing chain live ingest drives; *ingest.Pipeline
+// implements it. Run is its only caller, from one goroutine.
+type Pipeline interface {
+	Observe(ctx context.Context, o *bgpwatch.Observation) error
+	Advance(ctx context.Context, t time.Time) error
+	Close(ctx context.Context) error
+}
+
+// Recorder receives ingest counters for /metrics; *api.Metrics implements it.
+type Recorder interface {
+	AddObservations(source string, n int)
+	AddBins(source string, n int)
+	AddEvents(source string, n int)
+	SetLastObservation(source string, t time.Time)
+}
+
+// RunConfig configures Run.
+type RunConfig struct {
+	// Tick is how often the pipeline's clock advances (bins close, events
+	// are saved); 0 means 1 s.
+	Tick time.Duration
+	// Ticks, when set, replaces the ticker (tests drive the clock).
+	Ticks <-chan time.Time
+	// Now is the wall clock passed to Advance; nil means time.Now.
+	Now func() time.Time
+	// Peers reads the visibility engine's sessions; it is called on the
+	// pipeline goroutine at every tick (the engine is not safe for
+	// concurrent use) and the result is published to Status.
+	Peers func() []visibility.PeerStat
+	// Stats reads the pipeline's counters, also at every tick.
+	Stats func() ingest.Stats
+	// Status receives the snapshots; nil for none.
+	Status *Status
+	// Recorder receives ingest counters; nil for none.
+	Recorder Recorder
+	// Logger receives pipeline errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Run feeds observations from in into p and advances p on the wall clock
+// until ctx ends; then it writes what is pending and returns. Errors of
+// the pipeline (a database hiccup) are logged and retried at the next
+// tick: live ingest does not stop for them. in is bounded: sources wait
+// when Run falls behind, and Status reports the queue length.
+func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg RunConfig) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ticks := cfg.Ticks
+	if ticks == nil {
+		d := cfg.Tick
+		if d <= 0 {
+			d = time.Second
+		}
+		t := time.NewTicker(d)
+		defer t.Stop()
+		ticks = t.C
+	}
+	var (
+		pending  int
+		lastObs  time.Time
+		prev     ingest.Stats
+		failures int
+	)
+	publish := func() {
+		if cfg.Recorder != nil {
+			if pending > 0 {
+				cfg.Recorder.AddObservations(source, pending)
+				cfg.Recorder.SetLastObservation(source, lastObs)
+			}
+		}
+		if cfg.Status != nil {
+			cfg.Status.addObservations(pending)
+		}
+		pending = 0
+		var st ingest.Stats
+		if cfg.Stats != nil {
+			st = cfg.Stats()
+			if cfg.Recorder != nil {
+				cfg.Recorder.AddBins(source, st.BinsWritten-prev.BinsWritten)
+				cfg.Recorder.AddEvents(source, st.EventsSaved-prev.EventsSaved)
+			}
+			prev = st
+		}
+		if cfg.Status != nil {
+			var ps []visibility.PeerStat
+			if cfg.Peers != nil {
+				ps = cfg.Peers()
+			}
+			cfg.Status.setPipeline(ps, st, now())
+		}
+	}
+	observe := func(o *bgpwatch.Observation) {
+		if err := p.Observe(ctx, o); err != nil && ctx.Err() == nil {
+			failures++
+			log.Warn("live pipeline", "err", err, "failures", failures)
+		}
+		pending++
+		lastObs = o.Time
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			publish()
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return p.Close(cctx)
+		case o := <-in:
+			observe(&o)
+			// Drain what is queued before looking at the clock again.
+		drain:
+			for n := 0; n < 4096; n++ {
+				select {
+				case o := <-in:
+					observe(&o)
+				default:
+					break drain
+				}
+			}
+		case <-ticks:
+			if err := p.Advance(ctx, now()); err != nil && ctx.Err() == nil {
+				failures++
+				log.Warn("live pipeline", "err", err, "failures", failures)
+			}
+			publish()
+		}
+	}
+}
+
+// source is the label of live ingest in metrics.
+const source = "live"

@@ -1,0 +1,442 @@
+// Package live is bgpwatch's live ingest: it peers with BGP routers through
+// an embedded gobgp server (Speaker), turns every neighbor's pre-policy
+// Adj-RIB-In into bgpwatch observations, and drives the same ingest pipeline
+// as replay on the wall clock (Run). Status gathers session and feed state
+// for GET /v1/peers and /metrics.
+//
+// A monitor must never announce anything: the speaker installs a global
+// export policy that rejects every route, so routes learned from one
+// neighbor are never sent to another.
+package live
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gobgpapi "github.com/osrg/gobgp/v3/api"
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/bgpwatch/bgpwatch"
+)
+
+// Collector is the Peer.Collector of observations from bgpwatch's own BGP
+// sessions.
+const Collector = "live"
+
+// Neighbor is one configured BGP session.
+type Neighbor struct {
+	Address  netip.Addr
+	ASN      bgpwatch.ASN
+	Passive  bool   // wait for the neighbor to connect
+	Port     uint16 // remote port for active sessions; 0 means 179
+	Password string // TCP MD5 signature key; "" for none
+	AddPath  bool   // negotiate ADD-PATH receive (RFC 7911)
+}
+
+// Config configures a Speaker.
+type Config struct {
+	ASN      bgpwatch.ASN
+	RouterID netip.Addr
+	// ListenAddresses to accept sessions on; empty means all.
+	ListenAddresses []netip.Addr
+	// ListenPort for incoming sessions; 0 means 179, -1 disables listening.
+	ListenPort int32
+	Neighbors  []Neighbor
+	// ConnectRetry is the wait between connection attempts of active
+	// sessions and, for all sessions, the idle time after a session reset
+	// (gobgp's default is 30 s, too slow to notice a restarted router).
+	// 0 means 5 s.
+	ConnectRetry time.Duration
+	// Now stamps observations; nil means time.Now.
+	Now func() time.Time
+	// Logger receives session and gobgp messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Session is the state of one BGP session.
+type Session struct {
+	Peer        bgpwatch.Peer
+	State       string    // "established", "idle", "active", "connect", "opensent", "openconfirm"
+	Since       time.Time // when State was entered
+	Updates     int64     // routes (announcements and withdrawals) received
+	LastUpdate  time.Time // zero before the first route
+	Established int64     // times the session reached Established
+}
+
+// Stats counts what a Speaker has seen.
+type Stats struct {
+	Routes       int64         // routes (announcements and withdrawals) received
+	Observations int64         // observations sent on
+	Established  int64         // session establishments
+	MaxLag       time.Duration // largest delay between gobgp receiving a route and the hand-off
+}
+
+// Speaker is a running embedded BGP speaker.
+type Speaker struct {
+	srv    *server.BgpServer
+	log    *slog.Logger
+	now    func() time.Time
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	sessions map[netip.Addr]*Session
+
+	routes, obs, est atomic.Int64
+	maxLag           atomic.Int64
+}
+
+// Start starts the speaker and its sessions. Observations are sent on out;
+// when out is full the speaker waits (gobgp buffers meanwhile), so the
+// consumer must keep up. Stop ends it.
+func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*Speaker, error) {
+	if cfg.ASN == 0 {
+		return nil, fmt.Errorf("live: %w: local ASN is required", bgpwatch.ErrInvalid)
+	}
+	if !cfg.RouterID.Is4() {
+		return nil, fmt.Errorf("live: %w: router id must be an IPv4 address, got %q", bgpwatch.ErrInvalid, cfg.RouterID)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	retry := cfg.ConnectRetry
+	if retry <= 0 {
+		retry = 5 * time.Second
+	}
+	s := &Speaker{
+		srv:      server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: log.With("component", "gobgp")})),
+		log:      log,
+		now:      now,
+		done:     make(chan struct{}),
+		sessions: make(map[netip.Addr]*Session),
+	}
+	go s.srv.Serve()
+	fail := func(err error) (*Speaker, error) {
+		s.srv.Stop()
+		return nil, fmt.Errorf("live: %w", err)
+	}
+	listen := make([]string, 0, len(cfg.ListenAddresses))
+	for _, a := range cfg.ListenAddresses {
+		listen = append(listen, a.String())
+	}
+	port := cfg.ListenPort
+	if port == 0 {
+		port = 179
+	}
+	if err := s.srv.StartBgp(ctx, &gobgpapi.StartBgpRequest{Global: &gobgpapi.Global{
+		Asn: uint32(cfg.ASN), RouterId: cfg.RouterID.String(), ListenPort: port, ListenAddresses: listen,
+	}}); err != nil {
+		return fail(fmt.Errorf("start bgp: %w", err))
+	}
+	// A monitor never announces: reject everything on export, globally.
+	if err := s.srv.SetPolicyAssignment(ctx, &gobgpapi.SetPolicyAssignmentRequest{Assignment: &gobgpapi.PolicyAssignment{
+		Name: "global", Direction: gobgpapi.PolicyDirection_EXPORT, DefaultAction: gobgpapi.RouteAction_REJECT,
+	}}); err != nil {
+		return fail(fmt.Errorf("export policy: %w", err))
+	}
+
+	wctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	events := make(chan *gobgpapi.WatchEventResponse, 1)
+	err := s.srv.WatchEvent(wctx, &gobgpapi.WatchEventRequest{
+		Peer: &gobgpapi.WatchEventRequest_Peer{},
+		Table: &gobgpapi.WatchEventRequest_Table{Filters: []*gobgpapi.WatchEventRequest_Table_Filter{
+			{Type: gobgpapi.WatchEventRequest_Table_Filter_ADJIN, Init: true},
+		}},
+	}, func(r *gobgpapi.WatchEventResponse) {
+		// gobgp calls this from one goroutine per watch, in order. Waiting
+		// here keeps peer events and routes in order; gobgp queues behind.
+		select {
+		case events <- r:
+		case <-wctx.Done():
+		}
+	})
+	if err != nil {
+		cancel()
+		return fail(fmt.Errorf("watch: %w", err))
+	}
+	go s.loop(wctx, events, out)
+
+	for _, n := range cfg.Neighbors {
+		if err := s.addNeighbor(ctx, cfg.ASN, n, retry); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("live: neighbor %s: %w", n.Address, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Speaker) addNeighbor(ctx context.Context, local bgpwatch.ASN, n Neighbor, retry time.Duration) error {
+	if !n.Address.IsValid() || n.ASN == 0 {
+		return fmt.Errorf("%w: address and ASN are required", bgpwatch.ErrInvalid)
+	}
+	afi := func(a gobgpapi.Family_Afi) *gobgpapi.AfiSafi {
+		as := &gobgpapi.AfiSafi{Config: &gobgpapi.AfiSafiConfig{
+			Family: &gobgpapi.Family{Afi: a, Safi: gobgpapi.Family_SAFI_UNICAST}, Enabled: true,
+		}}
+		if n.AddPath {
+			as.AddPaths = &gobgpapi.AddPaths{Config: &gobgpapi.AddPathsConfig{Receive: true}}
+		}
+		return as
+	}
+	secs := uint64(retry.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	p := &gobgpapi.Peer{
+		Conf: &gobgpapi.PeerConf{
+			NeighborAddress: n.Address.String(), PeerAsn: uint32(n.ASN), LocalAsn: uint32(local),
+			AuthPassword: n.Password, Description: "bgpwatch monitor session",
+		},
+		Transport: &gobgpapi.Transport{PassiveMode: n.Passive, RemotePort: uint32(n.Port)},
+		Timers: &gobgpapi.Timers{Config: &gobgpapi.TimersConfig{
+			ConnectRetry: secs, IdleHoldTimeAfterReset: secs, HoldTime: 90, KeepaliveInterval: 30,
+		}},
+		AfiSafis: []*gobgpapi.AfiSafi{afi(gobgpapi.Family_AFI_IP), afi(gobgpapi.Family_AFI_IP6)},
+	}
+	s.mu.Lock()
+	s.sessions[n.Address] = &Session{
+		Peer:  bgpwatch.Peer{Collector: Collector, ASN: n.ASN, Addr: n.Address},
+		State: "idle", Since: s.now(),
+	}
+	s.mu.Unlock()
+	return s.srv.AddPeer(ctx, &gobgpapi.AddPeerRequest{Peer: p})
+}
+
+// Stop closes every session and the server.
+func (s *Speaker) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	s.srv.Stop()
+}
+
+// Sessions returns the state of every configured session, by address.
+func (s *Speaker) Sessions() []Session {
+	s.mu.Lock()
+	out := make([]Session, 0, len(s.sessions))
+	for _, x := range s.sessions {
+		out = append(out, *x)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Session) int { return a.Peer.Addr.Compare(b.Peer.Addr) })
+	return out
+}
+
+// Stats returns the speaker's counters.
+func (s *Speaker) Stats() Stats {
+	return Stats{
+		Routes: s.routes.Load(), Observations: s.obs.Load(), Established: s.est.Load(),
+		MaxLag: time.Duration(s.maxLag.Load()),
+	}
+}
+
+// loop turns watch events into observations.
+func (s *Speaker) loop(ctx context.Context, events <-chan *gobgpapi.WatchEventResponse, out chan<- bgpwatch.Observation) {
+	defer close(s.done)
+	send := func(o bgpwatch.Observation) bool {
+		select {
+		case out <- o:
+			s.obs.Add(1)
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		var r *gobgpapi.WatchEventResponse
+		select {
+		case r = <-events:
+		case <-ctx.Done():
+			return
+		}
+		switch ev := r.Event.(type) {
+		case *gobgpapi.WatchEventResponse_Peer:
+			if o, ok := s.peerEvent(ev.Peer); ok && !send(o) {
+				return
+			}
+		case *gobgpapi.WatchEventResponse_Table:
+			for _, p := range ev.Table.Paths {
+				o, ok := s.pathObservation(p)
+				if !ok {
+					continue
+				}
+				if !send(o) {
+					return
+				}
+			}
+		}
+	}
+}
+
+var stateNames = map[gobgpapi.PeerState_SessionState]string{
+	gobgpapi.PeerState_IDLE: "idle", gobgpapi.PeerState_CONNECT: "connect", gobgpapi.PeerState_ACTIVE: "active",
+	gobgpapi.PeerState_OPENSENT: "opensent", gobgpapi.PeerState_OPENCONFIRM: "openconfirm",
+	gobgpapi.PeerState_ESTABLISHED: "established",
+}
+
+// peerEvent records a state change; leaving Established yields PeerDown,
+// because gobgp's Adj-RIB-In watch sends no withdrawals for a lost session.
+func (s *Speaker) peerEvent(ev *gobgpapi.WatchEventResponse_PeerEvent) (bgpwatch.Observation, bool) {
+	if ev.Type != gobgpapi.WatchEventResponse_PeerEvent_STATE || ev.Peer == nil || ev.Peer.State == nil {
+		return bgpwatch.Observation{}, false
+	}
+	st := ev.Peer.State
+	addr, err := netip.ParseAddr(st.NeighborAddress)
+	if err != nil {
+		return bgpwatch.Observation{}, false
+	}
+	addr = addr.Unmap()
+	name, ok := stateNames[st.SessionState]
+	if !ok {
+		name = "unknown"
+	}
+	now := s.now()
+	s.mu.Lock()
+	x, ok := s.sessions[addr]
+	if !ok {
+		x = &Session{Peer: bgpwatch.Peer{Collector: Collector, ASN: bgpwatch.ASN(st.PeerAsn), Addr: addr}}
+		s.sessions[addr] = x
+	}
+	was := x.State
+	if st.PeerAsn != 0 {
+		x.Peer.ASN = bgpwatch.ASN(st.PeerAsn)
+	}
+	if was != name {
+		x.State, x.Since = name, now
+	}
+	if name == "established" && was != name {
+		x.Established++
+	}
+	peer := x.Peer
+	s.mu.Unlock()
+	if was == name {
+		return bgpwatch.Observation{}, false
+	}
+	s.log.Info("bgp session state", "peer", addr, "asn", peer.ASN, "from", was, "to", name)
+	switch {
+	case name == "established":
+		s.est.Add(1)
+	case was == "established":
+		return bgpwatch.Observation{Time: now, Kind: bgpwatch.PeerDown, Peer: peer}, true
+	}
+	return bgpwatch.Observation{}, false
+}
+
+// pathObservation converts one Adj-RIB-In path.
+func (s *Speaker) pathObservation(p *gobgpapi.Path) (bgpwatch.Observation, bool) {
+	if p == nil || p.Nlri == nil {
+		return bgpwatch.Observation{}, false
+	}
+	var nlri gobgpapi.IPAddressPrefix
+	if err := p.Nlri.UnmarshalTo(&nlri); err != nil {
+		return bgpwatch.Observation{}, false // EOR markers and other families
+	}
+	a, err := netip.ParseAddr(nlri.Prefix)
+	if err != nil {
+		return bgpwatch.Observation{}, false
+	}
+	pfx, err := a.Unmap().Prefix(int(nlri.PrefixLen))
+	if err != nil {
+		return bgpwatch.Observation{}, false
+	}
+	addr, err := netip.ParseAddr(p.NeighborIp)
+	if err != nil {
+		return bgpwatch.Observation{}, false
+	}
+	addr = addr.Unmap()
+	now := s.now()
+	if p.Age != nil {
+		if lag := time.Since(p.Age.AsTime()); lag > time.Duration(s.maxLag.Load()) {
+			s.maxLag.Store(int64(lag))
+		}
+	}
+	s.routes.Add(1)
+	s.mu.Lock()
+	x, ok := s.sessions[addr]
+	if !ok {
+		x = &Session{Peer: bgpwatch.Peer{Collector: Collector, ASN: bgpwatch.ASN(p.SourceAsn), Addr: addr}, State: "established", Since: now}
+		s.sessions[addr] = x
+	}
+	x.Updates++
+	x.LastUpdate = now
+	peer := x.Peer
+	s.mu.Unlock()
+	o := bgpwatch.Observation{Time: now, Peer: peer, Prefix: pfx, PathID: p.Identifier}
+	if p.IsWithdraw {
+		o.Kind = bgpwatch.Withdraw
+		return o, true
+	}
+	o.Kind = bgpwatch.Announce
+	o.Origin = originOf(p)
+	return o, true
+}
+
+// originOf returns the last AS of the path's AS_PATH; 0 when the path ends
+// in an AS_SET or has none.
+func originOf(p *gobgpapi.Path) bgpwatch.ASN {
+	for _, a := range p.Pattrs {
+		var ap gobgpapi.AsPathAttribute
+		if !a.MessageIs(&ap) {
+			continue
+		}
+		if err := a.UnmarshalTo(&ap); err != nil {
+			return 0
+		}
+		for i := len(ap.Segments) - 1; i >= 0; i-- {
+			seg := ap.Segments[i]
+			if len(seg.Numbers) == 0 {
+				continue
+			}
+			// Types: 1 AS_SET, 2 AS_SEQUENCE, 3/4 confederation segments.
+			if seg.Type == gobgpapi.AsSegment_AS_SET {
+				return 0
+			}
+			if seg.Type == gobgpapi.AsSegment_AS_SEQUENCE {
+				return bgpwatch.ASN(seg.Numbers[len(seg.Numbers)-1])
+			}
+		}
+		return 0
+	}
+	return 0
+}
+
+// gobgpLogger adapts gobgp's logger to slog. Fatal and Panic are logged as
+// errors: the process stays up.
+type gobgpLogger struct {
+	log   *slog.Logger
+	level atomic.Uint32
+}
+
+func (l *gobgpLogger) attrs(f gobgplog.Fields) []any {
+	out := make([]any, 0, 2*len(f))
+	for k, v := range f {
+		if k == "Key" {
+			k = "peer"
+		}
+		out = append(out, k, v)
+	}
+	return out
+}
+
+func (l *gobgpLogger) Panic(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
+func (l *gobgpLogger) Fatal(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
+func (l *gobgpLogger) Error(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
+func (l *gobgpLogger) Warn(msg string, f gobgplog.Fields)  { l.log.Warn(msg, l.attrs(f)...) }
+func (l *gobgpLogger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, l.attrs(f)...) }
+func (l *gobgpLogger) Debug(msg string, f gobgplog.Fields) {}
+func (l *gobgpLogger) SetLevel(level gobgplog.LogLevel)    { l.level.Store(uint32(level)) }
+func (l *gobgpLogger) GetLevel() gobgplog.LogLevel         { return gobgplog.LogLevel(l.level.Load()) }

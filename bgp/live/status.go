@@ -1,0 +1,273 @@
+package live
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/visibility"
+)
+
+// Feed is the state of one streamed source such as RIS Live.
+type Feed struct {
+	Name         string // e.g. "ris-live"
+	URL          string
+	Connected    bool
+	Since        time.Time // when Connected last changed
+	LastMessage  time.Time
+	Messages     int64 // messages received
+	Updates      int64 // UPDATE messages received
+	Observations int64
+	Reconnects   int64
+	// Peers are the collector sessions the feed reported state for.
+	Peers []Session
+}
+
+// SessionSource reports BGP sessions; *Speaker implements it.
+type SessionSource interface {
+	Sessions() []Session
+	Stats() Stats
+}
+
+// StatusConfig configures a Status. Every field is optional.
+type StatusConfig struct {
+	Speaker SessionSource
+	Feeds   []func() Feed
+	// Queue reports the length and capacity of the observation queue.
+	Queue func() (n, capacity int)
+	Now   func() time.Time
+}
+
+// Status gathers live session, feed and table state for GET /v1/peers and
+// /metrics. It is safe for concurrent use; Run publishes the visibility
+// engine's view into it at every tick.
+type Status struct {
+	cfg StatusConfig
+
+	observations atomic.Int64
+
+	mu      sync.Mutex
+	peers   []visibility.PeerStat
+	pipe    ingest.Stats
+	updated time.Time
+}
+
+// NewStatus returns a Status reading from the sources in cfg.
+func NewStatus(cfg StatusConfig) *Status {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Status{cfg: cfg}
+}
+
+func (s *Status) addObservations(n int) { s.observations.Add(int64(n)) }
+
+func (s *Status) setPipeline(ps []visibility.PeerStat, st ingest.Stats, at time.Time) {
+	s.mu.Lock()
+	s.peers, s.pipe, s.updated = ps, st, at
+	s.mu.Unlock()
+}
+
+// Pipeline returns the latest published pipeline counters.
+func (s *Status) Pipeline() ingest.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pipe
+}
+
+// PeerInfo is one row of GET /v1/peers.
+type PeerInfo struct {
+	Source        string     `json:"source"` // "bgp" (own session), "ris-live" (collector peer or the feed itself)
+	Collector     string     `json:"collector"`
+	Address       string     `json:"address,omitempty"`
+	ASN           uint32     `json:"asn,omitempty"`
+	State         string     `json:"state"`
+	Since         *time.Time `json:"since,omitempty"`
+	UptimeSeconds float64    `json:"uptime_seconds"` // 0 unless established/connected
+	V4Prefixes    int        `json:"v4_prefixes"`
+	V6Prefixes    int        `json:"v6_prefixes"`
+	FullFeedV4    bool       `json:"full_feed_v4"`
+	FullFeedV6    bool       `json:"full_feed_v6"`
+	LastUpdate    *time.Time `json:"last_update,omitempty"`
+	Updates       int64      `json:"updates"`
+}
+
+func tp(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// List returns every known peer: configured BGP sessions, collector peers
+// of the feeds, and each feed as a row of its own; prefix counts and
+// full-feed flags come from the visibility engine's latest snapshot.
+func (s *Status) List() []PeerInfo {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	stats := make(map[bgpwatch.Peer]visibility.PeerStat, len(s.peers))
+	for _, p := range s.peers {
+		stats[p.Peer] = p
+	}
+	s.mu.Unlock()
+	seen := make(map[bgpwatch.Peer]bool)
+	var out []PeerInfo
+	add := func(src string, x Session, up bool) {
+		seen[x.Peer] = true
+		pi := PeerInfo{
+			Source: src, Collector: x.Peer.Collector, Address: x.Peer.Addr.String(), ASN: uint32(x.Peer.ASN),
+			State: x.State, Since: tp(x.Since), LastUpdate: tp(x.LastUpdate), Updates: x.Updates,
+		}
+		if up && !x.Since.IsZero() {
+			pi.UptimeSeconds = now.Sub(x.Since).Seconds()
+		}
+		if st, ok := stats[x.Peer]; ok {
+			pi.V4Prefixes, pi.V6Prefixes, pi.FullFeedV4, pi.FullFeedV6 = st.V4, st.V6, st.FullFeedV4, st.FullFeedV6
+			if st.LastSeen.After(x.LastUpdate) {
+				pi.LastUpdate = tp(st.LastSeen)
+			}
+		}
+		out = append(out, pi)
+	}
+	if s.cfg.Speaker != nil {
+		for _, x := range s.cfg.Speaker.Sessions() {
+			add("bgp", x, x.State == "established")
+		}
+	}
+	for _, f := range s.cfg.Feeds {
+		fd := f()
+		state := "disconnected"
+		if fd.Connected {
+			state = "connected"
+		}
+		row := PeerInfo{Source: fd.Name, Collector: fd.Name, State: state, Since: tp(fd.Since),
+			LastUpdate: tp(fd.LastMessage), Updates: fd.Updates}
+		if fd.Connected && !fd.Since.IsZero() {
+			row.UptimeSeconds = now.Sub(fd.Since).Seconds()
+		}
+		out = append(out, row)
+		for _, x := range fd.Peers {
+			add(fd.Name, x, x.State == "connected" || x.State == "established")
+		}
+	}
+	// Sessions the engine knows without a state report (e.g. RIS Live
+	// peers seen only through UPDATEs).
+	for _, st := range s.peersSnapshot() {
+		if seen[st.Peer] {
+			continue
+		}
+		src := "ris-live"
+		if st.Peer.Collector == Collector {
+			src = "bgp"
+		}
+		add(src, Session{Peer: st.Peer, State: "unknown", LastUpdate: st.LastSeen}, false)
+	}
+	slices.SortStableFunc(out, func(a, b PeerInfo) int {
+		if c := cmp.Compare(a.Collector, b.Collector); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.ASN, b.ASN); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Address, b.Address)
+	})
+	return out
+}
+
+func (s *Status) peersSnapshot() []visibility.PeerStat {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peers
+}
+
+// Peers implements the API's PeerLister hook.
+func (s *Status) Peers(ctx context.Context) (any, error) {
+	l := s.List()
+	if l == nil {
+		l = []PeerInfo{}
+	}
+	return l, nil
+}
+
+// ---- metrics ----
+
+var (
+	descUpdates = prometheus.NewDesc("bgpwatch_live_updates_received_total",
+		"Routes (BGP sessions) or UPDATE messages (feeds) received, by source.", []string{"source"}, nil)
+	descObs = prometheus.NewDesc("bgpwatch_live_observations_total",
+		"Observations fed into the live pipeline.", nil, nil)
+	descEstablished = prometheus.NewDesc("bgpwatch_live_sessions_established_total",
+		"Times a BGP session reached Established.", nil, nil)
+	descSessionUp = prometheus.NewDesc("bgpwatch_live_session_up",
+		"1 when the BGP session is established.", []string{"peer", "asn"}, nil)
+	descPrefixes = prometheus.NewDesc("bgpwatch_live_peer_prefixes",
+		"Prefixes in a live peer's table, by family.", []string{"collector", "peer", "asn", "family"}, nil)
+	descFeedUp = prometheus.NewDesc("bgpwatch_live_feed_connected",
+		"1 when the feed's stream is connected.", []string{"feed"}, nil)
+	descFeedAge = prometheus.NewDesc("bgpwatch_live_feed_last_message_age_seconds",
+		"Seconds since the feed's last message.", []string{"feed"}, nil)
+	descFeedReconnects = prometheus.NewDesc("bgpwatch_live_feed_reconnects_total",
+		"Reconnections of the feed's stream.", []string{"feed"}, nil)
+	descQueue = prometheus.NewDesc("bgpwatch_live_queue_length",
+		"Observations waiting for the live pipeline.", nil, nil)
+	descLag = prometheus.NewDesc("bgpwatch_live_max_route_lag_seconds",
+		"Largest delay between gobgp receiving a route and bgpwatch taking it.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (s *Status) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUpdates, descObs, descEstablished, descSessionUp, descPrefixes,
+		descFeedUp, descFeedAge, descFeedReconnects, descQueue, descLag} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (s *Status) Collect(ch chan<- prometheus.Metric) {
+	now := s.cfg.Now()
+	ch <- prometheus.MustNewConstMetric(descObs, prometheus.CounterValue, float64(s.observations.Load()))
+	if sp := s.cfg.Speaker; sp != nil {
+		st := sp.Stats()
+		ch <- prometheus.MustNewConstMetric(descUpdates, prometheus.CounterValue, float64(st.Routes), "bgp")
+		ch <- prometheus.MustNewConstMetric(descEstablished, prometheus.CounterValue, float64(st.Established))
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, st.MaxLag.Seconds())
+		for _, x := range sp.Sessions() {
+			up := 0.0
+			if x.State == "established" {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descSessionUp, prometheus.GaugeValue, up, x.Peer.Addr.String(), x.Peer.ASN.String())
+		}
+	}
+	for _, f := range s.cfg.Feeds {
+		fd := f()
+		up := 0.0
+		if fd.Connected {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descUpdates, prometheus.CounterValue, float64(fd.Updates), fd.Name)
+		ch <- prometheus.MustNewConstMetric(descFeedUp, prometheus.GaugeValue, up, fd.Name)
+		ch <- prometheus.MustNewConstMetric(descFeedReconnects, prometheus.CounterValue, float64(fd.Reconnects), fd.Name)
+		if !fd.LastMessage.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descFeedAge, prometheus.GaugeValue, now.Sub(fd.LastMessage).Seconds(), fd.Name)
+		}
+	}
+	if s.cfg.Queue != nil {
+		n, _ := s.cfg.Queue()
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n))
+	}
+	for _, p := range s.peersSnapshot() {
+		addr, asn := p.Peer.Addr.String(), strconv.FormatUint(uint64(p.Peer.ASN), 10)
+		ch <- prometheus.MustNewConstMetric(descPrefixes, prometheus.GaugeValue, float64(p.V4), p.Peer.Collector, addr, asn, "ipv4")
+		ch <- prometheus.MustNewConstMetric(descPrefixes, prometheus.GaugeValue, float64(p.V6), p.Peer.Collector, addr, asn, "ipv6")
+	}
+}
