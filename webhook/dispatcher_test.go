@@ -230,13 +230,13 @@ func TestHangingReceiver(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	t.Cleanup(func() { close(release) }) // before the servers close
 	ok := newReceiver(t, nil)
 	subscribe(t, db, bgpwatch.Subscription{URL: hang.url()})
 	okSub := subscribe(t, db, bgpwatch.Subscription{URL: ok.url()})
 	cfg := fastConfig()
 	cfg.Workers, cfg.PerEndpoint, cfg.Timeout = 4, 2, 3*time.Second
 	startDispatcher(t, db, cfg)
+	t.Cleanup(func() { close(release) }) // first: the dispatcher waits for its requests
 	const n = 8
 	start := time.Now()
 	for i := range n {
@@ -309,8 +309,8 @@ func TestExpiry(t *testing.T) {
 		if ds := deliveries(t, db, sub.ID); ds[0].Status != store.DeliveryPending {
 			break
 		}
-		clk.Advance(time.Minute)
-		time.Sleep(15 * time.Millisecond)
+		clk.Advance(5 * time.Minute)
+		time.Sleep(30 * time.Millisecond)
 	}
 	ds := deliveries(t, db, sub.ID)
 	if len(ds) != 1 || ds[0].Status != store.DeliveryFailed || ds[0].LastStatusCode != 500 || ds[0].Attempts < 3 {

@@ -225,3 +225,10 @@ func freePort(t *testing.T) string {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, bgpwatch.ErrNotFound) }
+
+// newBenchServer serves rc on loopback for a benchmark; it returns the base URL.
+func newBenchServer(b *testing.B, rc *receiver) string {
+	srv := httptest.NewServer(http.HandlerFunc(rc.serve))
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
