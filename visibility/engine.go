@@ -152,18 +152,18 @@ type Engine struct {
 	lastOK  bool
 
 	// sessions
-	sessIdx  map[bgpwatch.Peer]int32
-	sess     []session
-	lastPeer bgpwatch.Peer
-	lastSess int32
-	colls    []collector
-	collIdx  map[string]int
+	sessIdx map[bgpwatch.Peer]int32
+	sess    []session
+	pcache  [1 << peerCacheBits]peerSlot
+	colls   []collector
+	collIdx map[string]int
 
 	ffMask   [2][]uint64  // full-feed sessions
 	ffSingle [2][]uint64  // full-feed sessions that are their peer ASN's only one
 	ffMulti  [2][][]int32 // groups of full-feed sessions sharing a peer ASN
 	ffN      [2]int       // full-feed peer ASNs
 	thr      [2]int       // minimum cnt for visibility
+	quiet    [2]bool      // do not record changes (first table of a family)
 	votes    []vote       // scratch
 	scratch  []uint64     // scratch
 	ents     map[ASN]*entity
@@ -214,7 +214,6 @@ func New(cfg Config, countryOf func(bgpwatch.ASN) string) *Engine {
 		stride:    1,
 		exc:       make(map[uint32][]pathEntry),
 		sessIdx:   make(map[bgpwatch.Peer]int32),
-		lastSess:  -1,
 		collIdx:   make(map[string]int),
 		ents:      make(map[ASN]*entity),
 		ctrs:      make(map[string]*entity),
@@ -438,8 +437,9 @@ func (e *Engine) collector(name string) int {
 
 // session returns the dense id of a peer's session, adding it when new.
 func (e *Engine) session(p *bgpwatch.Peer) int32 {
-	if e.lastSess >= 0 && *p == e.lastPeer {
-		return e.lastSess
+	c := &e.pcache[peerHash(p)]
+	if c.s > 0 && c.peer == *p {
+		return c.s - 1
 	}
 	s, ok := e.sessIdx[*p]
 	if !ok {
@@ -452,8 +452,26 @@ func (e *Engine) session(p *bgpwatch.Peer) int32 {
 		e.sessIdx[*p] = s
 		e.colls[c].mask[s>>6] |= 1 << (s & 63)
 	}
-	e.lastPeer, e.lastSess = *p, s
+	c.peer, c.s = *p, s+1
 	return s
+}
+
+// peerHash picks the session cache slot of a peer: RIB dumps cycle through
+// all peers for every prefix, so a map lookup hashing the collector name on
+// every observation would dominate Apply.
+func peerHash(p *bgpwatch.Peer) uint32 {
+	a := p.Addr.As16()
+	h := uint32(p.ASN)*0x9e3779b1 ^ binary.LittleEndian.Uint32(a[12:])*0x85ebca6b ^ binary.LittleEndian.Uint32(a[8:])*0xc2b2ae35 ^ uint32(len(p.Collector))
+	h ^= h >> 15
+	h *= 0x2c1b3c6d
+	return h >> (32 - peerCacheBits)
+}
+
+const peerCacheBits = 10
+
+type peerSlot struct {
+	peer bgpwatch.Peer
+	s    int32 // session id + 1; 0 for an empty slot
 }
 
 // grow adds one word to every per-prefix bitset.
@@ -818,6 +836,9 @@ func (e *Engine) eval(id uint32) {
 
 func (e *Engine) recordChange(id uint32, vis bool, origin ASN) {
 	p := &e.st[id]
+	if e.quiet[p.fam()] {
+		return
+	}
 	t := e.changeTime()
 	if p.chg > 0 {
 		c := &e.changes[p.chg-1]
@@ -926,6 +947,7 @@ func (e *Engine) evalFullFeed() {
 	if !changed {
 		return
 	}
+	wasN := e.ffN
 	for f := range 2 {
 		groups := map[ASN][]int32{}
 		var order []ASN
@@ -961,6 +983,12 @@ func (e *Engine) evalFullFeed() {
 		e.ffN[f] = len(order)
 		e.thr[f] = int(math.Floor(e.cfg.VisibleShare*float64(e.ffN[f])+1e-9)) + 1
 	}
+	// The first table of a family is the initial state, not news: its
+	// prefixes becoming visible are not listed in Changes.
+	for f := range 2 {
+		e.quiet[f] = wasN[f] == 0
+	}
+	defer func() { e.quiet = [2]bool{} }()
 	for id := range e.st {
 		p := &e.st[id]
 		f := p.fam()

@@ -25,6 +25,7 @@ type model struct {
 	prevASN   map[ASN]Counts
 	prevCtry  map[string]Counts
 	prevVis   map[netip.Prefix]bool
+	prevFF    [2]int
 }
 
 func newModel(cfg Config, countryOf func(ASN) string) *model {
@@ -238,7 +239,7 @@ func (m *model) close() (asns map[ASN]Counts, ctrs map[string]Counts, changes ma
 	}
 	changes = map[netip.Prefix]bool{}
 	for pfx := range vis {
-		if !m.prevVis[pfx] {
+		if !m.prevVis[pfx] && m.prevFF[fam(pfx)] > 0 { // the first table is no news
 			changes[pfx] = true
 		}
 	}
@@ -252,6 +253,7 @@ func (m *model) close() (asns map[ASN]Counts, ctrs map[string]Counts, changes ma
 		}
 	}
 	m.prevVis = nowVis
+	m.prevFF = [2]int{len(ffASNs[0]), len(ffASNs[1])}
 	m.prevASN, m.prevCtry = asns, ctrs
 	return asns, ctrs, changes, len(ffASNs[0])
 }

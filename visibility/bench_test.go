@@ -1,0 +1,201 @@
+package visibility
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+)
+
+// synthetic returns n4 IPv4 and n6 IPv6 distinct prefixes (about a real
+// table's length mix: mostly /24, some shorter) and peers full-feed peers.
+func synthetic(n4, n6, peers int) ([]netip.Prefix, []bgpwatch.Peer) {
+	pfx := make([]netip.Prefix, 0, n4+n6)
+	for i := range n4 {
+		// /24s spread over 1.0.0.0-223.255.255.0, every 16th a /20 on its own range
+		a := uint32(0x01000000) + uint32(i)*256
+		bits := 24
+		if i%16 == 0 {
+			a, bits = uint32(0xe0000000)-uint32(i/16+1)*4096, 20
+		}
+		pfx = append(pfx, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits))
+	}
+	for i := range n6 {
+		var b [16]byte
+		b[0], b[1], b[2], b[3], b[4], b[5] = 0x20, 0x01, byte(i>>16), byte(i>>8), byte(i), 0
+		pfx = append(pfx, netip.PrefixFrom(netip.AddrFrom16(b), 48))
+	}
+	ps := make([]bgpwatch.Peer, peers)
+	for i := range ps {
+		ps[i] = bgpwatch.Peer{Collector: []string{"rrc00", "route-views2"}[i%2], ASN: ASN(64500 + i), Addr: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}
+	}
+	return pfx, ps
+}
+
+func originOf(i int) ASN { return ASN(1 + i%50000) }
+
+// load applies a full RIB dump in MRT order (prefix by prefix, every peer)
+// and closes one bin.
+func load(tb testing.TB, e *Engine, pfx []netip.Prefix, peers []bgpwatch.Peer, t time.Time) {
+	emit := func(*bgpwatch.Bin) error { return nil }
+	if err := e.AdvanceTo(t, emit); err != nil {
+		tb.Fatal(err)
+	}
+	o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableRoute}
+	for i, p := range pfx {
+		o.Prefix, o.Origin = p, originOf(i)
+		for _, pr := range peers {
+			o.Peer = pr
+			e.Apply(&o)
+		}
+	}
+	if err := e.AdvanceTo(t.Add(bgpwatch.BinStep), emit); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkApplyTableLoad applies a 1M-prefix × 60-peer RIB dump in MRT
+// order, the first pass interning every prefix. Run with
+// -benchtime=60000000x to time exactly one full table.
+func BenchmarkApplyTableLoad(b *testing.B) {
+	const nPeers = 60
+	pfx, peers := synthetic(1_000_000, 0, nPeers)
+	e := New(DefaultConfig(), func(ASN) string { return "KZ" })
+	emit := func(*bgpwatch.Bin) error { return nil }
+	t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := e.AdvanceTo(t, emit); err != nil {
+		b.Fatal(err)
+	}
+	o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableRoute}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := range b.N {
+		j := (i / nPeers) % len(pfx)
+		o.Prefix, o.Origin, o.Peer = pfx[j], originOf(j), peers[i%nPeers]
+		e.Apply(&o)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+	if err := e.AdvanceTo(t.Add(bgpwatch.BinStep), emit); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkApplyUpdates applies random withdrawals and re-announcements to
+// a loaded 1M-prefix × 60-peer table, closing a bin every 100k updates.
+func BenchmarkApplyUpdates(b *testing.B) {
+	const nPeers = 60
+	pfx, peers := synthetic(1_000_000, 0, nPeers)
+	e := New(DefaultConfig(), func(ASN) string { return "KZ" })
+	t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	load(b, e, pfx, peers, t)
+	emit := func(*bgpwatch.Bin) error { return nil }
+	r := rand.New(rand.NewPCG(1, 2))
+	type pick struct{ p, s int32 }
+	picks := make([]pick, 1<<16)
+	for i := range picks {
+		picks[i] = pick{int32(r.IntN(len(pfx))), int32(r.IntN(nPeers))}
+	}
+	now := t.Add(bgpwatch.BinStep)
+	o := bgpwatch.Observation{Time: now}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op") }()
+	for i := range b.N {
+		if i%100_000 == 0 {
+			now = now.Add(bgpwatch.BinStep)
+			if err := e.AdvanceTo(now, emit); err != nil {
+				b.Fatal(err)
+			}
+			o.Time = now
+		}
+		k := picks[(i/2)&(len(picks)-1)]
+		o.Prefix, o.Peer, o.Origin = pfx[k.p], peers[k.s], originOf(int(k.p))
+		if i%2 == 0 {
+			o.Kind = bgpwatch.Withdraw
+		} else {
+			o.Kind = bgpwatch.Announce
+		}
+		e.Apply(&o)
+	}
+}
+
+// BenchmarkMemory loads 1M IPv4 + 200k IPv6 prefixes × 100 full-feed peers,
+// runs a full dump refresh (TableStart … TableEnd) and reports the heap in
+// use and the process's peak RSS (VmHWM) in MiB. Run it alone with
+// -benchtime=1x so the peak belongs to it.
+func BenchmarkMemory(b *testing.B) {
+	for range b.N {
+		pfx, peers := synthetic(1_000_000, 200_000, 100)
+		e := New(DefaultConfig(), func(ASN) string { return "KZ" })
+		t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		start := time.Now()
+		load(b, e, pfx, peers, t)
+		b.ReportMetric(time.Since(start).Seconds(), "load-s")
+		// A second dump of the same table, as every RIB file after the first.
+		t = t.Add(bgpwatch.BinStep)
+		for _, c := range []string{"rrc00", "route-views2"} {
+			o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableStart, Peer: bgpwatch.Peer{Collector: c}}
+			e.Apply(&o)
+		}
+		start = time.Now()
+		load(b, e, pfx, peers, t)
+		for _, c := range []string{"rrc00", "route-views2"} {
+			o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableEnd, Peer: bgpwatch.Peer{Collector: c}}
+			e.Apply(&o)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "reload-s")
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+		if hwm := peakRSS(); hwm > 0 {
+			b.ReportMetric(float64(hwm)/(1<<20), "peakRSS-MiB")
+		}
+		ps := e.Peers()
+		if len(ps) != 100 || ps[0].V4 != 1_000_000 || ps[0].V6 != 200_000 || !ps[0].FullFeedV4 {
+			b.Fatalf("peers %+v", ps[0])
+		}
+		runtime.KeepAlive(pfx)
+	}
+}
+
+// peakRSS returns VmHWM from /proc/self/status in bytes, 0 when unknown.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return n << 10
+		}
+	}
+	return 0
+}
+
+// cpuTime returns the process's user+system CPU time: the machine is shared,
+// so wall-clock ns/op alone overstates the cost when other jobs run.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
