@@ -534,3 +534,36 @@ func TestEncoderUpdateTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkRIBEntry measures encoding one RIB entry (attributes included).
+func BenchmarkRIBEntry(b *testing.B) {
+	e := NewEncoder(io.Discard)
+	a := &Attrs{Path: []uint32{3356, 1299, 9198}, NextHop: netip.MustParseAddr("80.81.192.10"), Communities: []uint32{3356<<16 | 100}}
+	var buf []byte
+	pfx := netip.MustParsePrefix("2.72.0.0/24")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%64 == 0 {
+			if i > 0 {
+				if err := e.EndRIB(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			e.BeginRIB(1, uint32(i), pfx, false)
+		}
+		buf = e.AppendRIBAttrs(buf[:0], a)
+		e.AddRIBEntry(uint16(i%64), 1, 0, buf)
+	}
+}
+
+// BenchmarkGenerateSmall generates six hours of the small scenario.
+func BenchmarkGenerateSmall(b *testing.B) {
+	sc, _ := Builtin("small")
+	sc.End = sc.Start.Add(6 * time.Hour)
+	sc.Happenings = slices.DeleteFunc(sc.Happenings, func(h Happening) bool { return !h.At.Before(sc.End) })
+	for b.Loop() {
+		if _, err := Generate(context.Background(), sc, b.TempDir(), Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
