@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 
 	"github.com/bgpwatch/bgpwatch"
@@ -133,7 +134,7 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestIDMiddleware, s.recoverMiddleware, s.observeMiddleware, s.corsMiddleware)
+	r.Use(s.requestIDMiddleware, s.recoverMiddleware, s.observeMiddleware, s.corsMiddleware, middleware.GetHead)
 	if s.cfg.RateLimit > 0 {
 		r.Use(httprate.LimitBy(s.cfg.RateLimit, time.Minute,
 			func(r *http.Request) (string, error) { return s.clientIP(r).String(), nil },

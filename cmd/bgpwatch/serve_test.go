@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch/store/storetest"
+)
+
+// lockedBuffer is a goroutine-safe bytes.Buffer.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServe runs `bgpwatch serve` on a free port, talks HTTP to it and
+// stops it the way SIGTERM does (context cancellation).
+func TestServe(t *testing.T) {
+	db := storetest.New(t)
+	t.Setenv("BGPWATCH_TEST_TOKEN", "serve-test-token-0123456789")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--db", db.Pool().Config().ConnString(),
+			"--admin-token-env", "BGPWATCH_TEST_TOKEN", "--shutdown-timeout", "5s"}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	re := regexp.MustCompile(`serving on (http://[0-9.:]+)/`)
+	var base string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, stderr.String())
+		default:
+		}
+	}
+	if base == "" {
+		t.Fatalf("no listening URL on stderr: %s", stderr.String())
+	}
+	get := func(path string, hdr ...string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("/v1/health"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("health: %d %s", code, body)
+	}
+	if code, body := get("/v1/countries"); code != 200 || body != "{\"countries\":[]}\n" {
+		t.Errorf("countries: %d %q", code, body)
+	}
+	if code, _ := get("/v1/webhooks"); code != 401 {
+		t.Errorf("webhooks without token: %d", code)
+	}
+	if code, body := get("/v1/webhooks", "Authorization", "Bearer serve-test-token-0123456789"); code != 200 || !strings.Contains(body, `"webhooks":[]`) {
+		t.Errorf("webhooks with token: %d %s", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "bgpwatch_http_requests_total") {
+		t.Errorf("metrics: %d", code)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("serve exited %d: %s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(stderr.String(), "msg=request") {
+		t.Errorf("no access log: %s", stderr.String())
+	}
+}
