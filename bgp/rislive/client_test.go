@@ -37,7 +37,9 @@ func newFakeRIS(t *testing.T, scripts ...[]string) *fakeRIS {
 	return f
 }
 
-func (f *fakeRIS) url() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/v1/ws/?client=test" }
+func (f *fakeRIS) url() string {
+	return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/v1/ws/?client=test"
+}
 
 func (f *fakeRIS) serve(w http.ResponseWriter, r *http.Request) {
 	n := int(f.conns.Add(1)) - 1
