@@ -45,6 +45,11 @@ type Config struct {
 	Source string
 	// Notify queues webhook notices for the events saved.
 	Notify bool
+	// MaxGap: when an observation comes more than MaxGap after the previous
+	// one, the visibility and detection state is started afresh instead of
+	// carrying it over bin by bin (default 24h; archives from different
+	// years in one replay would otherwise fill millions of empty bins).
+	MaxGap time.Duration
 	// Logger receives event and flush messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -57,6 +62,7 @@ type Stats struct {
 	EventsStarted  int       `json:"events_started"`
 	EventsEnded    int       `json:"events_ended"`
 	EventsSaved    int       `json:"event_saves"`
+	Resets         int       `json:"state_resets"` // gaps longer than MaxGap
 	FirstBin       time.Time `json:"first_bin,omitzero"`
 	LastBin        time.Time `json:"last_bin,omitzero"`
 }
@@ -86,12 +92,12 @@ type Pipeline struct {
 	country   map[bgpwatch.ASN]string          // CountryOf cache
 	wroteAny  bool
 
-	batch       store.SeriesBatch
-	batchBins   int
-	pending     map[eventKey]int // index into events
-	events      []bgpwatch.Event
-	stats       Stats
-	lastAdvance time.Time
+	batch     store.SeriesBatch
+	batchBins int
+	pending   map[eventKey]int // index into events
+	events    []bgpwatch.Event
+	stats     Stats
+	lastObs   time.Time
 }
 
 // New builds a pipeline writing to sink.
@@ -107,6 +113,9 @@ func New(cfg Config, sink Sink) *Pipeline {
 	}
 	if cfg.FlushBins <= 0 {
 		cfg.FlushBins = 24
+	}
+	if cfg.MaxGap <= 0 {
+		cfg.MaxGap = 24 * time.Hour
 	}
 	if cfg.Source == "" {
 		cfg.Source = store.SourceReplay
@@ -124,10 +133,17 @@ func New(cfg Config, sink Sink) *Pipeline {
 		country:   make(map[bgpwatch.ASN]string),
 		pending:   make(map[eventKey]int),
 	}
-	p.eng = visibility.New(cfg.Visibility, p.countryOf)
-	p.det = detect.New(cfg.Detect, cfg.Info)
+	p.reset()
 	p.emitFn = p.emit
 	return p
+}
+
+// reset starts with empty visibility and detection state.
+func (p *Pipeline) reset() {
+	p.eng = visibility.New(p.cfg.Visibility, p.countryOf)
+	p.det = detect.New(p.cfg.Detect, p.cfg.Info)
+	clear(p.prevASN)
+	p.wroteAny = false
 }
 
 func (p *Pipeline) countryOf(a bgpwatch.ASN) string {
@@ -150,6 +166,21 @@ func (p *Pipeline) Stats() Stats { return p.stats }
 func (p *Pipeline) Observe(ctx context.Context, o *bgpwatch.Observation) error {
 	p.ctx = ctx
 	defer func() { p.ctx = nil }()
+	if !p.lastObs.IsZero() && o.Time.Sub(p.lastObs) > p.cfg.MaxGap {
+		end := p.lastObs.Truncate(bgpwatch.BinStep).Add(bgpwatch.BinStep)
+		if err := p.eng.AdvanceTo(end, p.emitFn); err != nil {
+			return err
+		}
+		if err := p.flush(ctx); err != nil {
+			return err
+		}
+		p.log.Warn("gap in the input: starting visibility state afresh", "after", p.lastObs, "next", o.Time)
+		p.stats.Resets++
+		p.reset()
+	}
+	if o.Time.After(p.lastObs) {
+		p.lastObs = o.Time
+	}
 	if err := p.eng.AdvanceTo(o.Time, p.emitFn); err != nil {
 		return err
 	}
@@ -166,7 +197,6 @@ func (p *Pipeline) Advance(ctx context.Context, t time.Time) error {
 	if err := p.eng.AdvanceTo(t, p.emitFn); err != nil {
 		return err
 	}
-	p.lastAdvance = t
 	return p.flush(ctx)
 }
 

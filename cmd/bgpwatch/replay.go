@@ -1,15 +1,497 @@
 package main
 
-import "context"
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/detect"
+	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/visibility"
+)
 
 func init() {
 	register(&command{name: "replay", summary: "replay MRT archives into the database and detect events", run: runReplay})
 }
 
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// thresholdFlags registers the visibility and detection tunables.
+func thresholdFlags(fs *flag.FlagSet) (*visibility.Config, *detect.Config) {
+	vc := visibility.DefaultConfig()
+	dc := detect.DefaultConfig()
+	fs.Float64Var(&vc.FullFeedShare, "full-feed-share", vc.FullFeedShare, "a peer session is full-feed when its table holds at least this `share` of the largest one")
+	fs.IntVar(&vc.FullFeedMin, "full-feed-min", vc.FullFeedMin, "if > 0, a session is IPv4 full-feed from this many `prefixes` on instead (IODA: 400000)")
+	fs.IntVar(&vc.FullFeedMinV6, "full-feed-min-v6", vc.FullFeedMinV6, "if > 0, a session is IPv6 full-feed from this many `prefixes` on")
+	fs.Float64Var(&vc.VisibleShare, "visible-share", vc.VisibleShare, "a prefix is visible when more than this `share` of full-feed peer ASNs see it")
+	fs.DurationVar(&dc.Window, "baseline", dc.Window, "baseline window: the median of this much history")
+	fs.DurationVar(&dc.MinHistory, "min-history", dc.MinHistory, "history needed before an entity can start an event")
+	fs.DurationVar(&dc.MinDuration, "min-duration", dc.MinDuration, "a drop must last this long to start an event")
+	fs.DurationVar(&dc.RecoverFor, "recover-for", dc.RecoverFor, "a recovery must last this long to end an event")
+	fs.Float64Var(&dc.Country.Drop, "country-drop", dc.Country.Drop, "a country event starts when visible /24s fall this `share` below the baseline")
+	fs.Float64Var(&dc.Country.Recover, "country-recover", dc.Country.Recover, "a country event ends when visible /24s are back within this `share` of the baseline")
+	fs.IntVar(&dc.Country.MinSlash24, "country-min-slash24", dc.Country.MinSlash24, "smallest country baseline (`/24s`) that can raise events")
+	fs.Float64Var(&dc.ASN.Drop, "asn-drop", dc.ASN.Drop, "an ASN event starts when visible /24s fall this `share` below the baseline")
+	fs.Float64Var(&dc.ASN.Recover, "asn-recover", dc.ASN.Recover, "an ASN event ends when visible /24s are back within this `share` of the baseline")
+	fs.IntVar(&dc.ASN.MinSlash24, "asn-min-slash24", dc.ASN.MinSlash24, "smallest ASN baseline (`/24s`) that can raise events")
+	return &vc, &dc
+}
+
 func runReplay(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "replay", "[flags]", "Not implemented yet.")
+	fs := newFlagSet(e, "replay", "[flags] PATH...", `
+Replays MRT archives into the database: per-ASN and per-country visibility
+in 5-minute bins, and the shutdown events detected in them.
+
+PATH is an MRT file (raw, .gz or .bz2) or a directory walked recursively
+(RIPE RIS rrcNN/YYYY.MM/{bview,updates}.* and RouteViews
+*/bgpdata/YYYY.MM/{RIBS,UPDATES}/* layouts; the collector is taken from the
+path). Records are applied in time order across files and collectors.
+Files that are not MRT are reported and skipped. A damaged file is reported
+(file, offset, reason), the good records are kept and the replay goes on
+(exit 0) unless --strict is given (exit 1 at the first bad record).
+
+With --from, each collector starts from its latest RIB at or before --from;
+bins before --from are computed but not written. Replaying the same input
+again leaves the database as it was after the first replay.
+
+Progress goes to stderr; the summary too, or to stdout as one JSON object
+with --json.`)
+	db := addDBFlags(fs, e)
+	var delegations stringList
+	fs.Var(&delegations, "delegations", "RIR delegated-* stats `file` (classic or extended) giving each ASN's country; repeatable")
+	asnInfo := fs.String("asn-info", "", "CSV `file` with header asn,name,access")
+	asnNames := fs.String("asn-names", "", "optional ASN names `file` (CIDR-report asnames.txt: AS<n> NAME, CC)")
+	from := fs.String("from", "", "start of the replay (RFC 3339)")
+	to := fs.String("to", "", "end of the replay (RFC 3339)")
+	notify := fs.Bool("notify", false, "queue webhook notices for the events found")
+	asJSON := fs.Bool("json", false, "print one JSON summary object on stdout at the end")
+	strict := fs.Bool("strict", false, "stop at the first damaged record (exit 1)")
+	flushBins := fs.Int("flush-bins", 24, "bins per database transaction")
+	verbose := fs.Bool("v", false, "log every event and file to stderr")
+	vc, dc := thresholdFlags(fs)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
-	return errNotImplemented
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: need at least one PATH", errUsage)
+	}
+	fromT, err := parseTimeFlag("from", *from)
+	if err != nil {
+		return err
+	}
+	toT, err := parseTimeFlag("to", *to)
+	if err != nil {
+		return err
+	}
+	if !fromT.IsZero() && !toT.IsZero() && !toT.After(fromT) {
+		return fmt.Errorf("%w: --to must be after --from", errUsage)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	tty := isTerminal(e.stderr)
+	prog := &progressLine{w: e.stderr, tty: tty}
+	log := slog.New(slog.NewTextHandler(&clearingWriter{w: e.stderr, p: prog}, &slog.HandlerOptions{Level: level}))
+	db.logger = log
+
+	files, err := ingest.Discover(fs.Args())
+	if err != nil {
+		return err
+	}
+	files = ingest.SelectWindow(files, fromT, toT)
+	if len(files) == 0 {
+		return fmt.Errorf("no input files in %s", strings.Join(fs.Args(), " "))
+	}
+	reg, err := loadRegistry(delegations, *asnInfo, *asnNames)
+	if err != nil {
+		return err
+	}
+
+	st, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if infos := reg.all(); len(infos) > 0 {
+		if err := st.UpsertASNs(ctx, infos); err != nil {
+			return err
+		}
+	}
+
+	p := ingest.New(ingest.Config{
+		Visibility: *vc,
+		Detect:     *dc,
+		CountryOf:  reg.countryOf,
+		Info:       reg.info,
+		WriteFrom:  fromT,
+		FlushBins:  *flushBins,
+		Source:     store.SourceReplay,
+		Notify:     *notify,
+		Logger:     log,
+	}, st)
+	every := 5 * time.Second
+	if tty {
+		every = 500 * time.Millisecond
+	}
+	sum, err := ingest.Replay(ctx, ingest.ReplayConfig{
+		Files: files, From: fromT, To: toT, Strict: *strict, Logger: log,
+		Progress: prog.update, ProgressEvery: every,
+	}, p)
+	prog.clear()
+	if sum != nil {
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			if jerr := enc.Encode(sum); jerr != nil && err == nil {
+				err = jerr
+			}
+		} else {
+			printSummary(e.stderr, sum)
+		}
+	}
+	if errors.Is(err, ingest.ErrDamaged) {
+		return fmt.Errorf("stopped (--strict): %w", err)
+	}
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressLine renders replay progress: a live line on a terminal, plain
+// lines otherwise.
+type progressLine struct {
+	w     io.Writer
+	tty   bool
+	shown bool
+}
+
+func (p *progressLine) update(pr ingest.Progress) {
+	if pr.Done {
+		return
+	}
+	rate := 0.0
+	if s := pr.Elapsed.Seconds(); s > 0 {
+		rate = float64(pr.Observations) / s
+	}
+	pct := 0.0
+	eta := "?"
+	if pr.BytesTotal > 0 {
+		pct = 100 * float64(pr.BytesDone) / float64(pr.BytesTotal)
+		if pr.BytesDone > 0 {
+			left := time.Duration(float64(pr.Elapsed) * float64(pr.BytesTotal-pr.BytesDone) / float64(pr.BytesDone))
+			eta = left.Round(time.Second).String()
+		}
+	}
+	data := ""
+	if !pr.DataTime.IsZero() {
+		data = " at " + pr.DataTime.UTC().Format("2006-01-02 15:04")
+	}
+	line := fmt.Sprintf("replay: files %d/%d, %s obs (%s/s), %.1f%% of bytes, ETA %s%s",
+		pr.FilesDone, pr.FilesTotal, human(float64(pr.Observations)), human(rate), pct, eta, data)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%s\x1b[K", line)
+		p.shown = true
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// clear erases the live line before other output.
+func (p *progressLine) clear() {
+	if p.tty && p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
+	}
+}
+
+// clearingWriter clears the progress line before each log line.
+type clearingWriter struct {
+	w io.Writer
+	p *progressLine
+}
+
+func (c *clearingWriter) Write(b []byte) (int, error) {
+	c.p.clear()
+	return c.w.Write(b)
+}
+
+func human(f float64) string {
+	switch {
+	case f >= 1e9:
+		return fmt.Sprintf("%.2fG", f/1e9)
+	case f >= 1e6:
+		return fmt.Sprintf("%.2fM", f/1e6)
+	case f >= 1e3:
+		return fmt.Sprintf("%.1fk", f/1e3)
+	}
+	return fmt.Sprintf("%.0f", f)
+}
+
+func printSummary(w io.Writer, s *ingest.Summary) {
+	secs := s.Elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(s.Observations) / secs
+	}
+	fmt.Fprintf(w, "replay: %d files read, %d skipped; %d observations in %s (%s/s)\n",
+		s.Files, s.FilesSkipped, s.Observations, s.Elapsed.Round(time.Millisecond), human(rate))
+	printCounts(w, "records", s.Records)
+	printCounts(w, "observations", s.ByKind)
+	if !s.FirstTime.IsZero() {
+		fmt.Fprintf(w, "  data: %s to %s\n", s.FirstTime.UTC().Format(time.RFC3339), s.LastTime.UTC().Format(time.RFC3339))
+	}
+	ps := s.Pipeline
+	fmt.Fprintf(w, "  bins written: %d", ps.BinsWritten)
+	if ps.BinsWritten > 0 {
+		fmt.Fprintf(w, " (%s to %s)", ps.FirstBin.UTC().Format(time.RFC3339), ps.LastBin.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "; before --from: %d; without full-feed peers: %d\n", ps.BinsBeforeFrom, ps.BinsNoFeed)
+	fmt.Fprintf(w, "  events: %d started, %d ended\n", ps.EventsStarted, ps.EventsEnded)
+	for _, f := range s.Skipped {
+		fmt.Fprintf(w, "  skipped %s: %s\n", f.File, f.Reason)
+	}
+	if len(s.Errors) > 0 {
+		fmt.Fprintf(w, "  errors: %d\n", len(s.Errors))
+		for i, f := range s.Errors {
+			if i == 50 {
+				fmt.Fprintf(w, "    ... %d more (see --json)\n", len(s.Errors)-50)
+				break
+			}
+			fmt.Fprintf(w, "    %s: offset %d: %s\n", f.File, f.Offset, f.Reason)
+		}
+	}
+}
+
+func printCounts(w io.Writer, name string, m map[string]int64) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	fmt.Fprintf(w, "  %s: %s\n", name, strings.Join(parts, ", "))
+}
+
+// replayRegistry is what a replay knows about ASNs: countries from the
+// delegation files, names and access from the CSV and names files.
+type replayRegistry struct {
+	m map[bgpwatch.ASN]*bgpwatch.ASNInfo
+}
+
+func (r *replayRegistry) get(a bgpwatch.ASN) *bgpwatch.ASNInfo {
+	in := r.m[a]
+	if in == nil {
+		in = &bgpwatch.ASNInfo{ASN: a, Access: bgpwatch.AccessUnknown}
+		r.m[a] = in
+	}
+	return in
+}
+
+func (r *replayRegistry) countryOf(a bgpwatch.ASN) string {
+	if in := r.m[a]; in != nil {
+		return in.Country
+	}
+	return ""
+}
+
+func (r *replayRegistry) info(a bgpwatch.ASN) bgpwatch.ASNInfo {
+	if in := r.m[a]; in != nil {
+		return *in
+	}
+	return bgpwatch.ASNInfo{ASN: a, Access: bgpwatch.AccessUnknown}
+}
+
+func (r *replayRegistry) all() []bgpwatch.ASNInfo {
+	out := make([]bgpwatch.ASNInfo, 0, len(r.m))
+	for _, in := range r.m {
+		out = append(out, *in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ASN < out[j].ASN })
+	return out
+}
+
+// loadRegistry reads the delegation, asn-info and asn-names files.
+func loadRegistry(delegations []string, asnInfo, asnNames string) (*replayRegistry, error) {
+	r := &replayRegistry{m: map[bgpwatch.ASN]*bgpwatch.ASNInfo{}}
+	for _, path := range delegations {
+		if err := r.loadDelegations(path); err != nil {
+			return nil, err
+		}
+	}
+	if asnNames != "" {
+		if err := r.loadNames(asnNames); err != nil {
+			return nil, err
+		}
+	}
+	if asnInfo != "" {
+		if err := r.loadInfo(asnInfo); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// loadDelegations reads an RIR delegated-* stats file (classic or
+// extended): registry|cc|asn|start|count|date|status[|opaque-id].
+func (r *replayRegistry) loadDelegations(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("delegations: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	rows := 0
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		fl := strings.Split(line, "|")
+		if len(fl) < 7 || fl[2] != "asn" || fl[1] == "*" {
+			continue
+		}
+		st := fl[6]
+		if st != "allocated" && st != "assigned" {
+			continue
+		}
+		cc, err := bgpwatch.ParseCountry(fl[1])
+		if err != nil || cc == "ZZ" {
+			continue
+		}
+		start, err1 := strconv.ParseUint(fl[3], 10, 32)
+		n, err2 := strconv.ParseUint(fl[4], 10, 32)
+		if err1 != nil || err2 != nil || n == 0 || n > 1<<20 || start+n-1 > 1<<32-1 {
+			continue
+		}
+		for a := start; a < start+n; a++ {
+			r.get(bgpwatch.ASN(a)).Country = cc
+		}
+		rows++
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("delegations %s: %w", path, err)
+	}
+	if rows == 0 {
+		return fmt.Errorf("delegations %s: %w: no ASN delegation rows", path, bgpwatch.ErrInvalid)
+	}
+	return nil
+}
+
+// loadInfo reads the asn-info CSV (header asn,name,access).
+func (r *replayRegistry) loadInfo(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("asn-info: %w", err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	head, err := cr.Read()
+	if err != nil {
+		return fmt.Errorf("asn-info %s: %w", path, err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	ai, ok := col["asn"]
+	if !ok {
+		return fmt.Errorf("asn-info %s: %w: header needs asn,name,access", path, bgpwatch.ErrInvalid)
+	}
+	field := func(rec []string, name string) string {
+		if i, ok := col[name]; ok && i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("asn-info %s: %w", path, err)
+		}
+		if ai >= len(rec) {
+			continue
+		}
+		a, err := bgpwatch.ParseASN(rec[ai])
+		if err != nil {
+			return fmt.Errorf("asn-info %s line %d: %w", path, line, err)
+		}
+		acc, err := bgpwatch.ParseAccess(field(rec, "access"))
+		if err != nil {
+			return fmt.Errorf("asn-info %s line %d: %w", path, line, err)
+		}
+		in := r.get(a)
+		if n := field(rec, "name"); n != "" {
+			in.Name = n
+		}
+		in.Access = acc
+		if cc, err := bgpwatch.ParseCountry(field(rec, "country")); err == nil && in.Country == "" {
+			in.Country = cc
+		}
+	}
+}
+
+// loadNames reads CIDR-report style names: "AS<n>  NAME, CC".
+func (r *replayRegistry) loadNames(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("asn-names: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		asn, rest, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		if !ok {
+			asn, rest, ok = strings.Cut(asn, "\t")
+		}
+		if !ok {
+			continue
+		}
+		a, err := bgpwatch.ParseASN(asn)
+		if err != nil {
+			continue
+		}
+		name := strings.TrimSpace(rest)
+		if i := strings.LastIndex(name, ","); i >= 0 && len(strings.TrimSpace(name[i+1:])) == 2 {
+			name = strings.TrimSpace(name[:i])
+		}
+		if name != "" {
+			r.get(a).Name = name
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("asn-names %s: %w", path, err)
+	}
+	return nil
 }

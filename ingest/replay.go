@@ -1,0 +1,477 @@
+package ingest
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/bgp/mrt"
+	"github.com/bgpwatch/bgpwatch/bgp/mrtsource"
+)
+
+// ReplayConfig configures Replay.
+type ReplayConfig struct {
+	// Files to replay, in Discover order (after SelectWindow).
+	Files []ArchiveFile
+	// From and To bound the replay (zero: unbounded). Observations after To
+	// end the replay; bins before From are computed but not written (set
+	// the Pipeline's WriteFrom to From).
+	From, To time.Time
+	// Strict stops at the first damaged record (Replay returns ErrDamaged).
+	Strict bool
+	// Logger receives per-file messages; nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is called about every ProgressEvery (default 1 s)
+	// and once at the end, from Replay's goroutine.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+	// Now is the clock for progress rates; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrDamaged is returned by Replay in strict mode at the first damaged record.
+var ErrDamaged = errors.New("damaged input")
+
+// FileError is one problem with one input file.
+type FileError struct {
+	File   string `json:"file"`
+	Offset int64  `json:"offset"`
+	Reason string `json:"reason"`
+}
+
+func (e FileError) String() string {
+	return fmt.Sprintf("%s: offset %d: %s", e.File, e.Offset, e.Reason)
+}
+
+// Progress is a snapshot of a running replay.
+type Progress struct {
+	FilesDone, FilesTotal int
+	Observations          int64
+	BytesDone, BytesTotal int64 // file bytes (compressed, as stored)
+	Elapsed               time.Duration
+	DataTime              time.Time // time of the latest applied observation
+	Done                  bool
+}
+
+// Summary is what a replay did.
+type Summary struct {
+	Files         int              `json:"files"`
+	FilesSkipped  int              `json:"files_skipped"` // not MRT or unreadable
+	Observations  int64            `json:"observations"`
+	ByKind        map[string]int64 `json:"observations_by_kind"`
+	Records       map[string]int64 `json:"records"` // MRT records by type, from the decoders
+	Bytes         int64            `json:"bytes"`
+	Errors        []FileError      `json:"errors"`
+	Skipped       []FileError      `json:"skipped"`
+	FirstTime     time.Time        `json:"first_time,omitzero"`
+	LastTime      time.Time        `json:"last_time,omitzero"`
+	Pipeline      Stats            `json:"pipeline"`
+	Elapsed       time.Duration    `json:"-"`
+	ElapsedSecond float64          `json:"elapsed_seconds"`
+}
+
+// batchSize is how many observations a reader goroutine hands over at once.
+const batchSize = 2048
+
+// chunk is a run of observations from one file, optionally followed by an
+// error (damage, after which more chunks may follow) or the end.
+type chunk struct {
+	obs    []bgpwatch.Observation
+	err    error // *mrt.FormatError or a fatal read error
+	eof    bool
+	notMRT bool // the file failed before its first record: not MRT
+}
+
+// stream reads one file in its own goroutine, so that decoding runs in
+// parallel with the visibility engine.
+type stream struct {
+	file  ArchiveFile
+	seq   int
+	src   *mrtsource.Source
+	ch    chan chunk
+	free  chan []bgpwatch.Observation
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	bytes atomic.Int64
+
+	cur  chunk
+	i    int
+	head *bgpwatch.Observation
+}
+
+func openStream(f ArchiveFile, seq int, strict bool, log *slog.Logger) (*stream, error) {
+	src, err := mrtsource.Open(f.Path, mrtsource.Options{Collector: f.Collector, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s := &stream{
+		file: f, seq: seq, src: src,
+		ch:   make(chan chunk, 2),
+		free: make(chan []bgpwatch.Observation, 4),
+		stop: make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.read(strict)
+	return s, nil
+}
+
+// read runs in the stream's goroutine.
+func (s *stream) read(strict bool) {
+	defer s.wg.Done()
+	buf := make([]bgpwatch.Observation, 0, batchSize)
+	send := func(c chunk) bool {
+		s.bytes.Store(s.src.BytesRead())
+		select {
+		case s.ch <- c:
+			return true
+		case <-s.stop:
+			return false
+		}
+	}
+	next := func() []bgpwatch.Observation {
+		select {
+		case b := <-s.free:
+			return b[:0]
+		default:
+			return make([]bgpwatch.Observation, 0, batchSize)
+		}
+	}
+	damage := 0
+	first := true
+	for {
+		o, err := s.src.Next()
+		if first && err != nil && !errors.Is(err, io.EOF) && len(s.src.Stats().Records) == 0 {
+			send(chunk{err: err, eof: true, notMRT: true})
+			return
+		}
+		first = false
+		if err == nil {
+			buf = append(buf, o)
+			if len(buf) == batchSize {
+				if !send(chunk{obs: buf}) {
+					return
+				}
+				buf = next()
+			}
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			send(chunk{obs: buf, eof: true})
+			return
+		}
+		var fe *mrt.FormatError
+		if errors.As(err, &fe) && !strict && damage < 10000 {
+			damage++
+			if !send(chunk{obs: buf, err: err}) {
+				return
+			}
+			buf = next()
+			continue
+		}
+		// Strict mode, too much damage, or an error the source cannot
+		// recover from: report it and end the file.
+		send(chunk{obs: buf, err: err, eof: true})
+		return
+	}
+}
+
+// close stops the goroutine and closes the file.
+func (s *stream) close() {
+	close(s.stop)
+	s.wg.Wait()
+	s.src.Close()
+}
+
+// streamHeap orders open streams by their head observation's time, then
+// by file order.
+type streamHeap []*stream
+
+func (h streamHeap) Len() int { return len(h) }
+func (h streamHeap) Less(i, j int) bool {
+	a, b := h[i].head.Time, h[j].head.Time
+	if !a.Equal(b) {
+		return a.Before(b)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h streamHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *streamHeap) Push(x any)   { *h = append(*h, x.(*stream)) }
+func (h *streamHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return s
+}
+
+// replayer holds the state of one Replay call.
+type replayer struct {
+	cfg     ReplayConfig
+	log     *slog.Logger
+	p       *Pipeline
+	sum     Summary
+	h       streamHeap
+	open    map[*stream]bool
+	next    int // next file of cfg.Files to open
+	done    int
+	doneB   int64
+	totalB  int64
+	start   time.Time
+	lastRep time.Time
+	now     func() time.Time
+	last    time.Time // latest applied observation time
+}
+
+// Replay reads the files in time order across files and collectors (a
+// k-way merge on observation time; files are opened lazily in start-time
+// order) and feeds every observation to p, then advances p to the end of
+// the last bin and closes it. Damaged records are reported in the summary
+// and skipped (strict mode stops with ErrDamaged); files that are not MRT
+// are reported and skipped.
+func Replay(ctx context.Context, cfg ReplayConfig, p *Pipeline) (*Summary, error) {
+	r := &replayer{cfg: cfg, p: p, open: map[*stream]bool{}, now: cfg.Now}
+	r.log = cfg.Logger
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.cfg.ProgressEvery <= 0 {
+		r.cfg.ProgressEvery = time.Second
+	}
+	r.sum.ByKind = map[string]int64{}
+	r.sum.Records = map[string]int64{}
+	r.sum.Errors = []FileError{}
+	r.sum.Skipped = []FileError{}
+	for _, f := range cfg.Files {
+		r.totalB += f.Size
+	}
+	r.start = r.now()
+	r.lastRep = r.start
+	err := r.run(ctx)
+	for s := range r.open { // stopped at --to, or on an error
+		s.close()
+		r.mergeStats(s)
+	}
+	r.open = nil
+	r.sum.Pipeline = p.Stats()
+	r.sum.Elapsed = r.now().Sub(r.start)
+	r.sum.ElapsedSecond = r.sum.Elapsed.Seconds()
+	r.sum.Bytes = r.doneB
+	r.progress(true)
+	return &r.sum, err
+}
+
+func (r *replayer) run(ctx context.Context) error {
+	// Files without a name time are opened up front: only their content
+	// says where they belong.
+	for r.next < len(r.cfg.Files) && r.cfg.Files[r.next].Time.IsZero() {
+		if err := r.openNext(ctx); err != nil {
+			return err
+		}
+	}
+	stopped := false
+	for !stopped {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Open every file that starts at or before the earliest pending
+		// observation (or the next file when nothing is open).
+		for r.next < len(r.cfg.Files) && (len(r.h) == 0 || !r.cfg.Files[r.next].Time.After(r.h[0].head.Time)) {
+			if err := r.openNext(ctx); err != nil {
+				return err
+			}
+		}
+		if len(r.h) == 0 {
+			break
+		}
+		s := r.h[0]
+		// Drain s while it stays the earliest stream.
+		limit := time.Time{}
+		if r.next < len(r.cfg.Files) {
+			limit = r.cfg.Files[r.next].Time
+		}
+		for {
+			o := s.head
+			if !r.cfg.To.IsZero() && o.Time.After(r.cfg.To) {
+				stopped = true
+				break
+			}
+			if err := r.p.Observe(ctx, o); err != nil {
+				return err
+			}
+			r.count(o)
+			more, err := r.advance(ctx, s)
+			if err != nil {
+				return err
+			}
+			if !more {
+				heap.Pop(&r.h)
+				r.finish(s)
+				break
+			}
+			if !limit.IsZero() && s.head.Time.After(limit) {
+				heap.Fix(&r.h, 0)
+				break
+			}
+			if r.h.rootLate() {
+				heap.Fix(&r.h, 0)
+				break
+			}
+		}
+		if r.now().Sub(r.lastRep) >= r.cfg.ProgressEvery {
+			r.progress(false)
+		}
+	}
+	end := r.last
+	if !end.IsZero() {
+		end = end.Truncate(bgpwatch.BinStep).Add(bgpwatch.BinStep)
+		if !r.cfg.To.IsZero() && r.cfg.To.After(r.last) && r.cfg.To.Before(end) {
+			end = r.cfg.To
+		}
+		if err := r.p.Advance(ctx, end); err != nil {
+			return err
+		}
+	}
+	return r.p.Close(ctx)
+}
+
+// rootLate reports whether the root's head is now later than a child's,
+// so that the heap must be fixed before reading on.
+func (h streamHeap) rootLate() bool {
+	for _, c := range []int{1, 2} {
+		if c < len(h) && h.Less(c, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *replayer) count(o *bgpwatch.Observation) {
+	r.sum.Observations++
+	r.sum.ByKind[o.Kind.String()]++
+	if r.sum.FirstTime.IsZero() || o.Time.Before(r.sum.FirstTime) {
+		r.sum.FirstTime = o.Time
+	}
+	if o.Time.After(r.last) {
+		r.last = o.Time
+		r.sum.LastTime = o.Time
+	}
+}
+
+// openNext opens the next file and pushes it on the heap if it has data.
+func (r *replayer) openNext(ctx context.Context) error {
+	f := r.cfg.Files[r.next]
+	r.next++
+	s, err := openStream(f, r.next, r.cfg.Strict, r.log)
+	if err != nil {
+		r.log.Warn("skipping file", "file", f.Path, "err", err)
+		r.sum.FilesSkipped++
+		r.sum.Skipped = append(r.sum.Skipped, FileError{File: f.Path, Reason: err.Error()})
+		r.done++
+		r.doneB += f.Size
+		return nil
+	}
+	r.sum.Files++
+	r.open[s] = true
+	more, err := r.advance(ctx, s)
+	if err != nil {
+		return err
+	}
+	if !more {
+		r.finish(s)
+		return nil
+	}
+	heap.Push(&r.h, s)
+	return nil
+}
+
+// advance moves s to its next observation; false at the end of the file.
+func (r *replayer) advance(ctx context.Context, s *stream) (bool, error) {
+	for {
+		if s.i < len(s.cur.obs) {
+			s.head = &s.cur.obs[s.i]
+			s.i++
+			return true, nil
+		}
+		if s.cur.notMRT {
+			r.log.Warn("skipping file: not MRT", "file", s.file.Path, "err", s.cur.err)
+			r.sum.Skipped = append(r.sum.Skipped, FileError{File: s.file.Path, Reason: "not an MRT file: " + s.cur.err.Error()})
+			r.sum.FilesSkipped++
+			r.sum.Files--
+			return false, nil
+		}
+		if s.cur.err != nil {
+			err := s.cur.err
+			s.cur.err = nil
+			fe := FileError{File: s.file.Path, Reason: err.Error()}
+			var mfe *mrt.FormatError
+			if errors.As(err, &mfe) {
+				fe.Offset, fe.Reason = mfe.Offset, mfe.Reason
+			}
+			r.sum.Errors = append(r.sum.Errors, fe)
+			r.log.Warn("damaged input", "file", fe.File, "offset", fe.Offset, "reason", fe.Reason)
+			if r.cfg.Strict {
+				return false, fmt.Errorf("%w: %s", ErrDamaged, fe)
+			}
+		}
+		if s.cur.eof {
+			return false, nil
+		}
+		if cap(s.cur.obs) > 0 {
+			select {
+			case s.free <- s.cur.obs:
+			default:
+			}
+		}
+		select {
+		case c := <-s.ch:
+			s.cur, s.i = c, 0
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// finish closes a file that has been read to its end.
+func (r *replayer) finish(s *stream) {
+	s.close()
+	delete(r.open, s)
+	r.done++
+	r.doneB += s.file.Size
+	r.mergeStats(s)
+}
+
+func (r *replayer) progress(done bool) {
+	r.lastRep = r.now()
+	if r.cfg.Progress == nil {
+		return
+	}
+	b := r.doneB
+	for s := range r.open {
+		b += min(s.bytes.Load(), s.file.Size)
+	}
+	r.cfg.Progress(Progress{
+		FilesDone: r.done, FilesTotal: len(r.cfg.Files),
+		Observations: r.sum.Observations,
+		BytesDone:    b, BytesTotal: r.totalB,
+		Elapsed:  r.lastRep.Sub(r.start),
+		DataTime: r.last,
+		Done:     done,
+	})
+}
+
+// mergeStats adds a finished file's decoder counts to the summary.
+func (r *replayer) mergeStats(s *stream) {
+	st := s.src.Stats()
+	for k, n := range st.Records {
+		r.sum.Records[k] += int64(n)
+	}
+}
