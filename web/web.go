@@ -1,0 +1,436 @@
+// Package web is bgpwatch's newsroom page: a small single-page app (HTML,
+// CSS and vanilla JavaScript embedded in the binary, no CDN, no build step)
+// that reads the JSON API, and server-rendered SVG charts of a country's or
+// a network's visible IPv4 address space with the detected shutdown events
+// shaded, titled, dated and source-credited so they can go into an article
+// as they are:
+//
+//	GET /                                 the app (hash routes #/country/KZ, #/event/123, #/asn/9198)
+//	GET /assets/*                         its static files
+//	GET /v1/countries/{cc}/chart.svg      ?from&to (RFC 3339), like the series endpoints
+//	GET /v1/asns/{asn}/chart.svg          ?from&to
+//
+// Mount the routes on the API's chi router with (*Web).Mount.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/store"
+)
+
+// Source is the read side of the store the charts need; *store.DB
+// implements it.
+type Source interface {
+	SeriesExtent(ctx context.Context) (store.Extent, error)
+	LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (time.Time, bool, error)
+	Series(ctx context.Context, q store.SeriesQuery) ([]bgpwatch.Point, error)
+	ListEvents(ctx context.Context, f store.EventFilter) ([]bgpwatch.Event, string, error)
+	ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (store.ASNSummary, error)
+}
+
+// ErrorWriter answers a request with an error (the API passes its own
+// problem+json writer so that errors look the same everywhere).
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// Option configures a Web.
+type Option func(*Web)
+
+// WithClock sets the clock used for defaults (a chart without "to" and
+// without stored series ends now) and for the "made" note on charts.
+func WithClock(now func() time.Time) Option { return func(w *Web) { w.now = now } }
+
+// WithErrorWriter replaces the built-in problem+json error writer.
+func WithErrorWriter(f ErrorWriter) Option { return func(w *Web) { w.writeErr = f } }
+
+// Web serves the newsroom app and the SVG charts. Create it with New.
+type Web struct {
+	src      Source
+	log      *slog.Logger
+	now      func() time.Time
+	writeErr ErrorWriter
+	assets   fs.FS
+}
+
+//go:embed assets
+var assetFS embed.FS
+
+// Limits on chart requests, as the API's for series.
+const (
+	maxRange      = 400 * 24 * time.Hour
+	defaultWindow = 7 * 24 * time.Hour
+	maxChartPts   = 900 // about one per horizontal pixel of the plot
+	maxQueryLen   = 2048
+	chartMaxAge   = 60 * time.Second
+)
+
+// New returns the web handlers reading from src. logger may be nil.
+func New(src Source, logger *slog.Logger, opts ...Option) *Web {
+	w := &Web{src: src, log: logger, now: time.Now}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	sub, err := fs.Sub(assetFS, "assets")
+	if err != nil { // cannot happen: the directory is embedded
+		sub = assetFS
+	}
+	w.assets = sub
+	for _, o := range opts {
+		o(w)
+	}
+	if w.writeErr == nil {
+		w.writeErr = w.writeProblem
+	}
+	return w
+}
+
+// Mount registers the app at "/", its files under "/assets/" and the two
+// chart.svg routes on r.
+func (w *Web) Mount(r chi.Router) {
+	r.Get("/", w.handleIndex)
+	r.Get("/assets/*", w.handleAsset)
+	r.Get("/v1/countries/{cc}/chart.svg", w.handleCountryChart)
+	r.Get("/v1/asns/{asn}/chart.svg", w.handleASNChart)
+}
+
+// Handler returns a router with only the web routes, for running the page
+// on its own (tests, or behind a proxy that sends /v1 elsewhere).
+func (w *Web) Handler() http.Handler {
+	r := chi.NewRouter()
+	w.Mount(r)
+	return r
+}
+
+// appCSP lets the page load only its own files and talk only to its origin.
+const appCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+
+func (w *Web) handleIndex(rw http.ResponseWriter, r *http.Request) {
+	b, err := fs.ReadFile(w.assets, "index.html")
+	if err != nil {
+		w.writeErr(rw, r, fmt.Errorf("index: %w", err))
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Security-Policy", appCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	rw.Write(b) //nolint:errcheck // the client went away
+}
+
+func (w *Web) handleAsset(rw http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "*")
+	if name == "" || name == "index.html" || strings.Contains(name, "..") || !fs.ValidPath(name) {
+		w.writeErr(rw, r, fmt.Errorf("asset %q: %w", clip(name), bgpwatch.ErrNotFound))
+		return
+	}
+	if _, err := fs.Stat(w.assets, name); err != nil {
+		w.writeErr(rw, r, fmt.Errorf("asset %q: %w", clip(name), bgpwatch.ErrNotFound))
+		return
+	}
+	h := rw.Header()
+	// No build step means no content hashes in names: let browsers keep the
+	// files a little and revalidate (embed.FS files have no modification
+	// time, so http.FileServer sends no Last-Modified; ETag-less but small).
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeFileFS(rw, r, w.assets, name)
+}
+
+func (w *Web) handleCountryChart(rw http.ResponseWriter, r *http.Request) {
+	cc, err := bgpwatch.ParseCountry(chi.URLParam(r, "cc"))
+	if err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	name := countryName(cc)
+	title := cc
+	if name != "" {
+		title = name + " (" + cc + ")"
+	}
+	w.chart(rw, r, store.SeriesQuery{Country: cc}, title+": routed IPv4 address space, visible /24s")
+}
+
+func (w *Web) handleASNChart(rw http.ResponseWriter, r *http.Request) {
+	asn, err := bgpwatch.ParseASN(chi.URLParam(r, "asn"))
+	if err == nil && asn == 0 {
+		err = fmt.Errorf("%w ASN 0: reserved, not a network", bgpwatch.ErrInvalid)
+	}
+	if err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	if _, err := strictQuery(r); err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	sum, err := w.src.ASNSummary(r.Context(), asn, time.Time{})
+	if err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	title := "AS" + asn.String()
+	if sum.Name != "" {
+		title += " " + clipText(sum.Name, 40)
+	}
+	if sum.Country != "" {
+		title += " (" + sum.Country + ")"
+	}
+	w.chart(rw, r, store.SeriesQuery{ASN: asn}, title+": routed IPv4 address space, visible /24s")
+}
+
+// chart answers a chart request for q's entity. The range defaults as the
+// series endpoints do: up to the entity's latest stored bin, 7 days back.
+func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery, title string) {
+	ctx := r.Context()
+	v, err := strictQuery(r)
+	if err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	from, err := parseTime("from", v.Get("from"))
+	if err == nil {
+		q.To, err = parseTime("to", v.Get("to"))
+	}
+	if err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	to := q.To
+	if to.IsZero() {
+		latest, ok, err := w.src.LatestBin(ctx, q.Country, q.ASN)
+		if err != nil {
+			w.writeErr(rw, r, err)
+			return
+		}
+		if !ok && q.Country != "" {
+			w.writeErr(rw, r, fmt.Errorf("country %s: no series stored: %w", q.Country, bgpwatch.ErrNotFound))
+			return
+		}
+		to = w.now().UTC().Truncate(bgpwatch.BinStep)
+		if ok {
+			to = latest
+		}
+		if !from.IsZero() && !to.After(from) {
+			to = from.Add(defaultWindow)
+		}
+	}
+	if from.IsZero() {
+		from = to.Add(-defaultWindow)
+	}
+	if !from.Before(to) {
+		w.writeErr(rw, r, fmt.Errorf("%w range: from (%s) must be before to (%s)", bgpwatch.ErrInvalid,
+			from.Format(time.RFC3339), to.Format(time.RFC3339)))
+		return
+	}
+	if to.Sub(from) > maxRange {
+		w.writeErr(rw, r, fmt.Errorf("%w range: %s is longer than the %d days allowed", bgpwatch.ErrInvalid,
+			to.Sub(from), int(maxRange/(24*time.Hour))))
+		return
+	}
+	from = from.Truncate(bgpwatch.BinStep)
+	step := (to.Sub(from)/maxChartPts + bgpwatch.BinStep - 1) / bgpwatch.BinStep * bgpwatch.BinStep
+	step = max(step, bgpwatch.BinStep)
+
+	c := chart{Title: title, From: from, To: to, Step: step, Made: w.now()}
+	ext, err := w.src.SeriesExtent(ctx)
+	if err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	if ext.OK {
+		// Only stored history: no invented zeros before the first or after
+		// the last stored bin.
+		q.From, q.To, q.Step = from, to, step
+		if q.From.Before(ext.First) {
+			q.From = ext.First
+		}
+		if q.To.After(ext.Last) {
+			q.To = ext.Last
+		}
+		if !q.To.Before(q.From) {
+			if c.Points, err = w.src.Series(ctx, q); err != nil {
+				w.writeErr(rw, r, err)
+				return
+			}
+		}
+	}
+	f := store.EventFilter{Country: q.Country, ASN: q.ASN, Scope: bgpwatch.ScopeCountry, From: from, To: to, Limit: 200}
+	if q.Country == "" {
+		f.Scope = bgpwatch.ScopeASN
+	}
+	evs, _, err := w.src.ListEvents(ctx, f)
+	if err != nil {
+		w.writeErr(rw, r, err)
+		return
+	}
+	for i := len(evs) - 1; i >= 0; i-- { // oldest first; only the entity's own events
+		if q.Country != "" || evs[i].ASN == q.ASN {
+			c.Events = append(c.Events, evs[i])
+		}
+	}
+	c.Subtitle, c.Desc = describe(&c)
+
+	body := c.render()
+	h := rw.Header()
+	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(chartMaxAge/time.Second)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Opened on its own, the SVG may not run anything.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	rw.Write(body) //nolint:errcheck // the client went away
+}
+
+// describe writes the subtitle and the accessible description of a chart.
+func describe(c *chart) (subtitle, desc string) {
+	span := dateRange(c.From, c.To)
+	res := "5-minute bins"
+	if c.Step > bgpwatch.BinStep {
+		res = "lowest value per " + shortDur(c.Step)
+	}
+	subtitle = span + " UTC · IPv4 space seen by most full-feed BGP peers, in /24 equivalents (" + res + ")"
+	var b strings.Builder
+	fmt.Fprintf(&b, "Line chart of visible IPv4 /24 equivalents from %s to %s UTC", c.From.UTC().Format(time.RFC3339), c.To.UTC().Format(time.RFC3339))
+	if len(c.Points) > 0 {
+		lo, hi := c.Points[0].Slash24, c.Points[0].Slash24
+		for _, p := range c.Points {
+			lo, hi = min(lo, p.Slash24), max(hi, p.Slash24)
+		}
+		fmt.Fprintf(&b, "; values range from %s to %s", thousands(lo), thousands(hi))
+	} else {
+		b.WriteString("; no data stored for this period")
+	}
+	switch len(c.Events) {
+	case 0:
+		b.WriteString(". No shutdown events detected in this period.")
+	default:
+		fmt.Fprintf(&b, ". %d shutdown event(s) shaded: ", len(c.Events))
+		for i := range c.Events {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(eventSummary(&c.Events[i]))
+		}
+		b.WriteString(".")
+	}
+	b.WriteString(" " + Credit + ".")
+	return subtitle, b.String()
+}
+
+// dateRange renders a range compactly: "3 Jan 2022 00:00 – 7 Jan 2022 00:00".
+func dateRange(from, to time.Time) string {
+	from, to = from.UTC(), to.UTC()
+	if from.Year() == to.Year() && from.YearDay() == to.YearDay() {
+		return from.Format("Mon 2 Jan 2006, 15:04") + "–" + to.Format("15:04")
+	}
+	return from.Format("2 Jan 2006 15:04") + " – " + to.Format("2 Jan 2006 15:04")
+}
+
+// shortDur renders a step as "10 min", "1 h", "2 d".
+func shortDur(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return strconv.Itoa(int(d/(24*time.Hour))) + " d"
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + " h"
+	}
+	return strconv.Itoa(int(d/time.Minute)) + " min"
+}
+
+// strictQuery parses the chart query string: from and to only, each once.
+func strictQuery(r *http.Request) (url.Values, error) {
+	if len(r.URL.RawQuery) > maxQueryLen {
+		return nil, fmt.Errorf("%w query string: longer than %d bytes", bgpwatch.ErrInvalid, maxQueryLen)
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w query string: %v", bgpwatch.ErrInvalid, err)
+	}
+	for k, v := range q {
+		if k != "from" && k != "to" {
+			return nil, fmt.Errorf("%w query parameter %q: not known here (known: [from to])", bgpwatch.ErrInvalid, clip(k))
+		}
+		if len(v) > 1 {
+			return nil, fmt.Errorf("%w query parameter %q: given %d times", bgpwatch.ErrInvalid, k, len(v))
+		}
+	}
+	return q, nil
+}
+
+// parseTime parses an RFC 3339 time ("" gives the zero time).
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w %s %q: want an RFC 3339 time such as 2022-01-05T00:00:00Z", bgpwatch.ErrInvalid, name, clip(s))
+	}
+	if t.Year() < 1990 || t.Year() > 9000 {
+		return time.Time{}, fmt.Errorf("%w %s %q: year out of range", bgpwatch.ErrInvalid, name, clip(s))
+	}
+	return t.UTC(), nil
+}
+
+// clip shortens user input quoted back in errors.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// problem is an RFC 9457 problem detail, as the API writes them.
+type problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+}
+
+const problemTypeBase = "https://bgpwatch.dev/problems/"
+
+// writeProblem is the built-in error writer: 400 for invalid input, 404 for
+// unknown things, 503 for timeouts, 500 (detail logged, not shown) else.
+func (w *Web) writeProblem(rw http.ResponseWriter, r *http.Request, err error) {
+	p := problem{Type: problemTypeBase + "internal", Title: "Internal server error", Status: http.StatusInternalServerError,
+		Detail: "the server failed to answer; see its log", Instance: r.URL.Path}
+	switch {
+	case errors.Is(err, bgpwatch.ErrInvalid):
+		p.Type, p.Title, p.Status, p.Detail = problemTypeBase+"invalid-request", "Invalid request", http.StatusBadRequest, err.Error()
+	case errors.Is(err, bgpwatch.ErrNotFound):
+		p.Type, p.Title, p.Status, p.Detail = problemTypeBase+"not-found", "Not found", http.StatusNotFound, err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		p.Type, p.Title, p.Status = problemTypeBase+"timeout", "The database did not answer in time", http.StatusServiceUnavailable
+	default:
+		w.log.ErrorContext(r.Context(), "web request failed", "path", r.URL.Path, "err", err)
+	}
+	b, _ := json.Marshal(p)
+	h := rw.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rw.WriteHeader(p.Status)
+	rw.Write(append(b, '\n')) //nolint:errcheck // the client went away
+}
