@@ -32,48 +32,62 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// served is a `bgpwatch serve` running in this process.
+type served struct {
+	base   string
+	cancel context.CancelFunc
+	done   chan int
+	stderr *lockedBuffer
+}
+
+// startServe runs `bgpwatch serve` with args on a free port.
+func startServe(t *testing.T, args ...string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &served{cancel: cancel, done: make(chan int, 1), stderr: &lockedBuffer{}}
+	go func() {
+		s.done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), strings.NewReader(""), io.Discard, s.stderr)
+	}()
+	re := regexp.MustCompile(`serving on (http://[0-9.:]+)/`)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(s.stderr.String()); m != nil {
+			s.base = m[1]
+			return s
+		}
+		select {
+		case code := <-s.done:
+			t.Fatalf("serve exited %d: %s", code, s.stderr.String())
+		default:
+		}
+	}
+	t.Fatalf("no listening URL on stderr: %s", s.stderr.String())
+	return nil
+}
+
+// get fetches path and returns the status and body.
+func (s *served) get(t *testing.T, path string, hdr ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.base+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
 // TestServe runs `bgpwatch serve` on a free port, talks HTTP to it and
 // stops it the way SIGTERM does (context cancellation).
 func TestServe(t *testing.T) {
 	db := storetest.New(t)
 	t.Setenv("BGPWATCH_TEST_TOKEN", "serve-test-token-0123456789")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--db", db.Pool().Config().ConnString(),
-			"--admin-token-env", "BGPWATCH_TEST_TOKEN", "--shutdown-timeout", "5s"}, strings.NewReader(""), io.Discard, &stderr)
-	}()
-	re := regexp.MustCompile(`serving on (http://[0-9.:]+)/`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, stderr.String())
-		default:
-		}
-	}
-	if base == "" {
-		t.Fatalf("no listening URL on stderr: %s", stderr.String())
-	}
-	get := func(path string, hdr ...string) (int, string) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
+	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN", "--shutdown-timeout", "5s")
+	get := func(path string, hdr ...string) (int, string) { return s.get(t, path, hdr...) }
 	if code, body := get("/v1/health"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Errorf("health: %d %s", code, body)
 	}
@@ -89,16 +103,16 @@ func TestServe(t *testing.T) {
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "bgpwatch_http_requests_total") {
 		t.Errorf("metrics: %d", code)
 	}
-	cancel()
+	s.cancel()
 	select {
-	case code := <-done:
+	case code := <-s.done:
 		if code != exitOK {
-			t.Errorf("serve exited %d: %s", code, stderr.String())
+			t.Errorf("serve exited %d: %s", code, s.stderr.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	if !strings.Contains(stderr.String(), "msg=request") {
-		t.Errorf("no access log: %s", stderr.String())
+	if !strings.Contains(s.stderr.String(), "msg=request") {
+		t.Errorf("no access log: %s", s.stderr.String())
 	}
 }
