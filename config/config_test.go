@@ -1,0 +1,107 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestExampleFile(t *testing.T) {
+	f, err := Load("../docs/bgpwatch.example.yaml")
+	if err == nil {
+		t.Fatal("example needs BGPWATCH_BGP_PASSWORD_64500; Load without it must fail")
+	}
+	t.Setenv("BGPWATCH_BGP_PASSWORD_64500", "s3cret")
+	f, err = Load("../docs/bgpwatch.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Live() || f.Listen != "127.0.0.1:8080" || f.Step() != 5*time.Minute || f.Tick != time.Second {
+		t.Errorf("file = %+v", f)
+	}
+	sc := f.SpeakerConfig()
+	if sc.ASN != 65000 || sc.RouterID != netip.MustParseAddr("192.0.2.1") || len(sc.Neighbors) != 2 {
+		t.Fatalf("speaker = %+v", sc)
+	}
+	n := sc.Neighbors[0]
+	if n.Address != netip.MustParseAddr("192.0.2.10") || n.ASN != 64500 || n.Password != "s3cret" || !n.AddPath || n.Passive || n.Port != 179 {
+		t.Errorf("neighbor 0 = %+v", n)
+	}
+	if !sc.Neighbors[1].Passive || sc.Neighbors[1].Address != netip.MustParseAddr("2001:db8::10") {
+		t.Errorf("neighbor 1 = %+v", sc.Neighbors[1])
+	}
+	rc := f.RISConfig()
+	if len(rc.Subscriptions) != 3 || rc.Subscriptions[0].Host != "rrc21" || !rc.Subscriptions[1].MoreSpecific ||
+		rc.Subscriptions[1].Prefix[0] != "2.72.0.0/13" || rc.ReadTimeout != time.Minute {
+		t.Errorf("ris = %+v", rc)
+	}
+	if dc := f.DetectConfig(); dc.Country.Drop != 0.30 || dc.Window != 24*time.Hour || dc.Step != 5*time.Minute {
+		t.Errorf("detect = %+v", dc)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, in string
+		wantErr  string
+		check    func(t *testing.T, f *File)
+	}{
+		{name: "empty", in: "", check: func(t *testing.T, f *File) {
+			if f.Live() || f.Step() != bgpwatch.BinStep {
+				t.Errorf("empty file: %+v", f)
+			}
+		}},
+		{name: "thresholds override defaults", in: "bin_step: 2s\ndetection: {min_duration: 4s, asn: {drop: 0.6}}\nvisibility: {visible_share: 0.4}\n",
+			check: func(t *testing.T, f *File) {
+				dc, vc := f.DetectConfig(), f.VisibilityConfig()
+				if dc.Step != 2*time.Second || dc.MinDuration != 4*time.Second || dc.ASN.Drop != 0.6 || dc.ASN.Recover != 0.25 {
+					t.Errorf("detect = %+v", dc)
+				}
+				if vc.Step != 2*time.Second || vc.VisibleShare != 0.4 || vc.FullFeedShare != 0.9 {
+					t.Errorf("visibility = %+v", vc)
+				}
+			}},
+		{name: "ris only", in: "ris_live: {enabled: true}\n", check: func(t *testing.T, f *File) {
+			if !f.Live() || f.RISConfig().Subscriptions != nil {
+				t.Errorf("ris: %+v", f.RISLive)
+			}
+		}},
+		{name: "unknown key", in: "bgp: {asn: 1, router_id: 1.2.3.4, neighbours: []}\n", wantErr: "neighbours"},
+		{name: "no asn", in: "bgp: {router_id: 1.2.3.4}\n", wantErr: "bgp.asn"},
+		{name: "v6 router id", in: "bgp: {asn: 1, router_id: '::1'}\n", wantErr: "router_id"},
+		{name: "bad neighbor", in: "bgp: {asn: 1, router_id: 1.2.3.4, neighbors: [{address: x, asn: 2}]}\n", wantErr: "neighbors[0].address"},
+		{name: "duplicate neighbor", in: "bgp: {asn: 1, router_id: 1.2.3.4, neighbors: [{address: 10.0.0.1, asn: 2}, {address: 10.0.0.1, asn: 3}]}\n", wantErr: "twice"},
+		{name: "neighbor without asn", in: "bgp: {asn: 1, router_id: 1.2.3.4, neighbors: [{address: 10.0.0.1}]}\n", wantErr: "asn is required"},
+		{name: "password env", in: "bgp: {asn: 1, router_id: 1.2.3.4, neighbors: [{address: 10.0.0.1, asn: 2, password_env: PW}]}\n",
+			check: func(t *testing.T, f *File) {
+				if f.BGP.Neighbors[0].Password != "pw" {
+					t.Errorf("password = %q", f.BGP.Neighbors[0].Password)
+				}
+			}},
+		{name: "bad url", in: "ris_live: {enabled: true, url: http://x}\n", wantErr: "ws://"},
+		{name: "bad share", in: "visibility: {visible_share: 1.5}\n", wantErr: "shares"},
+		{name: "bad duration", in: "bin_step: soon\n", wantErr: "invalid"},
+		{name: "tiny step", in: "bin_step: 1ms\n", wantErr: "bin_step"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse(strings.NewReader(tc.in), env(map[string]string{"PW": "pw"}))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, bgpwatch.ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, f)
+		})
+	}
+}
