@@ -1,0 +1,97 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// hrefRE finds the links of an HTML directory index (Apache, nginx and Go's
+// http.FileServer all write <a href="name">).
+var hrefRE = regexp.MustCompile(`(?i)href="([^"?#]+)"`)
+
+// ribNameRE matches a RIB dump's file name.
+var ribNameRE = regexp.MustCompile(`^(bview|rib)\.(\d{8}\.\d{4})\.(gz|bz2)$`)
+
+// driftWindow is how far a RIB's name may be from its schedule and still
+// count as that dump (real archives hold names such as 0759 or 0802).
+const driftWindow = 15 * time.Minute
+
+// ribAlternatives lists the RIBs that can stand in for a missing one: from
+// the month directory's index page, those named within driftWindow of the
+// expected time (nearest first), then earlier ones back to one period
+// before (latest first). A RIB of the previous month is not looked for.
+func (f *fetcher) ribAlternatives(ctx context.Context, it Item) ([]Item, error) {
+	dirURL := it.URL[:strings.LastIndex(it.URL, "/")+1]
+	names, err := f.listDir(ctx, dirURL)
+	if err != nil {
+		f.o.Logger.Warn("cannot list archive directory", "file", dirURL, "err", err)
+		return nil, err
+	}
+	period := ribPeriod(f.o, it)
+	ext := path.Ext(it.Rel)
+	var near, before []Item
+	for _, n := range names {
+		m := ribNameRE.FindStringSubmatch(n)
+		if m == nil || "."+m[3] != ext {
+			continue
+		}
+		t, err := time.Parse("20060102.1504", m[2])
+		if err != nil || t.Equal(it.Time) {
+			continue
+		}
+		alt := Item{Collector: it.Collector, Kind: KindRIB, Time: t, URL: dirURL + n, Rel: path.Join(path.Dir(it.Rel), n)}
+		d := t.Sub(it.Time)
+		switch {
+		case d.Abs() <= driftWindow:
+			near = append(near, alt)
+		case d < 0 && -d <= period+driftWindow:
+			before = append(before, alt)
+		}
+	}
+	sort.Slice(near, func(i, j int) bool { return near[i].Time.Sub(it.Time).Abs() < near[j].Time.Sub(it.Time).Abs() })
+	sort.Slice(before, func(i, j int) bool { return before[i].Time.After(before[j].Time) })
+	return append(near, before...), nil
+}
+
+// listDir reads an HTML directory index and returns the linked names.
+func (f *fetcher) listDir(ctx context.Context, dirURL string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, dirURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dirURL, err)
+	}
+	req.Header.Set("User-Agent", f.o.UserAgent)
+	f.requests.Add(1)
+	resp, err := f.o.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dirURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list %s: HTTP %s", dirURL, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dirURL, err)
+	}
+	return parseIndex(string(b)), nil
+}
+
+// parseIndex extracts the base names linked from a directory index page.
+func parseIndex(page string) []string {
+	var out []string
+	for _, m := range hrefRE.FindAllStringSubmatch(page, -1) {
+		h := m[1]
+		if strings.HasSuffix(h, "/") {
+			continue
+		}
+		out = append(out, path.Base(h))
+	}
+	return out
+}
