@@ -1,0 +1,311 @@
+package visibility
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/bgp/mrtsource"
+)
+
+// need returns a path under ../shared/data, skipping (failing under CI=true)
+// when it or bgpdump is absent.
+func need(t *testing.T, rel string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "shared", "data", rel)
+	missing := func(what string, err error) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing: %v", what, err)
+		}
+		t.Skipf("%s missing, skipping: %v", what, err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		missing("test data "+p, err)
+	}
+	if _, err := exec.LookPath("bgpdump"); err != nil {
+		missing("bgpdump (apt install bgpdump)", err)
+	}
+	return p
+}
+
+type dumpRoute struct {
+	peer   bgpwatch.Peer
+	prefix netip.Prefix
+	origin ASN
+}
+
+// bgpdumpRoutes runs bgpdump -m on a RIB file and returns its entries.
+func bgpdumpRoutes(t *testing.T, path, collector string) []dumpRoute {
+	t.Helper()
+	cmd := exec.Command("bgpdump", "-m", path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var routes []dumpRoute
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<24)
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "|")
+		if len(f) < 7 || f[2] != "B" {
+			continue
+		}
+		addr, err1 := netip.ParseAddr(f[3])
+		pasn, err2 := bgpwatch.ParseASN(f[4])
+		pfx, err3 := netip.ParsePrefix(f[5])
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Fatalf("bgpdump line %q: %v", sc.Text(), err)
+		}
+		routes = append(routes, dumpRoute{
+			peer:   bgpwatch.Peer{Collector: collector, ASN: pasn, Addr: addr},
+			prefix: pfx.Masked(),
+			origin: pathOrigin(f[6]),
+		})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // bgpdump exits non-zero on the deliberately truncated file
+	if len(routes) == 0 {
+		t.Fatal("bgpdump printed no routes")
+	}
+	return routes
+}
+
+// pathOrigin is the last AS of a bgpdump AS path; 0 for an AS_SET or an
+// empty path.
+func pathOrigin(path string) ASN {
+	f := strings.Fields(path)
+	if len(f) == 0 {
+		return 0
+	}
+	last := f[len(f)-1]
+	if strings.ContainsAny(last, "{}()[]") {
+		return 0
+	}
+	if hi, lo, ok := strings.Cut(last, "."); ok { // asdot
+		h, _ := strconv.ParseUint(hi, 10, 16)
+		l, _ := strconv.ParseUint(lo, 10, 16)
+		return ASN(h<<16 | l)
+	}
+	n, err := strconv.ParseUint(last, 10, 32)
+	if err != nil {
+		return 0
+	}
+	return ASN(n)
+}
+
+// expected applies the package's documented definitions naively to a
+// bgpdump table: table sizes per peer, and the counts per origin ASN.
+func expected(routes []dumpRoute, cfg Config) (sizes map[bgpwatch.Peer][2]int, asns map[ASN]Counts, fullFeed int) {
+	type pk struct {
+		peer bgpwatch.Peer
+		pfx  netip.Prefix
+	}
+	held := map[pk]ASN{} // a dump holds one route per peer and prefix here (no ADD-PATH)
+	for _, r := range routes {
+		held[pk{r.peer, r.prefix}] = r.origin
+	}
+	sizes = map[bgpwatch.Peer][2]int{}
+	for k := range held {
+		s := sizes[k.peer]
+		s[fam(k.pfx)]++
+		sizes[k.peer] = s
+	}
+	ff := [2]map[ASN]bool{{}, {}}
+	ffSess := [2]map[bgpwatch.Peer]bool{{}, {}}
+	for f := range 2 {
+		largest := 0
+		for _, s := range sizes {
+			largest = max(largest, s[f])
+		}
+		min := max(1, int(math.Ceil(cfg.FullFeedShare*float64(largest)-1e-9)))
+		for p, s := range sizes {
+			if s[f] >= min {
+				ff[f][p.ASN] = true
+				ffSess[f][p] = true
+			}
+		}
+	}
+	seen := map[netip.Prefix]map[ASN]map[ASN]bool{}
+	for k, o := range held {
+		if !ffSess[fam(k.pfx)][k.peer] {
+			continue
+		}
+		if seen[k.pfx] == nil {
+			seen[k.pfx] = map[ASN]map[ASN]bool{}
+		}
+		if seen[k.pfx][k.peer.ASN] == nil {
+			seen[k.pfx][k.peer.ASN] = map[ASN]bool{}
+		}
+		seen[k.pfx][k.peer.ASN][o] = true
+	}
+	asns = map[ASN]Counts{}
+	v4 := map[ASN][]netip.Prefix{}
+	for pfx, by := range seen {
+		if float64(len(by)) <= cfg.VisibleShare*float64(len(ff[fam(pfx)])) {
+			continue
+		}
+		votes := map[ASN]int{}
+		for _, os := range by {
+			for o := range os {
+				votes[o]++
+			}
+		}
+		best, bestN := ASN(0), 0
+		for o, n := range votes {
+			if o != 0 && (n > bestN || n == bestN && o < best) {
+				best, bestN = o, n
+			}
+		}
+		if best == 0 {
+			continue
+		}
+		c := asns[best]
+		if fam(pfx) == 0 {
+			c.Prefixes++
+			v4[best] = append(v4[best], pfx)
+		} else {
+			c.V6Prefixes++
+		}
+		asns[best] = c
+	}
+	for a, ps := range v4 {
+		c := asns[a]
+		c.Slash24 = intervalSlash24(ps)
+		asns[a] = c
+	}
+	return sizes, asns, len(ff[0])
+}
+
+// intervalSlash24 merges address intervals (an implementation independent
+// of the Engine's key sort).
+func intervalSlash24(ps []netip.Prefix) int {
+	type iv struct{ lo, hi uint64 }
+	var ivs []iv
+	for _, p := range ps {
+		a := p.Addr().As4()
+		lo := uint64(a[0])<<24 | uint64(a[1])<<16 | uint64(a[2])<<8 | uint64(a[3])
+		ivs = append(ivs, iv{lo, lo + 1<<(32-p.Bits())})
+	}
+	slices.SortFunc(ivs, func(a, b iv) int { return int(int64(a.lo) - int64(b.lo)) })
+	var total, curLo, curHi uint64
+	for i, v := range ivs {
+		if i == 0 || v.lo > curHi {
+			total += curHi - curLo
+			curLo, curHi = v.lo, v.hi
+		} else if v.hi > curHi {
+			curHi = v.hi
+		}
+	}
+	total += curHi - curLo
+	return int(total / 256)
+}
+
+func TestRealRIBs(t *testing.T) {
+	tests := []struct {
+		file, collector string
+		peers           int
+		minVisible      int // sanity: at least this many origin ASNs visible
+	}{
+		{"mrt/routeviews/route-views2.rib.20140523.0600_firstMB.bz2", "route-views2", 35, 100},
+		{"mrt/ris/rrc05.bview.20020722.2337.gz", "rrc05", 36, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.collector, func(t *testing.T) {
+			path := need(t, tt.file)
+			cfg := DefaultConfig()
+			wantSizes, wantASNs, wantFF := expected(bgpdumpRoutes(t, path, tt.collector), cfg)
+
+			src, err := mrtsource.Open(path, mrtsource.Options{Collector: tt.collector})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			e := New(cfg, nil)
+			var last *binCopy
+			emit := func(b *bgpwatch.Bin) error {
+				c := binCopy{start: b.Start, asns: map[ASN]Counts{}, fullFeed: b.FullFeed}
+				for k, v := range b.ASNs {
+					c.asns[k] = v
+				}
+				last = &c
+				return nil
+			}
+			var end time.Time
+			n := 0
+			for {
+				o, err := src.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Logf("damage reported (expected for a truncated file): %v", err)
+					continue
+				}
+				if err := e.AdvanceTo(o.Time, emit); err != nil {
+					t.Fatal(err)
+				}
+				e.Apply(&o)
+				end = o.Time
+				n++
+			}
+			if err := e.AdvanceTo(end.Add(cfg.Step), emit); err != nil {
+				t.Fatal(err)
+			}
+			if last == nil {
+				t.Fatal("no bin emitted")
+			}
+			t.Logf("%d observations, %d sessions, %d full-feed peer ASNs, %d origin ASNs visible", n, len(e.Peers()), last.fullFeed, len(last.asns))
+
+			ps := e.Peers()
+			if len(ps) != tt.peers && len(ps) != len(wantSizes) {
+				t.Errorf("%d sessions, want %d", len(ps), len(wantSizes))
+			}
+			for _, p := range ps {
+				w := wantSizes[p.Peer]
+				if p.V4 != w[0] || p.V6 != w[1] {
+					t.Errorf("peer %v: table %d IPv4 / %d IPv6, bgpdump implies %d / %d", p.Peer, p.V4, p.V6, w[0], w[1])
+				}
+			}
+			if last.fullFeed != wantFF {
+				t.Errorf("FullFeed = %d, want %d", last.fullFeed, wantFF)
+			}
+			if len(last.asns) < tt.minVisible {
+				t.Errorf("only %d origin ASNs visible", len(last.asns))
+			}
+			bad := 0
+			for a, w := range wantASNs {
+				if g := last.asns[a]; g != w {
+					if bad++; bad <= 10 {
+						t.Errorf("AS%d: %+v, bgpdump implies %+v", a, g, w)
+					}
+				}
+			}
+			for a, g := range last.asns {
+				if _, ok := wantASNs[a]; !ok {
+					if bad++; bad <= 10 {
+						t.Errorf("AS%d: %+v, bgpdump implies nothing visible", a, g)
+					}
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%d of %d origin ASNs differ", bad, len(wantASNs))
+			}
+		})
+	}
+}
