@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,9 @@ import (
 )
 
 var slogInfo = slog.LevelInfo
+
+// computeTimeout bounds the database work behind one read response.
+const computeTimeout = 15 * time.Second
 
 func strAttr(k, v string) slog.Attr               { return slog.String(k, v) }
 func intAttr(k string, v int) slog.Attr           { return slog.Int(k, v) }
@@ -95,8 +99,13 @@ func (s *Server) read(h readFunc) http.HandlerFunc {
 		if wantsCSV(r) {
 			key += "|csv"
 		}
+		// The computation outlives this request when others wait for it or
+		// it refreshes the cache in the background: detach it from the
+		// client's cancellation, but bound it.
 		rs, err := s.cache.get(key, func() (*response, error) {
-			rs, err := h(r)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), computeTimeout)
+			defer cancel()
+			rs, err := h(r.WithContext(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -147,7 +156,9 @@ func etagMatch(inm, etag string) bool {
 }
 
 // respCache keeps finished responses for a short time and makes concurrent
-// requests for the same key wait for one computation.
+// requests for the same key wait for one computation. An expired entry is
+// still served for up to staleFor while one background refresh runs, so a
+// busy endpoint never makes its clients wait for the database.
 type respCache struct {
 	ttl time.Duration
 	now func() time.Time
@@ -157,13 +168,17 @@ type respCache struct {
 }
 
 type cacheEntry struct {
-	done    chan struct{}
-	rs      *response
-	err     error
-	expires time.Time
+	done       chan struct{}
+	rs         *response
+	err        error
+	expires    time.Time
+	refreshing bool // guarded by respCache.mu
 }
 
-const maxCacheEntries = 4096
+const (
+	maxCacheEntries = 4096
+	staleFor        = 30 * time.Second
+)
 
 func newRespCache(ttl time.Duration, now func() time.Time) *respCache {
 	return &respCache{ttl: ttl, now: now, entries: make(map[string]*cacheEntry)}
@@ -177,15 +192,21 @@ func (c *respCache) get(key string, f func() (*response, error)) (*response, err
 	}
 	now := c.now()
 	c.mu.Lock()
-	e, ok := c.entries[key]
-	if ok {
+	if e, ok := c.entries[key]; ok {
 		select {
 		case <-e.done:
 			if e.err == nil && now.Before(e.expires) {
 				c.mu.Unlock()
 				return e.rs, nil
 			}
-			ok = false
+			if e.err == nil && now.Before(e.expires.Add(staleFor)) {
+				if !e.refreshing {
+					e.refreshing = true
+					go c.refresh(key, e, f)
+				}
+				c.mu.Unlock()
+				return e.rs, nil
+			}
 		default:
 			c.mu.Unlock()
 			<-e.done
@@ -193,20 +214,9 @@ func (c *respCache) get(key string, f func() (*response, error)) (*response, err
 		}
 	}
 	if len(c.entries) >= maxCacheEntries {
-		for k, old := range c.entries {
-			select {
-			case <-old.done:
-				if !now.Before(old.expires) || old.err != nil {
-					delete(c.entries, k)
-				}
-			default:
-			}
-		}
-		if len(c.entries) >= maxCacheEntries {
-			clear(c.entries)
-		}
+		c.evict(now)
 	}
-	e = &cacheEntry{done: make(chan struct{})}
+	e := &cacheEntry{done: make(chan struct{})}
 	c.entries[key] = e
 	c.mu.Unlock()
 
@@ -215,6 +225,7 @@ func (c *respCache) get(key string, f func() (*response, error)) (*response, err
 		defer func() {
 			if v := recover(); v != nil {
 				e.err = panicError{v}
+				c.drop(key, e)
 				panic(v)
 			}
 		}()
@@ -222,13 +233,65 @@ func (c *respCache) get(key string, f func() (*response, error)) (*response, err
 		e.expires = c.now().Add(c.ttl)
 	}()
 	if e.err != nil {
-		c.mu.Lock()
-		if c.entries[key] == e {
-			delete(c.entries, key)
-		}
-		c.mu.Unlock()
+		c.drop(key, e)
 	}
 	return e.rs, e.err
+}
+
+// refresh recomputes an expired entry in the background; on failure the
+// stale entry stays and the next request tries again.
+func (c *respCache) refresh(key string, old *cacheEntry, f func() (*response, error)) {
+	var rs *response
+	var err error
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err = panicError{v}
+			}
+		}()
+		rs, err = f()
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old.refreshing = false
+	if err != nil || c.entries[key] != old {
+		return
+	}
+	done := make(chan struct{})
+	close(done)
+	c.entries[key] = &cacheEntry{done: done, rs: rs, expires: c.now().Add(c.ttl)}
+}
+
+func (c *respCache) drop(key string, e *cacheEntry) {
+	c.mu.Lock()
+	if c.entries[key] == e {
+		delete(c.entries, key)
+	}
+	c.mu.Unlock()
+}
+
+// evict removes finished entries past their stale time, or everything
+// finished when that is not enough. Callers hold c.mu.
+func (c *respCache) evict(now time.Time) {
+	for k, e := range c.entries {
+		select {
+		case <-e.done:
+			if !now.Before(e.expires.Add(staleFor)) || e.err != nil {
+				delete(c.entries, k)
+			}
+		default:
+		}
+	}
+	if len(c.entries) < maxCacheEntries {
+		return
+	}
+	for k, e := range c.entries {
+		select {
+		case <-e.done:
+			delete(c.entries, k)
+		default:
+		}
+	}
 }
 
 type panicError struct{ v any }
