@@ -70,26 +70,23 @@ func (c *chart) render() []byte {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-labelledby="chart-title chart-desc" font-family="%s" class="bgpwatch-chart">`+"\n",
 		chartW, chartH, chartW, chartH, esc(chartFont))
 	fmt.Fprintf(&b, "<title id=\"chart-title\">%s</title>\n<desc id=\"chart-desc\">%s</desc>\n", esc(c.Title), esc(c.Desc))
-	b.WriteString(`<style>.t{fill:#1a1a1a}.m{fill:#5c5c5c}.ax{stroke:#1a1a1a;stroke-width:1}.g{stroke:#e3e3e3;stroke-width:1}` +
-		`.ev{fill:#d62728;fill-opacity:.13}.evl{stroke:#d62728;stroke-width:1;stroke-dasharray:3 2}.evt{fill:#a01c1d}` +
-		`.ln{fill:none;stroke:#1f5fa8;stroke-width:2;stroke-linejoin:round}.ar{fill:#1f5fa8;fill-opacity:.08}</style>` + "\n")
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", chartW, chartH)
-	fmt.Fprintf(&b, `<text class="t" x="%d" y="34" font-size="21" font-weight="700">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Title, 78)))
-	fmt.Fprintf(&b, `<text class="m" x="%d" y="58" font-size="13">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Subtitle, 130)))
+	fmt.Fprintf(&b, `<text fill="#1a1a1a" x="%d" y="34" font-size="21" font-weight="700">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Title, 78)))
+	fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="58" font-size="13">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Subtitle, 130)))
 
 	// Horizontal grid and y axis labels, from 0.
 	b.WriteString(`<g class="y-axis" font-size="12" text-anchor="end">` + "\n")
 	for v := 0; v <= yMax; v += yStep {
 		y := yOf(v)
-		cls := "g"
+		cls := `stroke="#e3e3e3"`
 		if v == 0 {
-			cls = "ax"
+			cls = `stroke="#1a1a1a"`
 		}
-		fmt.Fprintf(&b, `<line class="%s" x1="%d" x2="%d" y1="%s" y2="%s"/>`, cls, plotLeft, plotRight, f1(y), f1(y))
-		fmt.Fprintf(&b, `<text class="m" x="%d" y="%s">%s</text>`+"\n", plotLeft-8, f1(y+4), thousands(v))
+		fmt.Fprintf(&b, `<line %s x1="%d" x2="%d" y1="%s" y2="%s"/>`, cls, plotLeft, plotRight, f1(y), f1(y))
+		fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="%s">%s</text>`+"\n", plotLeft-8, f1(y+4), thousands(v))
 	}
 	b.WriteString("</g>\n")
-	fmt.Fprintf(&b, `<text class="m" font-size="12" transform="translate(16 %s) rotate(-90)" text-anchor="middle">visible /24 equivalents</text>`+"\n", f1((plotTop+plotBottom)/2.0))
+	fmt.Fprintf(&b, `<text fill="#5c5c5c" font-size="12" transform="translate(16 %s) rotate(-90)" text-anchor="middle">visible /24 equivalents</text>`+"\n", f1((plotTop+plotBottom)/2.0))
 
 	// Events: shaded spans with start/end lines, labels in rows above.
 	b.WriteString(`<g class="events">` + "\n")
@@ -108,13 +105,13 @@ func (c *chart) render() []byte {
 			continue
 		}
 		w := math.Max(x1-x0, 1.5)
-		fmt.Fprintf(&b, `<rect class="ev event" data-event-id="%d" x="%s" y="%d" width="%s" height="%d"><title>%s</title></rect>`+"\n",
+		fmt.Fprintf(&b, `<rect class="event" fill="#d62728" fill-opacity="0.13" data-event-id="%d" x="%s" y="%d" width="%s" height="%d"><title>%s</title></rect>`+"\n",
 			e.ID, f1(x0), plotTop, f1(w), plotBottom-plotTop, esc(eventSummary(e)))
 		if xs := xOf(e.StartedAt); xs >= plotLeft {
-			fmt.Fprintf(&b, `<line class="evl" x1="%s" x2="%s" y1="%d" y2="%d"/>`, f1(xs), f1(xs), plotTop-4, plotBottom)
+			fmt.Fprintf(&b, `<line stroke="#d62728" stroke-dasharray="3 2" x1="%s" x2="%s" y1="%d" y2="%d"/>`, f1(xs), f1(xs), plotTop-4, plotBottom)
 		}
 		if !e.EndedAt.IsZero() && !e.EndedAt.After(c.To) {
-			fmt.Fprintf(&b, `<line class="evl" x1="%s" x2="%s" y1="%d" y2="%d"/>`, f1(x1), f1(x1), plotTop, plotBottom)
+			fmt.Fprintf(&b, `<line stroke="#d62728" stroke-dasharray="3 2" x1="%s" x2="%s" y1="%d" y2="%d"/>`, f1(x1), f1(x1), plotTop, plotBottom)
 		}
 		label := eventLabel(e, c.From, c.To)
 		lw := textWidth(label, 11)
@@ -134,7 +131,7 @@ func (c *chart) render() []byte {
 		}
 		rowEnd[row] = lx + lw
 		y := plotTop - 8 - (labelRows-1-row)*labelRowH
-		fmt.Fprintf(&b, `<text class="evt event-label" x="%s" y="%d" font-size="11">%s</text>`+"\n", f1(lx), y, esc(label))
+		fmt.Fprintf(&b, `<text class="event-label" fill="#a01c1d" x="%s" y="%d" font-size="11">%s</text>`+"\n", f1(lx), y, esc(label))
 	}
 	b.WriteString("</g>\n")
 
@@ -156,10 +153,10 @@ func (c *chart) render() []byte {
 		last = math.Min(last, plotRight)
 		fmt.Fprintf(&line, "H%s", f1(last))
 		fmt.Fprintf(&area, "H%sV%dZ", f1(last), plotBottom)
-		fmt.Fprintf(&b, `<path class="ar" d="%s"/>`+"\n", area.String())
-		fmt.Fprintf(&b, `<path class="ln series" d="%s"/>`+"\n", line.String())
+		fmt.Fprintf(&b, `<path class="area" fill="#1f5fa8" fill-opacity="0.08" d="%s"/>`+"\n", area.String())
+		fmt.Fprintf(&b, `<path class="series" fill="none" stroke="#1f5fa8" stroke-width="2" stroke-linejoin="round" d="%s"/>`+"\n", line.String())
 	} else {
-		fmt.Fprintf(&b, `<text class="m" x="%s" y="%s" font-size="16" text-anchor="middle">No data stored for this period</text>`+"\n",
+		fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%s" y="%s" font-size="16" text-anchor="middle">No data stored for this period</text>`+"\n",
 			f1((plotLeft+plotRight)/2.0), f1((plotTop+plotBottom)/2.0))
 	}
 
@@ -167,24 +164,24 @@ func (c *chart) render() []byte {
 	b.WriteString(`<g class="x-axis" font-size="12" text-anchor="middle">` + "\n")
 	for _, tk := range timeTicks(c.From, c.To) {
 		x := xOf(tk.t)
-		fmt.Fprintf(&b, `<line class="ax" x1="%s" x2="%s" y1="%d" y2="%d"/>`, f1(x), f1(x), plotBottom, plotBottom+5)
-		fmt.Fprintf(&b, `<text class="m" x="%s" y="%d">%s</text>`, f1(x), plotBottom+19, esc(tk.top))
+		fmt.Fprintf(&b, `<line stroke="#1a1a1a" x1="%s" x2="%s" y1="%d" y2="%d"/>`, f1(x), f1(x), plotBottom, plotBottom+5)
+		fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%s" y="%d">%s</text>`, f1(x), plotBottom+19, esc(tk.top))
 		if tk.bottom != "" {
-			fmt.Fprintf(&b, `<text class="t" x="%s" y="%d" font-weight="600">%s</text>`, f1(x), plotBottom+34, esc(tk.bottom))
+			fmt.Fprintf(&b, `<text fill="#1a1a1a" x="%s" y="%d" font-weight="600">%s</text>`, f1(x), plotBottom+34, esc(tk.bottom))
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("</g>\n")
-	fmt.Fprintf(&b, `<text class="m" x="%d" y="%d" font-size="12" text-anchor="end">UTC</text>`+"\n", plotRight, plotBottom+34+14)
+	fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="%d" font-size="12" text-anchor="end">UTC</text>`+"\n", plotRight, plotBottom+34+14)
 
 	// Footer: credit and legend.
 	fy := chartH - 14
-	fmt.Fprintf(&b, `<text class="m credit" x="%d" y="%d" font-size="12">%s</text>`+"\n", plotLeft-48, fy, esc(Credit))
+	fmt.Fprintf(&b, `<text class="credit" fill="#5c5c5c" x="%d" y="%d" font-size="12">%s</text>`+"\n", plotLeft-48, fy, esc(Credit))
 	note := "Shaded: shutdown events detected by bgpwatch"
 	if !c.Made.IsZero() {
 		note += " · chart made " + c.Made.UTC().Format("2 Jan 2006 15:04") + " UTC"
 	}
-	fmt.Fprintf(&b, `<text class="m" x="%d" y="%d" font-size="12" text-anchor="end">%s</text>`+"\n", plotRight, fy, esc(note))
+	fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="%d" font-size="12" text-anchor="end">%s</text>`+"\n", plotRight, fy, esc(note))
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }

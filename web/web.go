@@ -245,30 +245,30 @@ func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery
 		return
 	}
 	from = from.Truncate(bgpwatch.BinStep)
-	step := (to.Sub(from)/maxChartPts + bgpwatch.BinStep - 1) / bgpwatch.BinStep * bgpwatch.BinStep
-	step = max(step, bgpwatch.BinStep)
-
-	c := chart{Title: title, From: from, To: to, Step: step, Made: w.now()}
 	ext, err := w.src.SeriesExtent(ctx)
 	if err != nil {
 		w.writeErr(rw, r, err)
 		return
 	}
-	if ext.OK {
-		// Only stored history: no invented zeros before the first or after
-		// the last stored bin.
+	// Only stored history: the axis starts at the first stored bin and
+	// ends at the last, so no zeros are invented around replayed history.
+	// A range entirely outside the history stays as asked, and says so.
+	if ext.OK && from.Before(ext.Last) && to.After(ext.First) {
+		if from.Before(ext.First) {
+			from = ext.First
+		}
+		if to.After(ext.Last) {
+			to = ext.Last
+		}
+	}
+	step := (to.Sub(from)/maxChartPts + bgpwatch.BinStep - 1) / bgpwatch.BinStep * bgpwatch.BinStep
+	step = max(step, bgpwatch.BinStep)
+	c := chart{Title: title, From: from, To: to, Step: step, Made: w.now()}
+	if ext.OK && !to.Before(ext.First) && !from.After(ext.Last) {
 		q.From, q.To, q.Step = from, to, step
-		if q.From.Before(ext.First) {
-			q.From = ext.First
-		}
-		if q.To.After(ext.Last) {
-			q.To = ext.Last
-		}
-		if !q.To.Before(q.From) {
-			if c.Points, err = w.src.Series(ctx, q); err != nil {
-				w.writeErr(rw, r, err)
-				return
-			}
+		if c.Points, err = w.src.Series(ctx, q); err != nil {
+			w.writeErr(rw, r, err)
+			return
 		}
 	}
 	f := store.EventFilter{Country: q.Country, ASN: q.ASN, Scope: bgpwatch.ScopeCountry, From: from, To: to, Limit: 200}
@@ -304,11 +304,11 @@ func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery
 // describe writes the subtitle and the accessible description of a chart.
 func describe(c *chart) (subtitle, desc string) {
 	span := dateRange(c.From, c.To)
-	res := "5-minute bins"
+	res := "5-minute values"
 	if c.Step > bgpwatch.BinStep {
 		res = "lowest value per " + shortDur(c.Step)
 	}
-	subtitle = span + " UTC · IPv4 space seen by most full-feed BGP peers, in /24 equivalents (" + res + ")"
+	subtitle = span + " UTC · address space seen by most full-feed BGP peers · " + res
 	var b strings.Builder
 	fmt.Fprintf(&b, "Line chart of visible IPv4 /24 equivalents from %s to %s UTC", c.From.UTC().Format(time.RFC3339), c.To.UTC().Format(time.RFC3339))
 	if len(c.Points) > 0 {

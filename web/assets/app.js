@@ -41,8 +41,10 @@
   const num = (n) => (n === null || n === undefined ? '–' : fmtNum.format(n));
   const pct = (r) => Math.round(r * 100) + '%';
   const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  let latestData = null; // the latest stored bin: "now" for replayed history
   function duration(a, b) {
-    const m = Math.round(((b ? new Date(b) : new Date()) - new Date(a)) / 60000);
+    const end = b ? new Date(b) : latestData ? new Date(latestData) : new Date();
+    const m = Math.round((end - new Date(a)) / 60000);
     if (m < 60) return m + ' min';
     const hh = Math.floor(m / 60), mm = m % 60;
     if (hh < 48) return hh + ' h' + (mm ? ' ' + mm + ' min' : '');
@@ -64,7 +66,14 @@
 
   let countriesCache = null;
   async function countries() {
-    if (!countriesCache) countriesCache = api('/v1/countries').then((d) => d.countries || []);
+    if (!countriesCache) {
+      countriesCache = api('/v1/countries').then((d) => {
+        const cs = d.countries || [];
+        latestData = cs.reduce((m, c) => (c.time > m ? c.time : m), '') || null;
+        return cs;
+      });
+      countriesCache.catch(() => { countriesCache = null; });
+    }
     return countriesCache;
   }
   async function countryName(cc) {
@@ -113,7 +122,7 @@
       h('tbody', {}, events.map((e) => h('tr', { class: e.status },
         h('td', {}, h('a', { href: '#/event/' + e.id }, when(e.started_at))),
         h('td', {}, e.ended_at ? when(e.ended_at) : status(e)),
-        h('td', {}, duration(e.started_at, e.ended_at)),
+        h('td', {}, duration(e.started_at, e.ended_at) + (e.ended_at ? '' : ' so far')),
         h('td', {}, e.scope === 'country' ? ['Country ', who(e)] : [who(e), ' (', e.country, ')']),
         h('td', {}, e.access),
         h('td', { class: 'num' }, num(e.baseline_slash24) + ' → ' + num(e.min_slash24)),
@@ -214,9 +223,12 @@
       h('td', { class: 'num' }, num(n.low)),
       h('td', { class: 'num cur' }, '…'),
       h('td', { class: 'num chg' }, ''))));
+    const own = evs.events.filter((e) => e.scope === 'country');
+    const netEvents = evs.events.filter((e) => e.scope !== 'country');
     show(...head,
-      h('h2', {}, 'Events'),
-      eventsTable(evs.events),
+      h('h2', {}, 'Nationwide events'),
+      eventsTable(own, { empty: 'No nationwide events detected in this period.' }),
+      netEvents.length ? h('details', { class: 'netevents' }, h('summary', {}, 'Events of single networks (' + netEvents.length + ')'), eventsTable(netEvents)) : null,
       h('h2', {}, 'Networks'),
       list.length ? h('table', { class: 'asns' },
         h('thead', {}, h('tr', {}, h('th', {}, 'ASN'), h('th', {}, 'Name'), h('th', {}, 'Access'), h('th', { class: 'num' }, 'Baseline /24s'),
