@@ -128,7 +128,7 @@ func Parse(r io.Reader, getenv func(string) string) (*File, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %v", bgpwatch.ErrInvalid, err)
 	}
-	if err := f.validate(getenv); err != nil {
+	if err := f.Validate(getenv); err != nil {
 		return nil, err
 	}
 	return &f, nil
@@ -138,7 +138,9 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{bgpwatch.ErrInvalid}, a...)...)
 }
 
-func (f *File) validate(getenv func(string) string) error {
+// Validate checks the configuration (after flags changed it) and resolves
+// password_env through getenv.
+func (f *File) Validate(getenv func(string) string) error {
 	if f.BinStep < 0 || (f.BinStep > 0 && f.BinStep < time.Second) {
 		return invalid("bin_step %v: want at least 1s", f.BinStep)
 	}
@@ -175,10 +177,11 @@ func (f *File) validate(getenv func(string) string) error {
 				return invalid("bgp.neighbors[%d] (%s): asn is required", i, a)
 			}
 			if n.PasswordEnv != "" {
-				if n.Password != "" {
+				pw := strings.TrimSpace(getenv(n.PasswordEnv))
+				if n.Password != "" && n.Password != pw {
 					return invalid("bgp.neighbors[%d] (%s): password and password_env are exclusive", i, a)
 				}
-				n.Password = strings.TrimSpace(getenv(n.PasswordEnv))
+				n.Password = pw
 				if n.Password == "" {
 					return invalid("bgp.neighbors[%d] (%s): environment variable %s is empty", i, a, n.PasswordEnv)
 				}

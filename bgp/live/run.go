@@ -108,6 +108,13 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 		}
 	}
 	observe := func(o *bgpwatch.Observation) {
+		// Bins close on the wall clock: a source's own timestamp (RIS
+		// Live's collector time) is kept only when it is plausible, so a
+		// skewed or replayed timestamp cannot make the engine close years
+		// of empty bins or reopen closed ones.
+		if t := now(); o.Time.IsZero() || o.Time.After(t) || t.Sub(o.Time) > maxSkew {
+			o.Time = t
+		}
 		if err := p.Observe(ctx, o); err != nil && ctx.Err() == nil {
 			failures++
 			log.Warn("live pipeline", "err", err, "failures", failures)
@@ -143,6 +150,9 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 		}
 	}
 }
+
+// maxSkew is how far behind the wall clock an observation's own time may be.
+const maxSkew = time.Minute
 
 // source is the label of live ingest in metrics.
 const source = "live"
