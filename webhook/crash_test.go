@@ -144,3 +144,36 @@ func TestWakesOnNotify(t *testing.T) {
 		t.Fatal("no delivery within 2s with a 1h poll: NOTIFY did not wake the dispatcher")
 	}
 }
+
+// TestShutdownCutsOffHangingAttempt: stopping while a receiver hangs
+// returns after Grace, counts no attempt and leaves the delivery due at
+// once for the next dispatcher (no lease to wait out).
+func TestShutdownCutsOffHangingAttempt(t *testing.T) {
+	db := storetest.New(t)
+	rc := newReceiver(t, func(i int, _ http.ResponseWriter, r *http.Request) int {
+		if i == 0 {
+			<-r.Context().Done()
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	sub := subscribe(t, db, bgpwatch.Subscription{URL: rc.url()})
+	cfg := fastConfig()
+	cfg.Grace, cfg.Timeout = 200*time.Millisecond, 10*time.Second
+	_, stop := startDispatcher(t, db, cfg)
+	ev := kzEvent(0)
+	saveEvent(t, db, &ev, true)
+	waitFor(t, 2*time.Second, "the hanging request", func() bool { return len(rc.requests()) == 1 })
+	start := time.Now()
+	stop()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stop took %v with Grace %v", d, cfg.Grace)
+	}
+	if ds := deliveries(t, db, sub.ID); ds[0].Attempts != 0 || ds[0].Status != store.DeliveryPending {
+		t.Errorf("after the cut-off: %+v", ds[0])
+	}
+	startDispatcher(t, db, cfg)
+	waitFor(t, 2*time.Second, "delivery by the next dispatcher", func() bool {
+		return deliveries(t, db, sub.ID)[0].Status == store.DeliveryDelivered
+	})
+}

@@ -35,7 +35,11 @@ type Config struct {
 	// Lease is how long a claimed delivery stays reserved for this process;
 	// after a crash it is sent again once the lease runs out. It must exceed
 	// Timeout; 0 means Timeout + 30s.
-	Lease      time.Duration
+	Lease time.Duration
+	// Grace is how long attempts under way may finish after Run's context
+	// is done (default 5 s); still unanswered ones are then cut off and sent
+	// again by the next dispatcher (same delivery_id).
+	Grace      time.Duration
 	Clock      func() time.Time
 	HTTPClient *http.Client // nil: a client without redirects or cookies
 }
@@ -80,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Lease <= c.Timeout {
 		c.Lease = c.Timeout + 30*time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 5 * time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -148,10 +155,25 @@ func signal(c chan struct{}) {
 	}
 }
 
-// Run fans out and delivers until ctx is done, then waits for the attempts
-// in flight (at most Timeout) and records them, so that a receiver's 2xx is
-// never lost to a shutdown. It returns nil after ctx is done.
+// Run fans out and delivers until ctx is done, then lets the attempts in
+// flight finish and records them (for at most Grace; those still waiting
+// are cut off, not counted as attempts, and due again at once), so that a
+// shutdown rarely loses a receiver's 2xx. It returns nil after ctx is done.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	// Attempts run on attempt, which outlives ctx by up to Grace.
+	attempt, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutOff()
+	var workers sync.WaitGroup
+	defer func() {
+		idle := make(chan struct{})
+		go func() { workers.Wait(); close(idle) }()
+		select {
+		case <-idle:
+		case <-time.After(d.cfg.Grace):
+			cutOff()
+			<-idle
+		}
+	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { d.listen(ctx) })
@@ -162,7 +184,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if fan {
 			d.fanOut(ctx)
 		}
-		d.claim(ctx, &wg)
+		d.claim(ctx, attempt, &workers)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -253,7 +275,7 @@ func (d *Dispatcher) plan(ctx context.Context, subs []bgpwatch.Subscription, n s
 
 // claim leases as many due deliveries as there are free slots and starts
 // a worker for each.
-func (d *Dispatcher) claim(ctx context.Context, wg *sync.WaitGroup) {
+func (d *Dispatcher) claim(ctx, attempt context.Context, wg *sync.WaitGroup) {
 	for ctx.Err() == nil {
 		d.mu.Lock()
 		free := d.cfg.Workers - d.inflight
@@ -283,7 +305,7 @@ func (d *Dispatcher) claim(ctx context.Context, wg *sync.WaitGroup) {
 			wg.Go(func() {
 				defer signal(d.freed)
 				defer d.release(c.Host)
-				d.deliver(ctx, c)
+				d.deliver(attempt, c)
 			})
 		}
 		if len(cs) < free {
@@ -318,14 +340,20 @@ func (d *Dispatcher) deliver(ctx context.Context, c store.ClaimedDelivery) {
 	log := d.log.With("webhook", c.SubscriptionID, "delivery", c.ID, "host", c.Host)
 	start := d.cfg.Clock()
 	mono := time.Now()
-	// An attempt under way is finished and recorded even when ctx is done
-	// (shutdown waits at most Timeout for it): cutting it off could lose
-	// the receiver's 2xx and make it get the notice twice.
-	ctx = context.WithoutCancel(ctx)
 	code, retryAfter, err := d.post(ctx, c, start)
 	dur := time.Since(mono)
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Record even when ctx is cut off: a 2xx must be written down before
+	// anything else, or the receiver would get the notice twice.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if err != nil && ctx.Err() != nil {
+		// Cut off by shutdown, not the receiver's fault: no attempt is
+		// counted and the delivery is due again at once.
+		if err := d.db.ReleaseDelivery(rctx, c.Seq); err != nil {
+			log.Warn("webhook: releasing delivery", "err", err)
+		}
+		return
+	}
 	d.attempts.Add(1)
 	res := store.AttemptResult{Seq: c.Seq, At: start, StatusCode: code, Duration: dur}
 	now := d.cfg.Clock()

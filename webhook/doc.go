@@ -66,6 +66,10 @@
 // delivery_id: receivers must deduplicate on it. Nothing acknowledged and
 // committed is sent again; nothing queued is lost.
 //
+// On shutdown (Run's context done) attempts under way may finish for Grace
+// (default 5 s) and are recorded; those still waiting are cut off and sent
+// again, under the same delivery_id, by the next start.
+//
 // A hanging receiver holds at most PerEndpoint (default 2) of the Workers
 // (default 8) per URL host[:port] for at most the timeout, so others keep
 // getting theirs. New notices wake the dispatcher through LISTEN/NOTIFY
