@@ -555,7 +555,12 @@ func TestFetchBackoff(t *testing.T) {
 	var waits []time.Duration
 	var mu sync.Mutex
 	o.Sleep = func(<-chan struct{}, time.Duration) bool { return true }
-	o.Sleep = func(_ <-chan struct{}, d time.Duration) bool { mu.Lock(); waits = append(waits, d); mu.Unlock(); return true }
+	o.Sleep = func(_ <-chan struct{}, d time.Duration) bool {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return true
+	}
 	a, _ := collectorArchive(o, "rrc00")
 	_, rep, err := Fetch(context.Background(), o, []Item{a.item("rrc00", KindUpdates, ts(t, "2024-01-01T00:05:00Z"))})
 	if err != nil {

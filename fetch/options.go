@@ -148,3 +148,14 @@ func sleep(done <-chan struct{}, d time.Duration) bool {
 		return false
 	}
 }
+
+// CachedPath returns where it lives in the cache and whether a verified
+// copy is there already (files get their final name only once verified).
+func (o Options) CachedPath(it Item) (string, bool) {
+	dir := o.CacheDir
+	if dir == "" {
+		dir = DefaultCacheDir(os.Getenv)
+	}
+	p := filepath.Join(dir, filepath.FromSlash(it.Rel))
+	return p, fileExists(p)
+}
