@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,6 +228,7 @@ type replayer struct {
 	lastRep time.Time
 	now     func() time.Time
 	last    time.Time // latest applied observation time
+	covered time.Time // end of the period the update files read so far cover
 }
 
 // Replay reads the files in time order across files and collectors (a
@@ -332,7 +335,13 @@ func (r *replayer) run(ctx context.Context) error {
 	}
 	end := r.last
 	if !end.IsZero() {
+		// The input ends with the last observation's bin, or with the end
+		// of the period the last update file covers if that is later (a
+		// quiet last interval has no records to say so).
 		end = end.Truncate(bgpwatch.BinStep).Add(bgpwatch.BinStep)
+		if !stopped && r.covered.After(end) {
+			end = r.covered.Truncate(bgpwatch.BinStep)
+		}
 		if !r.cfg.To.IsZero() && r.cfg.To.After(r.last) && r.cfg.To.Before(end) {
 			end = r.cfg.To
 		}
@@ -381,6 +390,16 @@ func (r *replayer) openNext(ctx context.Context) error {
 	}
 	r.sum.Files++
 	r.open[s] = true
+	if f.Kind == KindUpdates && !f.Time.IsZero() {
+		// RIS writes 5-minute update files, RouteViews 15-minute ones.
+		span := 5 * time.Minute
+		if strings.HasPrefix(f.Collector, "route-views") || strings.Contains(filepath.ToSlash(f.Path), "/bgpdata/") {
+			span = 15 * time.Minute
+		}
+		if c := f.Time.Add(span); c.After(r.covered) {
+			r.covered = c
+		}
+	}
 	more, err := r.advance(ctx, s)
 	if err != nil {
 		return err
