@@ -48,3 +48,45 @@ func BenchmarkNoticeToReceiver(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2])/float64(time.Millisecond), "ms-median")
 	b.ReportMetric(float64(lat[len(lat)*9/10])/float64(time.Millisecond), "ms-p90")
 }
+
+// BenchmarkBacklog drains a backlog of b.N notices (one subscription, a
+// receiver answering at once) and reports deliveries per second:
+//
+//	go test -run '^$' -bench Backlog -benchtime 2000x ./webhook
+func BenchmarkBacklog(b *testing.B) {
+	db := storetest.New(b)
+	rc := &receiver{got: make(chan request, b.N+10)}
+	srv := newBenchServer(b, rc)
+	sub := bgpwatch.Subscription{URL: srv + "/hook", Secret: "k"}
+	if err := db.CreateSubscription(context.Background(), &sub); err != nil {
+		b.Fatal(err)
+	}
+	for i := range b.N {
+		ev := kzEvent(i)
+		if _, err := db.SaveEvent(context.Background(), &ev, store.SourceLive, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.PerEndpoint = cfg.Workers
+	d := NewDispatcher(db, cfg, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b.ResetTimer()
+	start := time.Now()
+	go func() { done <- d.Run(ctx) }()
+	for range b.N {
+		<-rc.got
+	}
+	for {
+		if n, err := db.QueueDepth(ctx); err != nil || n == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(b.N)/el.Seconds(), "deliveries/s")
+}
