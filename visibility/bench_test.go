@@ -199,3 +199,30 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkApplyRefresh re-applies a 1M-prefix × 60-peer RIB dump in MRT
+// order to a loaded table inside TableStart … TableEnd: the steady state of
+// replaying RIB after RIB.
+func BenchmarkApplyRefresh(b *testing.B) {
+	const nPeers = 60
+	pfx, peers := synthetic(1_000_000, 0, nPeers)
+	e := New(DefaultConfig(), func(ASN) string { return "KZ" })
+	t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	load(b, e, pfx, peers, t)
+	t = t.Add(bgpwatch.BinStep)
+	for _, c := range []string{"rrc00", "route-views2"} {
+		o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableStart, Peer: bgpwatch.Peer{Collector: c}}
+		e.Apply(&o)
+	}
+	o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableRoute}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := range b.N {
+		j := (i / nPeers) % len(pfx)
+		o.Prefix, o.Origin, o.Peer = pfx[j], originOf(j), peers[i%nPeers]
+		e.Apply(&o)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}

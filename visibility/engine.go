@@ -140,7 +140,7 @@ type Engine struct {
 	// prefixes
 	v4ids  map[uint64]uint32
 	v6ids  map[v6key]uint32
-	pfx    []netip.Prefix
+	keys   []v6key // the prefixes (IPv4: lo holds the address); pointer-free, so the GC skips it
 	st     []pstate
 	bits   []uint64 // stride words per prefix: sessions holding it
 	seen   []uint64 // same layout: sessions refreshed during their collector's dump
@@ -152,11 +152,12 @@ type Engine struct {
 	lastOK  bool
 
 	// sessions
-	sessIdx map[bgpwatch.Peer]int32
-	sess    []session
-	pcache  [1 << peerCacheBits]peerSlot
-	colls   []collector
-	collIdx map[string]int
+	sessIdx  map[bgpwatch.Peer]int32
+	sess     []session
+	pcache   [1 << peerCacheBits]peerSlot
+	lastSess int32
+	colls    []collector
+	collIdx  map[string]int
 
 	ffMask   [2][]uint64  // full-feed sessions
 	ffSingle [2][]uint64  // full-feed sessions that are their peer ASN's only one
@@ -406,7 +407,12 @@ func (e *Engine) intern(p netip.Prefix) (uint32, bool) {
 
 func (e *Engine) newPrefix(p netip.Prefix, v6 bool) uint32 {
 	id := uint32(len(e.st))
-	e.pfx = append(e.pfx, p)
+	if v6 {
+		e.keys = append(e.keys, key6(p))
+	} else {
+		k := key4(p)
+		e.keys = append(e.keys, v6key{lo: k >> 8, bits: uint8(k)})
+	}
 	var f uint8
 	if v6 {
 		f = flagV6
@@ -419,6 +425,19 @@ func (e *Engine) newPrefix(p netip.Prefix, v6 bool) uint32 {
 		}
 	}
 	return id
+}
+
+// prefix returns the prefix with id.
+func (e *Engine) prefix(id uint32) netip.Prefix {
+	k := e.keys[id]
+	if e.st[id].flags&flagV6 == 0 {
+		a := uint32(k.lo)
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), int(k.bits))
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k.hi)
+	binary.BigEndian.PutUint64(b[8:], k.lo)
+	return netip.PrefixFrom(netip.AddrFrom16(b), int(k.bits))
 }
 
 func (p *pstate) fam() int { return int(p.flags & flagV6) }
@@ -437,8 +456,21 @@ func (e *Engine) collector(name string) int {
 
 // session returns the dense id of a peer's session, adding it when new.
 func (e *Engine) session(p *bgpwatch.Peer) int32 {
+	// RIB dumps list each prefix's routes in peer-index order and updates
+	// come in runs from one peer: try the last session and its successor
+	// before the hash cache.
+	if l := e.lastSess; l < int32(len(e.sess)) {
+		if e.sess[l].peer == *p {
+			return l
+		}
+		if l+1 < int32(len(e.sess)) && e.sess[l+1].peer == *p {
+			e.lastSess = l + 1
+			return l + 1
+		}
+	}
 	c := &e.pcache[peerHash(p)]
 	if c.s > 0 && c.peer == *p {
+		e.lastSess = c.s - 1
 		return c.s - 1
 	}
 	s, ok := e.sessIdx[*p]
@@ -453,6 +485,7 @@ func (e *Engine) session(p *bgpwatch.Peer) int32 {
 		e.colls[c].mask[s>>6] |= 1 << (s & 63)
 	}
 	c.peer, c.s = *p, s+1
+	e.lastSess = s
 	return s
 }
 
@@ -467,7 +500,7 @@ func peerHash(p *bgpwatch.Peer) uint32 {
 	return h >> (32 - peerCacheBits)
 }
 
-const peerCacheBits = 10
+const peerCacheBits = 12
 
 type peerSlot struct {
 	peer bgpwatch.Peer
@@ -1018,7 +1051,7 @@ func (e *Engine) closeBin(emit func(*bgpwatch.Bin) error) error {
 		if c.visible == c.initial {
 			continue
 		}
-		out = append(out, bgpwatch.VisibilityChange{Time: c.t, Prefix: e.pfx[c.id], Origin: c.origin, Visible: c.visible})
+		out = append(out, bgpwatch.VisibilityChange{Time: c.t, Prefix: e.prefix(c.id), Origin: c.origin, Visible: c.visible})
 	}
 	e.changes = e.changes[:0]
 	e.outChg = out

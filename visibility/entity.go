@@ -49,7 +49,8 @@ func (e *Engine) count(id uint32, a ASN, delta int) {
 	v6 := e.st[id].flags&flagV6 != 0
 	var op uint64
 	if !v6 {
-		op = key4(e.pfx[id]) << 1
+		k := e.keys[id]
+		op = (k.lo<<8 | uint64(k.bits)) << 1
 		if delta > 0 {
 			op |= 1
 		}
@@ -177,7 +178,7 @@ func (e *Engine) VisiblePrefixes(asn bgpwatch.ASN) []netip.Prefix {
 	for id := range e.st {
 		p := &e.st[id]
 		if p.flags&flagVisible != 0 && p.attr == asn && asn != 0 {
-			out = append(out, e.pfx[id])
+			out = append(out, e.prefix(uint32(id)))
 		}
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int {
