@@ -82,7 +82,8 @@ const (
 const (
 	flagV6 uint8 = 1 << iota
 	flagVisible
-	flagExc // the prefix has entries in Engine.exc
+	flagExc  // the prefix has entries in Engine.exc
+	flagIdle // in Engine.idle: no session held it at some point in this bin
 )
 
 // pstate is the hot per-prefix state, indexed by dense prefix id.
@@ -146,6 +147,8 @@ type Engine struct {
 	seen   []uint64 // same layout: sessions refreshed during their collector's dump
 	stride int
 	exc    map[uint32][]pathEntry
+	idle   []uint32 // ids whose last holder left during this bin
+	free   []uint32 // recycled ids
 
 	lastPfx netip.Prefix
 	lastID  uint32
@@ -406,13 +409,25 @@ func (e *Engine) intern(p netip.Prefix) (uint32, bool) {
 }
 
 func (e *Engine) newPrefix(p netip.Prefix, v6 bool) uint32 {
-	id := uint32(len(e.st))
+	var k v6key
 	if v6 {
-		e.keys = append(e.keys, key6(p))
+		k = key6(p)
 	} else {
-		k := key4(p)
-		e.keys = append(e.keys, v6key{lo: k >> 8, bits: uint8(k)})
+		k4 := key4(p)
+		k = v6key{lo: k4 >> 8, bits: uint8(k4)}
 	}
+	if n := len(e.free); n > 0 {
+		id := e.free[n-1]
+		e.free = e.free[:n-1]
+		e.keys[id] = k
+		e.st[id] = pstate{}
+		if v6 {
+			e.st[id].flags = flagV6
+		}
+		return id
+	}
+	id := uint32(len(e.st))
+	e.keys = append(e.keys, k)
 	var f uint8
 	if v6 {
 		f = flagV6
@@ -560,6 +575,10 @@ func (e *Engine) lose(id uint32, s int32) {
 	}
 	p.holders--
 	sp.size[f]--
+	if p.holders == 0 && p.flags&flagIdle == 0 {
+		p.flags |= flagIdle
+		e.idle = append(e.idle, id)
+	}
 }
 
 func (e *Engine) othersHold(id uint32, others []int32) bool {
@@ -1055,6 +1074,7 @@ func (e *Engine) closeBin(emit func(*bgpwatch.Bin) error) error {
 	}
 	e.changes = e.changes[:0]
 	e.outChg = out
+	e.recycle()
 	bin := &bgpwatch.Bin{
 		Start:     e.binStart,
 		ASNs:      e.outASN,
@@ -1063,4 +1083,30 @@ func (e *Engine) closeBin(emit func(*bgpwatch.Bin) error) error {
 		FullFeed:  e.ffN[famV4],
 	}
 	return emit(bin)
+}
+
+// recycle frees the ids of prefixes no session holds any more, so that a
+// long-running engine does not grow with every prefix ever announced.
+func (e *Engine) recycle() {
+	for _, id := range e.idle {
+		p := &e.st[id]
+		p.flags &^= flagIdle
+		if p.holders != 0 || p.flags&(flagVisible|flagExc) != 0 || p.chg != 0 {
+			continue
+		}
+		k := e.keys[id]
+		if p.flags&flagV6 == 0 {
+			delete(e.v4ids, k.lo<<8|uint64(k.bits))
+		} else {
+			delete(e.v6ids, k)
+		}
+		if e.seen != nil {
+			clear(e.seen[int(id)*e.stride : int(id+1)*e.stride])
+		}
+		if e.lastOK && e.lastID == id {
+			e.lastOK = false
+		}
+		e.free = append(e.free, id)
+	}
+	e.idle = e.idle[:0]
 }

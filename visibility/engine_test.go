@@ -465,3 +465,29 @@ func TestEmitErrorStops(t *testing.T) {
 		t.Fatalf("err %v after %d bins, want boom after 1", err, n)
 	}
 }
+
+func TestWithdrawnPrefixesAreRecycled(t *testing.T) {
+	e := New(DefaultConfig(), nil)
+	emit := func(*bgpwatch.Bin) error { return nil }
+	now := t0
+	for i := range 2000 {
+		// A fresh more-specific every minute, withdrawn a minute later.
+		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+		for _, o := range []bgpwatch.Observation{
+			{Time: now, Kind: bgpwatch.Announce, Peer: pA, Prefix: pfx, Origin: 1},
+			{Time: now.Add(time.Minute), Kind: bgpwatch.Withdraw, Peer: pA, Prefix: pfx},
+		} {
+			if err := e.AdvanceTo(o.Time, emit); err != nil {
+				t.Fatal(err)
+			}
+			e.Apply(&o)
+		}
+		now = now.Add(time.Minute)
+	}
+	if n := len(e.st); n > 20 {
+		t.Errorf("%d prefix slots after 2000 short-lived prefixes, want a handful", n)
+	}
+	if n := len(e.v4ids); n > 10 {
+		t.Errorf("%d interned prefixes, want only the live ones", n)
+	}
+}
