@@ -124,7 +124,7 @@ var genArchive struct {
 
 // generated returns the directory of a small generated archive (rrc00 and
 // route-views2, 2024-01-01 00:00 to 04:00).
-func generated(t *testing.T) string {
+func generated(t testing.TB) string {
 	t.Helper()
 	genArchive.once.Do(func() {
 		sc, err := synth.Builtin("small")
@@ -685,4 +685,25 @@ func TestFetchCanceled(t *testing.T) {
 		t.Errorf("after cancel: %+v", statuses(rep))
 	}
 	_ = io.Discard
+}
+
+// BenchmarkVerifyMRT measures verification of a generated RIS RIB dump
+// (bytes/s are of the compressed file).
+func BenchmarkVerifyMRT(b *testing.B) {
+	dir := generated(b)
+	for _, name := range []string{"rrc00/2024.01/bview.20240101.0000.gz", "route-views2/bgpdata/2024.01/RIBS/rib.20240101.0000.bz2"} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		st, err := os.Stat(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(path.Ext(name), func(b *testing.B) {
+			b.SetBytes(st.Size())
+			for b.Loop() {
+				if err := VerifyMRT(p, path.Ext(p)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
