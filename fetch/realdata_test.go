@@ -23,8 +23,8 @@ func TestVerifyRealFiles(t *testing.T) {
 		{"ris/rrc21.updates.20160811.1600.gz", ".gz", true},
 		{"routeviews/route-views.jinx.updates.20150401.0000.bz2", ".bz2", true},
 		{"routeviews/route-views2.rib.20140523.0600_firstMB.bz2", ".bz2", false}, // cut short
-		{"edge/rrc00.updates.20000325.0345.gz", ".gz", false},                   // broken framing
-		{"ris/rrc21.updates.20160811.1600.gz", ".bz2", false},                   // wrong container
+		{"edge/rrc00.updates.20000325.0345.gz", ".gz", false},                    // broken framing
+		{"ris/rrc21.updates.20160811.1600.gz", ".bz2", false},                    // wrong container
 	} {
 		t.Run(tc.file+tc.ext, func(t *testing.T) {
 			err := VerifyMRT(filepath.Join(data, tc.file), tc.ext)
