@@ -88,23 +88,20 @@ const (
 
 // pstate is the hot per-prefix state, indexed by dense prefix id.
 type pstate struct {
-	origin  ASN    // origin of every simple path (path id 0) that is not in exc
-	attr    ASN    // attributed origin; when visible, the prefix is counted for attr
-	holders uint16 // sessions holding at least one path
-	cnt     uint16 // full-feed peer ASNs of the family seeing the prefix
+	origin  bgpwatch.ASN // origin of every simple path (path id 0) that is not in exc
+	attr    bgpwatch.ASN // attributed origin; when visible, the prefix is counted for attr
+	holders uint16       // sessions holding at least one path
+	cnt     uint16       // full-feed peer ASNs of the family seeing the prefix
 	flags   uint8
 	chg     int32 // 1 + index into Engine.changes for this bin, 0 for none
 }
-
-// ASN is a local alias to keep signatures short.
-type ASN = bgpwatch.ASN
 
 // pathEntry is one path of a session that is not a simple path id 0 with the
 // prefix's dominant origin: ADD-PATH ids and MOAS announcements.
 type pathEntry struct {
 	sess   int32
 	pathID uint32
-	origin ASN
+	origin bgpwatch.ASN
 	epoch  uint32 // collector dump epoch when last refreshed during a dump
 }
 
@@ -128,7 +125,7 @@ type collector struct {
 type changeRec struct {
 	id      uint32
 	t       time.Time
-	origin  ASN
+	origin  bgpwatch.ASN
 	visible bool
 	initial bool
 }
@@ -136,7 +133,7 @@ type changeRec struct {
 // Engine holds all visibility state. Create it with New.
 type Engine struct {
 	cfg       Config
-	countryOf func(ASN) string
+	countryOf func(bgpwatch.ASN) string
 
 	// prefixes
 	v4ids  map[uint64]uint32
@@ -170,12 +167,12 @@ type Engine struct {
 	quiet    [2]bool      // do not record changes (first table of a family)
 	votes    []vote       // scratch
 	scratch  []uint64     // scratch
-	ents     map[ASN]*entity
+	ents     map[bgpwatch.ASN]*entity
 	ctrs     map[string]*entity
 	dirty    []*entity
-	outASN   map[ASN]Counts
-	outCtry  map[string]Counts
-	zeroASN  []ASN
+	outASN   map[bgpwatch.ASN]bgpwatch.Counts
+	outCtry  map[string]bgpwatch.Counts
+	zeroASN  []bgpwatch.ASN
 	zeroCtry []string
 
 	// bins
@@ -185,9 +182,6 @@ type Engine struct {
 	changes  []changeRec
 	outChg   []bgpwatch.VisibilityChange
 }
-
-// Counts is a local alias of bgpwatch.Counts.
-type Counts = bgpwatch.Counts
 
 type v6key struct {
 	hi, lo uint64
@@ -208,7 +202,7 @@ func New(cfg Config, countryOf func(bgpwatch.ASN) string) *Engine {
 		cfg.VisibleShare = DefaultConfig().VisibleShare
 	}
 	if countryOf == nil {
-		countryOf = func(ASN) string { return "" }
+		countryOf = func(bgpwatch.ASN) string { return "" }
 	}
 	e := &Engine{
 		cfg:       cfg,
@@ -219,10 +213,10 @@ func New(cfg Config, countryOf func(bgpwatch.ASN) string) *Engine {
 		exc:       make(map[uint32][]pathEntry),
 		sessIdx:   make(map[bgpwatch.Peer]int32),
 		collIdx:   make(map[string]int),
-		ents:      make(map[ASN]*entity),
+		ents:      make(map[bgpwatch.ASN]*entity),
 		ctrs:      make(map[string]*entity),
-		outASN:    make(map[ASN]Counts),
-		outCtry:   make(map[string]Counts),
+		outASN:    make(map[bgpwatch.ASN]bgpwatch.Counts),
+		outCtry:   make(map[string]bgpwatch.Counts),
 	}
 	for f := range 2 {
 		e.ffMask[f] = make([]uint64, 1)
@@ -592,7 +586,7 @@ func (e *Engine) othersHold(id uint32, others []int32) bool {
 
 // ---- route changes ----
 
-func (e *Engine) announce(id uint32, s int32, pathID uint32, origin ASN) {
+func (e *Engine) announce(id uint32, s int32, pathID uint32, origin bgpwatch.ASN) {
 	p := &e.st[id]
 	w := int(id)*e.stride + int(s>>6)
 	bit := uint64(1) << (s & 63)
@@ -694,7 +688,7 @@ func (e *Engine) hasEntries(id uint32, s int32) bool {
 	return false
 }
 
-func (e *Engine) setEntry(id uint32, s int32, pathID uint32, origin ASN, epoch uint32) {
+func (e *Engine) setEntry(id uint32, s int32, pathID uint32, origin bgpwatch.ASN, epoch uint32) {
 	l := e.exc[id]
 	for i := range l {
 		if l[i].sess == s && l[i].pathID == pathID {
@@ -886,7 +880,7 @@ func (e *Engine) eval(id uint32) {
 	p.attr = attr
 }
 
-func (e *Engine) recordChange(id uint32, vis bool, origin ASN) {
+func (e *Engine) recordChange(id uint32, vis bool, origin bgpwatch.ASN) {
 	p := &e.st[id]
 	if e.quiet[p.fam()] {
 		return
@@ -902,11 +896,11 @@ func (e *Engine) recordChange(id uint32, vis bool, origin ASN) {
 }
 
 type vote struct {
-	peer, origin ASN
+	peer, origin bgpwatch.ASN
 }
 
 // vote returns the attributed origin of a prefix with exception entries.
-func (e *Engine) vote(id uint32) ASN {
+func (e *Engine) vote(id uint32) bgpwatch.ASN {
 	p := &e.st[id]
 	f := p.fam()
 	vs := e.votes[:0]
@@ -937,7 +931,7 @@ func (e *Engine) vote(id uint32) ASN {
 	}
 	// Sort by (origin, peer) and count distinct peers per origin.
 	sortVotes(vs)
-	best, bestN := ASN(0), 0
+	best, bestN := bgpwatch.ASN(0), 0
 	for i := 0; i < len(vs); {
 		j, n := i, 0
 		for j < len(vs) && vs[j].origin == vs[i].origin {
@@ -1001,8 +995,8 @@ func (e *Engine) evalFullFeed() {
 	}
 	wasN := e.ffN
 	for f := range 2 {
-		groups := map[ASN][]int32{}
-		var order []ASN
+		groups := map[bgpwatch.ASN][]int32{}
+		var order []bgpwatch.ASN
 		for i := range e.sess {
 			e.sess[i].ffOthers[f] = nil
 			if e.sess[i].ff[f] {

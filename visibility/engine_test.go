@@ -10,6 +10,12 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 )
 
+// Short names for the tests.
+type (
+	ASN    = bgpwatch.ASN
+	Counts = bgpwatch.Counts
+)
+
 var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func peer(coll string, asn ASN) bgpwatch.Peer {

@@ -11,7 +11,7 @@ import (
 
 // entity is the visible state of one origin ASN or one country.
 type entity struct {
-	asn     ASN
+	asn     bgpwatch.ASN
 	country string // for an ASN: its country; for a country: its code
 	ctry    *entity
 	v4, v6  int      // visible prefixes
@@ -23,7 +23,7 @@ type entity struct {
 	isCtry  bool
 }
 
-func (e *Engine) entity(a ASN) *entity {
+func (e *Engine) entity(a bgpwatch.ASN) *entity {
 	if en, ok := e.ents[a]; ok {
 		return en
 	}
@@ -41,7 +41,7 @@ func (e *Engine) entity(a ASN) *entity {
 }
 
 // count adds (+1) or removes (-1) visible prefix id for origin a.
-func (e *Engine) count(id uint32, a ASN, delta int) {
+func (e *Engine) count(id uint32, a bgpwatch.ASN, delta int) {
 	if a == 0 {
 		return
 	}
@@ -73,12 +73,12 @@ func (e *Engine) count(id uint32, a ASN, delta int) {
 func (e *Engine) flush() {
 	// Entities shown at zero in the previous bin leave the maps now.
 	for _, a := range e.zeroASN {
-		if c, ok := e.outASN[a]; ok && c == (Counts{}) {
+		if c, ok := e.outASN[a]; ok && c == (bgpwatch.Counts{}) {
 			delete(e.outASN, a)
 		}
 	}
 	for _, cc := range e.zeroCtry {
-		if c, ok := e.outCtry[cc]; ok && c == (Counts{}) {
+		if c, ok := e.outCtry[cc]; ok && c == (bgpwatch.Counts{}) {
 			delete(e.outCtry, cc)
 		}
 	}
@@ -88,8 +88,8 @@ func (e *Engine) flush() {
 		if len(en.ops) > 0 {
 			e.applyOps(en)
 		}
-		c := Counts{Prefixes: en.v4, Slash24: en.slash24, V6Prefixes: en.v6}
-		zero := c == (Counts{})
+		c := bgpwatch.Counts{Prefixes: en.v4, Slash24: en.slash24, V6Prefixes: en.v6}
+		zero := c == (bgpwatch.Counts{})
 		if zero && !en.shown {
 			continue
 		}

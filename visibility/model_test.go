@@ -272,15 +272,17 @@ func naiveSlash24(ps []netip.Prefix) int {
 	return len(covered) * 64 / 256
 }
 
-func TestEngineMatchesModel(t *testing.T) {
-	v4 := []string{"10.0.0.0/16", "10.0.0.0/24", "10.0.1.0/24", "10.0.0.0/25", "10.0.0.128/25",
-		"10.0.2.0/23", "10.1.0.0/22", "10.1.4.0/24", "192.0.2.0/24", "198.51.100.0/26", "198.51.100.64/26", "203.0.113.0/24"}
-	v6 := []string{"2001:db8::/32", "2001:db8:1::/48", "2001:db8:2::/48", "2001:db8:ffff::/64"}
-	var pfxs []netip.Prefix
-	for _, s := range append(v4, v6...) {
-		pfxs = append(pfxs, netip.MustParsePrefix(s))
-	}
-	peers := []bgpwatch.Peer{
+var (
+	diffPrefixes = func() []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range []string{"10.0.0.0/16", "10.0.0.0/24", "10.0.1.0/24", "10.0.0.0/25", "10.0.0.128/25",
+			"10.0.2.0/23", "10.1.0.0/22", "10.1.4.0/24", "192.0.2.0/24", "198.51.100.0/26", "198.51.100.64/26", "203.0.113.0/24",
+			"2001:db8::/32", "2001:db8:1::/48", "2001:db8:2::/48", "2001:db8:ffff::/64"} {
+			out = append(out, netip.MustParsePrefix(s))
+		}
+		return out
+	}()
+	diffPeers = []bgpwatch.Peer{
 		{Collector: "rrc00", ASN: 100, Addr: netip.MustParseAddr("192.0.2.1")},
 		{Collector: "rrc00", ASN: 200, Addr: netip.MustParseAddr("192.0.2.2")},
 		{Collector: "rrc00", ASN: 300, Addr: netip.MustParseAddr("2001:db8::3")},
@@ -289,114 +291,158 @@ func TestEngineMatchesModel(t *testing.T) {
 		{Collector: "rv2", ASN: 500, Addr: netip.MustParseAddr("198.51.100.5")},
 		{Collector: "rv2", ASN: 200, Addr: netip.MustParseAddr("198.51.100.2")},
 	}
-	countryOf := func(a ASN) string {
-		switch a % 3 {
-		case 0:
-			return "AA"
-		case 1:
-			return "BB"
+	// more than 64 sessions: the per-prefix bitsets grow
+	diffMany = func() []bgpwatch.Peer {
+		var out []bgpwatch.Peer
+		for i := range 70 {
+			out = append(out, bgpwatch.Peer{Collector: "big", ASN: ASN(1000 + i%60), Addr: netip.AddrFrom4([4]byte{10, 9, 0, byte(i)})})
 		}
-		return ""
+		return out
+	}()
+)
+
+func diffCountry(a ASN) string {
+	switch a % 3 {
+	case 0:
+		return "AA"
+	case 1:
+		return "BB"
 	}
-	var many []bgpwatch.Peer // more than 64 sessions: the per-prefix bitsets grow
-	for i := range 70 {
-		many = append(many, bgpwatch.Peer{Collector: "big", ASN: ASN(1000 + i%60), Addr: netip.AddrFrom4([4]byte{10, 9, 0, byte(i)})})
+	return ""
+}
+
+// step is one generated observation: the choices as small numbers.
+type step struct {
+	dt, kind, peer, prefix, pathID, origin int
+}
+
+func (s step) observation(now time.Time, peers []bgpwatch.Peer) bgpwatch.Observation {
+	o := bgpwatch.Observation{Time: now, Peer: peers[s.peer%len(peers)], Prefix: diffPrefixes[s.prefix%len(diffPrefixes)]}
+	switch k := s.kind % 100; {
+	case k < 50:
+		o.Kind = bgpwatch.Announce
+	case k < 70:
+		o.Kind = bgpwatch.Withdraw
+	case k < 72:
+		o.Kind = bgpwatch.PeerDown
+	case k < 75:
+		o.Kind = bgpwatch.TableStart
+	case k < 90:
+		o.Kind = bgpwatch.TableRoute
+	default:
+		o.Kind = bgpwatch.TableEnd
 	}
+	if s.pathID%4 == 0 {
+		o.PathID = uint32(s.pathID / 4 % 3)
+	}
+	o.Origin = ASN([]int{0, 1, 2, 3, 3, 4, 5}[s.origin%7])
+	return o
+}
+
+// checkAgainstModel feeds steps to an Engine and to the model and compares
+// every bin.
+func checkAgainstModel(t *testing.T, cfg Config, peers []bgpwatch.Peer, steps []step) {
+	e := New(cfg, diffCountry)
+	m := newModel(cfg, diffCountry)
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	emit := func(b *bgpwatch.Bin) error {
+		wantA, wantC, wantChg, wantFF := m.close()
+		if b.FullFeed != wantFF {
+			t.Fatalf("bin %v: FullFeed %d, want %d", b.Start, b.FullFeed, wantFF)
+		}
+		if !mapsEqual(b.ASNs, wantA) {
+			t.Fatalf("bin %v: ASNs\n got %v\nwant %v", b.Start, b.ASNs, wantA)
+		}
+		if !mapsEqual(b.Countries, wantC) {
+			t.Fatalf("bin %v: Countries\n got %v\nwant %v", b.Start, b.Countries, wantC)
+		}
+		gotChg := map[netip.Prefix]bool{}
+		for _, c := range b.Changes {
+			if _, dup := gotChg[c.Prefix]; dup {
+				t.Fatalf("bin %v: %v listed twice in Changes", b.Start, c.Prefix)
+			}
+			gotChg[c.Prefix] = c.Visible
+			if c.Time.Before(b.Start) || !c.Time.Before(b.Start.Add(cfg.Step)) {
+				t.Fatalf("bin %v: change time %v outside the bin", b.Start, c.Time)
+			}
+		}
+		if !mapsEqual(gotChg, wantChg) {
+			t.Fatalf("bin %v: Changes\n got %v\nwant %v", b.Start, gotChg, wantChg)
+		}
+		return nil
+	}
+	for _, s := range steps {
+		now = now.Add(time.Duration(s.dt%40) * time.Second)
+		o := s.observation(now, peers)
+		if err := e.AdvanceTo(o.Time, emit); err != nil {
+			t.Fatal(err)
+		}
+		e.Apply(&o)
+		m.apply(o)
+	}
+	if err := e.AdvanceTo(now.Add(cfg.Step), emit); err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range e.Peers() {
+		if ps.V4 != m.size(ps.Peer, 0) || ps.V6 != m.size(ps.Peer, 1) {
+			t.Fatalf("peer %v: table %d/%d, want %d/%d", ps.Peer, ps.V4, ps.V6, m.size(ps.Peer, 0), m.size(ps.Peer, 1))
+		}
+	}
+	for a := range ASN(6) {
+		got := e.VisiblePrefixes(a)
+		want := 0
+		if c, ok := m.prevASN[a]; ok && a != 0 {
+			want = c.Prefixes + c.V6Prefixes
+		}
+		if len(got) != want {
+			t.Fatalf("VisiblePrefixes(%d) = %v, want %d prefixes", a, got, want)
+		}
+	}
+}
+
+var diffShares = []float64{0.9, 0.5, 0.3}
+
+func TestEngineMatchesModel(t *testing.T) {
 	for seed := range 300 {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(seed), 7))
-			peers := peers
-			if seed%5 == 4 {
-				peers = append(slices.Clip(peers), many...)
-			}
 			cfg := DefaultConfig()
-			cfg.FullFeedShare = []float64{0.9, 0.5, 0.3}[seed%3]
-			e := New(cfg, countryOf)
-			m := newModel(cfg, countryOf)
-			now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-			bins := 0
-			emit := func(b *bgpwatch.Bin) error {
-				bins++
-				wantA, wantC, wantChg, wantFF := m.close()
-				if b.FullFeed != wantFF {
-					t.Fatalf("bin %v: FullFeed %d, want %d", b.Start, b.FullFeed, wantFF)
-				}
-				if !mapsEqual(b.ASNs, wantA) {
-					t.Fatalf("bin %v: ASNs\n got %v\nwant %v", b.Start, b.ASNs, wantA)
-				}
-				if !mapsEqual(b.Countries, wantC) {
-					t.Fatalf("bin %v: Countries\n got %v\nwant %v", b.Start, b.Countries, wantC)
-				}
-				gotChg := map[netip.Prefix]bool{}
-				for _, c := range b.Changes {
-					if _, dup := gotChg[c.Prefix]; dup {
-						t.Fatalf("bin %v: %v listed twice in Changes", b.Start, c.Prefix)
-					}
-					gotChg[c.Prefix] = c.Visible
-					if c.Time.Before(b.Start) || !c.Time.Before(b.Start.Add(cfg.Step)) {
-						t.Fatalf("bin %v: change time %v outside the bin", b.Start, c.Time)
-					}
-				}
-				if !mapsEqual(gotChg, wantChg) {
-					t.Fatalf("bin %v: Changes\n got %v\nwant %v", b.Start, gotChg, wantChg)
-				}
-				return nil
+			cfg.FullFeedShare = diffShares[seed%3]
+			peers := diffPeers
+			if seed%5 == 4 {
+				peers = append(slices.Clip(peers), diffMany...)
 			}
-			for range 400 {
-				now = now.Add(time.Duration(r.IntN(40)) * time.Second)
-				o := bgpwatch.Observation{Time: now, Peer: peers[r.IntN(len(peers))], Prefix: pfxs[r.IntN(len(pfxs))]}
-				switch k := r.IntN(100); {
-				case k < 50:
-					o.Kind = bgpwatch.Announce
-				case k < 70:
-					o.Kind = bgpwatch.Withdraw
-				case k < 72:
-					o.Kind = bgpwatch.PeerDown
-				case k < 75:
-					o.Kind = bgpwatch.TableStart
-				case k < 90:
-					o.Kind = bgpwatch.TableRoute
-				default:
-					o.Kind = bgpwatch.TableEnd
-				}
-				if r.IntN(4) == 0 {
-					o.PathID = uint32(r.IntN(3))
-				}
-				o.Origin = ASN([]int{0, 1, 2, 3, 3, 4, 5}[r.IntN(7)])
-				if err := e.AdvanceTo(o.Time, emit); err != nil {
-					t.Fatal(err)
-				}
-				e.Apply(&o)
-				m.apply(o)
+			steps := make([]step, 400)
+			for i := range steps {
+				steps[i] = step{r.IntN(40), r.IntN(100), r.IntN(len(peers)), r.IntN(len(diffPrefixes)), r.IntN(12), r.IntN(7)}
 			}
-			if err := e.AdvanceTo(now.Add(cfg.Step), emit); err != nil {
-				t.Fatal(err)
-			}
-			if bins == 0 {
-				t.Fatal("no bins emitted")
-			}
-			// Table sizes must match too.
-			for _, ps := range e.Peers() {
-				if ps.V4 != m.size(ps.Peer, 0) || ps.V6 != m.size(ps.Peer, 1) {
-					t.Fatalf("peer %v: table %d/%d, want %d/%d", ps.Peer, ps.V4, ps.V6, m.size(ps.Peer, 0), m.size(ps.Peer, 1))
-				}
-			}
-			// VisiblePrefixes must agree with the last bin.
-			for a := range ASN(6) {
-				got := e.VisiblePrefixes(a)
-				want := 0
-				if c, ok := m.prevASN[a]; ok {
-					want = c.Prefixes + c.V6Prefixes
-				}
-				if a == 0 {
-					want = 0
-				}
-				if len(got) != want {
-					t.Fatalf("VisiblePrefixes(%d) = %v, want %d prefixes", a, got, want)
-				}
-			}
+			checkAgainstModel(t, cfg, peers, steps)
 		})
 	}
+}
+
+// FuzzEngineMatchesModel decodes the input into observations, six bytes
+// each (time step, kind, peer, prefix, path id, origin; the first byte picks
+// the configuration) and compares Engine and model.
+func FuzzEngineMatchesModel(f *testing.F) {
+	f.Add([]byte{0, 5, 10, 0, 0, 0, 1, 0, 10, 1, 0, 0, 1, 200, 80, 2, 3, 0, 0, 39, 95, 0, 0, 0, 0})
+	f.Add([]byte{4, 1, 72, 3, 12, 4, 2, 0, 20, 5, 12, 0, 3, 0, 80, 6, 12, 0, 3, 30, 92, 1, 1, 1, 1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 1 || len(in) > 6*600+1 {
+			return
+		}
+		cfg := DefaultConfig()
+		cfg.FullFeedShare = diffShares[int(in[0])%3]
+		peers := diffPeers
+		if in[0]&4 != 0 {
+			peers = append(slices.Clip(peers), diffMany...)
+		}
+		var steps []step
+		for b := in[1:]; len(b) >= 6; b = b[6:] {
+			steps = append(steps, step{int(b[0]), int(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5])})
+		}
+		checkAgainstModel(t, cfg, peers, steps)
+	})
 }
 
 func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
