@@ -158,8 +158,8 @@
     show(
       h('h1', {}, 'Routed address space by country'),
       h('p', { class: 'sub' }, 'Current visibility in global BGP routing' + (latest ? ', as of ' + when(latest) : '') + '. Countries with an ongoing shutdown come first.'),
-      h('h2', {}, 'Latest events'),
-      eventsTable(evs.events.slice(0, 8), { empty: 'No shutdown events detected yet.' }),
+      h('h2', {}, 'Latest nationwide events'),
+      eventsTable(evs.events.filter((e) => e.scope === 'country').slice(0, 8), { empty: 'No nationwide shutdown events detected yet.' }),
       h('h2', {}, 'Countries'),
       h('div', { class: 'filter' }, h('input', { type: 'search', placeholder: 'Filter: name or code', 'aria-label': 'Filter countries', on: { input: (ev) => fill(ev.target.value) } })),
       h('table', { class: 'countries' },
