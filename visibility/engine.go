@@ -31,6 +31,23 @@
 //     counts 0, two adjacent /25s count 1, a /16 plus any of its more
 //     specifics counts 256.
 //
+// Bins: AdvanceTo closes the bins in order, also those without
+// observations. A Bin's maps hold every entity with non-zero counts, plus for
+// one bin those that dropped to zero. Changes lists net flips against the
+// previous bin (a prefix that disappears and comes back within a bin is not
+// listed); a flip's Time is that of the observation causing it (flips caused
+// by the full-feed re-evaluation at the bin close carry the time of the bin's
+// latest observation); its Origin is the origin the prefix is or was counted
+// for. The first table of a family (the full-feed set growing from empty) is
+// the initial state, not news, and is not listed.
+//
+// Cost: prefixes are interned to dense ids; per prefix the engine keeps a
+// bitset of the sessions holding it, one origin, and the number of full-feed
+// peer ASNs seeing it, updated on every observation, so Apply does not
+// allocate in steady state. Paths that are not (path id 0, the prefix's usual
+// origin) go to a small exception table. Ids of prefixes nobody holds any
+// more are recycled at bin close.
+//
 // An Engine is not safe for concurrent use: the caller serialises Apply,
 // AdvanceTo and the read methods (Peers, VisiblePrefixes).
 package visibility
