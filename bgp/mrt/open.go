@@ -84,8 +84,9 @@ func OpenWith(path string, opt OpenOptions) (*File, error) {
 			f.Close()
 			return nil, &FormatError{File: path, Offset: 0, Reason: "bad gzip header: " + err.Error(), Err: err}
 		}
-		file.closers = append(file.closers, zr)
-		src = zr
+		ra := newReadAhead(zr)
+		file.closers = append(file.closers, ra, zr)
+		src = ra
 	case Bzip2:
 		if bin := bzip2Tool(opt); bin != "" {
 			pr := &pipeBzip2{path: path, bin: bin, in: br, count: &n}
@@ -95,7 +96,9 @@ func OpenWith(path string, opt OpenOptions) (*File, error) {
 				break
 			}
 		}
-		src = bzip2.NewReader(br)
+		ra := newReadAhead(bzip2.NewReader(br))
+		file.closers = append(file.closers, ra)
+		src = ra
 	default:
 		src = br
 	}
