@@ -90,8 +90,11 @@ func BenchmarkApplyTableLoad(b *testing.B) {
 	}
 }
 
-// BenchmarkApplyUpdates applies random withdrawals and re-announcements to
-// a loaded 1M-prefix × 60-peer table, closing a bin every 100k updates.
+// BenchmarkApplyUpdates applies withdrawals and re-announcements to a
+// loaded 1M-prefix × 60-peer table, closing a bin every 100k updates.
+// random: every update hits a random (prefix, peer), the worst case for
+// caches. burst: as in real churn, a route change reaches the peers of a
+// prefix one after another (here 30 peers per prefix).
 func BenchmarkApplyUpdates(b *testing.B) {
 	const nPeers = 60
 	pfx, peers := synthetic(1_000_000, 0, nPeers)
@@ -106,27 +109,37 @@ func BenchmarkApplyUpdates(b *testing.B) {
 		picks[i] = pick{int32(r.IntN(len(pfx))), int32(r.IntN(nPeers))}
 	}
 	now := t.Add(bgpwatch.BinStep)
-	o := bgpwatch.Observation{Time: now}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := cpuTime()
-	defer func() { b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op") }()
-	for i := range b.N {
-		if i%100_000 == 0 {
-			now = now.Add(bgpwatch.BinStep)
-			if err := e.AdvanceTo(now, emit); err != nil {
-				b.Fatal(err)
+	for _, mode := range []string{"random", "burst"} {
+		b.Run(mode, func(b *testing.B) {
+			o := bgpwatch.Observation{Time: now}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := range b.N {
+				if i%100_000 == 0 {
+					now = now.Add(bgpwatch.BinStep)
+					if err := e.AdvanceTo(now, emit); err != nil {
+						b.Fatal(err)
+					}
+					o.Time = now
+				}
+				var k pick
+				if mode == "random" {
+					k = picks[(i/2)&(len(picks)-1)]
+				} else {
+					k = pick{picks[(i/60)&(len(picks)-1)].p, int32(i / 2 % 30)}
+				}
+				o.Prefix, o.Peer, o.Origin = pfx[k.p], peers[k.s], originOf(int(k.p))
+				if i%2 == 0 {
+					o.Kind = bgpwatch.Withdraw
+				} else {
+					o.Kind = bgpwatch.Announce
+				}
+				e.Apply(&o)
 			}
-			o.Time = now
-		}
-		k := picks[(i/2)&(len(picks)-1)]
-		o.Prefix, o.Peer, o.Origin = pfx[k.p], peers[k.s], originOf(int(k.p))
-		if i%2 == 0 {
-			o.Kind = bgpwatch.Withdraw
-		} else {
-			o.Kind = bgpwatch.Announce
-		}
-		e.Apply(&o)
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		})
 	}
 }
 

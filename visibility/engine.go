@@ -63,7 +63,9 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 )
 
-// Config holds the visibility thresholds.
+// Config holds the visibility thresholds. New replaces a FullFeedShare
+// outside (0, 1], a VisibleShare outside [0, 1) and a Step ≤ 0 by the
+// defaults.
 type Config struct {
 	// FullFeedShare: a session is full-feed when its table holds at least
 	// this share of the largest session table of the same address family.
