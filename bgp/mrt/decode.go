@@ -156,9 +156,6 @@ func (r *Record) RIB(dst *RIB) error {
 			return r.errf("rib generic: missing NLRI")
 		}
 		n := 1 + (int(b[0])+7)/8
-		if dst.AddPath {
-			// RFC 8050: no path id in the RIB_GENERIC NLRI itself.
-		}
 		if len(b) < n {
 			return r.errf("rib generic: NLRI runs past the record")
 		}
