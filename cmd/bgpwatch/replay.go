@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/detect"
 	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/rir"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/visibility"
 )
@@ -300,39 +298,36 @@ func printCounts(w io.Writer, name string, m map[string]int64) {
 	fmt.Fprintf(w, "  %s: %s\n", name, strings.Join(parts, ", "))
 }
 
-// replayRegistry is what a replay knows about ASNs: countries from the
-// delegation files, names and access from the CSV and names files.
+// replayRegistry is what replay (and live ingest, in serve_live.go) knows
+// about ASNs: countries from the delegation files, names and access from the
+// asn-info CSV and the names list (package rir).
+// It is safe for concurrent use (the ingest Pipeline caches countryOf).
 type replayRegistry struct {
-	m map[bgpwatch.ASN]*bgpwatch.ASNInfo
+	reg *rir.Registry
 }
 
-func (r *replayRegistry) get(a bgpwatch.ASN) *bgpwatch.ASNInfo {
-	in := r.m[a]
-	if in == nil {
-		in = &bgpwatch.ASNInfo{ASN: a, Access: bgpwatch.AccessUnknown}
-		r.m[a] = in
-	}
-	return in
-}
+func (r *replayRegistry) countryOf(a bgpwatch.ASN) string { return r.reg.CountryOf(a) }
 
-func (r *replayRegistry) countryOf(a bgpwatch.ASN) string {
-	if in := r.m[a]; in != nil {
-		return in.Country
-	}
-	return ""
-}
+func (r *replayRegistry) info(a bgpwatch.ASN) bgpwatch.ASNInfo { return r.reg.Info(a) }
 
-func (r *replayRegistry) info(a bgpwatch.ASN) bgpwatch.ASNInfo {
-	if in := r.m[a]; in != nil {
-		return *in
-	}
-	return bgpwatch.ASNInfo{ASN: a, Access: bgpwatch.AccessUnknown}
-}
-
+// all lists every ASN the registry knows something about, for the store's
+// asns table.
 func (r *replayRegistry) all() []bgpwatch.ASNInfo {
-	out := make([]bgpwatch.ASNInfo, 0, len(r.m))
-	for _, in := range r.m {
-		out = append(out, *in)
+	seen := map[bgpwatch.ASN]bool{}
+	var out []bgpwatch.ASNInfo
+	add := func(a bgpwatch.ASN) {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, r.reg.Info(a))
+		}
+	}
+	for _, a := range r.reg.Known() {
+		add(a)
+	}
+	for _, cc := range r.reg.Countries() {
+		for _, a := range r.reg.ASNs(cc) {
+			add(a)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ASN < out[j].ASN })
 	return out
@@ -340,158 +335,21 @@ func (r *replayRegistry) all() []bgpwatch.ASNInfo {
 
 // loadRegistry reads the delegation, asn-info and asn-names files.
 func loadRegistry(delegations []string, asnInfo, asnNames string) (*replayRegistry, error) {
-	r := &replayRegistry{m: map[bgpwatch.ASN]*bgpwatch.ASNInfo{}}
+	reg := rir.New()
 	for _, path := range delegations {
-		if err := r.loadDelegations(path); err != nil {
+		if err := reg.LoadDelegations(path); err != nil {
 			return nil, err
 		}
 	}
 	if asnNames != "" {
-		if err := r.loadNames(asnNames); err != nil {
+		if err := reg.LoadASNames(asnNames); err != nil {
 			return nil, err
 		}
 	}
 	if asnInfo != "" {
-		if err := r.loadInfo(asnInfo); err != nil {
+		if err := reg.LoadASNInfo(asnInfo); err != nil {
 			return nil, err
 		}
 	}
-	return r, nil
-}
-
-// loadDelegations reads an RIR delegated-* stats file (classic or
-// extended): registry|cc|asn|start|count|date|status[|opaque-id].
-func (r *replayRegistry) loadDelegations(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("delegations: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	rows := 0
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		fl := strings.Split(line, "|")
-		if len(fl) < 7 || fl[2] != "asn" || fl[1] == "*" {
-			continue
-		}
-		st := fl[6]
-		if st != "allocated" && st != "assigned" {
-			continue
-		}
-		cc, err := bgpwatch.ParseCountry(fl[1])
-		if err != nil || cc == "ZZ" {
-			continue
-		}
-		start, err1 := strconv.ParseUint(fl[3], 10, 32)
-		n, err2 := strconv.ParseUint(fl[4], 10, 32)
-		if err1 != nil || err2 != nil || n == 0 || n > 1<<20 || start+n-1 > 1<<32-1 {
-			continue
-		}
-		for a := start; a < start+n; a++ {
-			r.get(bgpwatch.ASN(a)).Country = cc
-		}
-		rows++
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("delegations %s: %w", path, err)
-	}
-	if rows == 0 {
-		return fmt.Errorf("delegations %s: %w: no ASN delegation rows", path, bgpwatch.ErrInvalid)
-	}
-	return nil
-}
-
-// loadInfo reads the asn-info CSV (header asn,name,access).
-func (r *replayRegistry) loadInfo(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("asn-info: %w", err)
-	}
-	defer f.Close()
-	cr := csv.NewReader(f)
-	cr.FieldsPerRecord = -1
-	head, err := cr.Read()
-	if err != nil {
-		return fmt.Errorf("asn-info %s: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.ToLower(strings.TrimSpace(h))] = i
-	}
-	ai, ok := col["asn"]
-	if !ok {
-		return fmt.Errorf("asn-info %s: %w: header needs asn,name,access", path, bgpwatch.ErrInvalid)
-	}
-	field := func(rec []string, name string) string {
-		if i, ok := col[name]; ok && i < len(rec) {
-			return strings.TrimSpace(rec[i])
-		}
-		return ""
-	}
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("asn-info %s: %w", path, err)
-		}
-		if ai >= len(rec) {
-			continue
-		}
-		a, err := bgpwatch.ParseASN(rec[ai])
-		if err != nil {
-			return fmt.Errorf("asn-info %s line %d: %w", path, line, err)
-		}
-		acc, err := bgpwatch.ParseAccess(field(rec, "access"))
-		if err != nil {
-			return fmt.Errorf("asn-info %s line %d: %w", path, line, err)
-		}
-		in := r.get(a)
-		if n := field(rec, "name"); n != "" {
-			in.Name = n
-		}
-		in.Access = acc
-		if cc, err := bgpwatch.ParseCountry(field(rec, "country")); err == nil && in.Country == "" {
-			in.Country = cc
-		}
-	}
-}
-
-// loadNames reads CIDR-report style names: "AS<n>  NAME, CC".
-func (r *replayRegistry) loadNames(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("asn-names: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		asn, rest, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		if !ok {
-			asn, rest, ok = strings.Cut(asn, "\t")
-		}
-		if !ok {
-			continue
-		}
-		a, err := bgpwatch.ParseASN(asn)
-		if err != nil {
-			continue
-		}
-		name := strings.TrimSpace(rest)
-		if i := strings.LastIndex(name, ","); i >= 0 && len(strings.TrimSpace(name[i+1:])) == 2 {
-			name = strings.TrimSpace(name[:i])
-		}
-		if name != "" {
-			r.get(a).Name = name
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("asn-names %s: %w", path, err)
-	}
-	return nil
+	return &replayRegistry{reg: reg}, nil
 }
