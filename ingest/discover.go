@@ -69,7 +69,7 @@ func classify(path string) ArchiveFile {
 	dirs := parts[:len(parts)-1]
 	// RouteViews: <collector>/bgpdata/YYYY.MM/{RIBS,UPDATES}/file.
 	for i := len(dirs) - 1; i >= 1; i-- {
-		if dirs[i] == "bgpdata" {
+		if dirs[i] == "bgpdata" && dirs[i-1] != "" {
 			af.Collector = dirs[i-1]
 			return af
 		}
