@@ -342,8 +342,8 @@ func (r *replayer) run(ctx context.Context) error {
 		if !stopped && r.covered.After(end) {
 			end = r.covered.Truncate(bgpwatch.BinStep)
 		}
-		if !r.cfg.To.IsZero() && r.cfg.To.After(r.last) && r.cfg.To.Before(end) {
-			end = r.cfg.To
+		if !r.cfg.To.IsZero() && end.After(r.cfg.To) {
+			end = r.cfg.To // a bin reaching past --to is incomplete: not written
 		}
 		if err := r.p.Advance(ctx, end); err != nil {
 			return err
