@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,14 +12,13 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-type ctxKey int
-
-const requestIDKey ctxKey = 1
-
-// requestID returns the request's id ("" outside a request).
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+// requestID returns the request's id. It lives in the response header
+// only: putting it into the request context too would copy every request.
+func requestID(w http.ResponseWriter) string {
+	if v := w.Header()["X-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // validRequestID accepts a caller's X-Request-Id when it is short and plain.
@@ -43,8 +41,8 @@ func (s *Server) requestIDMiddleware(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = s.idPrefix + strconv.FormatUint(s.idSeq.Add(1), 36)
 		}
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		w.Header()["X-Request-Id"] = []string{id}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -107,7 +105,7 @@ func (s *Server) observeMiddleware(next http.Handler) http.Handler {
 		s.metrics.observeRequest(route, r.Method, sw.status, d)
 		if s.cfg.AccessLog {
 			s.log.LogAttrs(r.Context(), slogInfo, "request",
-				strAttr("request_id", requestID(r.Context())),
+				strAttr("request_id", requestID(w)),
 				strAttr("client", s.clientIP(r).String()),
 				strAttr("method", r.Method),
 				strAttr("path", r.URL.Path),
@@ -119,6 +117,15 @@ func (s *Server) observeMiddleware(next http.Handler) http.Handler {
 	})
 }
 
+// Header values set on every response; net/http never modifies them.
+var (
+	corsOrigin = []string{"*"}
+	corsExpose = []string{"ETag, X-Request-Id, X-Next-Cursor, Link"}
+	varyHeader = []string{"Accept, Accept-Encoding"}
+	nosniff    = []string{"nosniff"}
+	gzipHeader = []string{"gzip"}
+)
+
 // corsMiddleware lets browser tools on any origin read the public API.
 // The admin endpoints get no CORS headers, so browsers keep other origins
 // out of them.
@@ -129,8 +136,8 @@ func (s *Server) corsMiddleware(next http.Handler) http.Handler {
 			return
 		}
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Expose-Headers", "ETag, X-Request-Id, X-Next-Cursor, Link")
+		h["Access-Control-Allow-Origin"] = corsOrigin
+		h["Access-Control-Expose-Headers"] = corsExpose
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Accept, If-None-Match, X-Request-Id")

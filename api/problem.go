@@ -71,7 +71,7 @@ func problemFor(err error) Problem {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	p.Instance = r.URL.Path
-	p.RequestID = requestID(r.Context())
+	p.RequestID = requestID(w)
 	if p.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "path", r.URL.Path, "err", err)
 	}

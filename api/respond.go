@@ -32,8 +32,12 @@ type response struct {
 	cacheControl string
 	header       http.Header // extra headers (Link, X-Next-Cursor)
 
+	// Header values made once per cached response.
+	etagH, cacheH, ctypeH, lenH []string
+
 	gzOnce sync.Once
 	gz     []byte
+	gzLenH []string
 }
 
 // readFunc answers a read request with a response or an error.
@@ -52,8 +56,9 @@ func cacheControl(maxAge time.Duration) string {
 	return "public, max-age=" + itoa(int(maxAge/time.Second))
 }
 
-// gzipped returns the gzip form of the body (nil when it is not worth it).
-func (rs *response) gzipped() []byte {
+// gzipped returns the gzip form of the body and its Content-Length value
+// (nil when it is not worth it).
+func (rs *response) gzipped() ([]byte, []string) {
 	rs.gzOnce.Do(func() {
 		if len(rs.body) < 1024 {
 			return
@@ -63,8 +68,9 @@ func (rs *response) gzipped() []byte {
 		zw.Write(rs.body) //nolint:errcheck // bytes.Buffer does not fail
 		zw.Close()        //nolint:errcheck // bytes.Buffer does not fail
 		rs.gz = buf.Bytes()
+		rs.gzLenH = []string{itoa(len(rs.gz))}
 	})
-	return rs.gz
+	return rs.gz, rs.gzLenH
 }
 
 // wantsCSV reports whether the client asked for CSV (?format=csv or an
@@ -111,6 +117,8 @@ func (s *Server) read(h readFunc) http.HandlerFunc {
 			}
 			sum := sha256.Sum256(rs.body)
 			rs.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+			rs.etagH, rs.cacheH, rs.ctypeH = []string{rs.etag}, []string{rs.cacheControl}, []string{rs.ctype}
+			rs.lenH = []string{itoa(len(rs.body))}
 			return rs, nil
 		})
 		if err != nil {
@@ -121,23 +129,23 @@ func (s *Server) read(h readFunc) http.HandlerFunc {
 		for k, v := range rs.header {
 			hd[k] = v
 		}
-		hd.Set("ETag", rs.etag)
-		hd.Set("Cache-Control", rs.cacheControl)
-		hd.Set("Vary", "Accept, Accept-Encoding")
+		hd["Etag"] = rs.etagH
+		hd["Cache-Control"] = rs.cacheH
+		hd["Vary"] = varyHeader
 		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, rs.etag) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		hd.Set("Content-Type", rs.ctype)
-		hd.Set("X-Content-Type-Options", "nosniff")
-		body := rs.body
+		hd["Content-Type"] = rs.ctypeH
+		hd["X-Content-Type-Options"] = nosniff
+		body, blen := rs.body, rs.lenH
 		if acceptsGzip(r) {
-			if gz := rs.gzipped(); gz != nil {
-				hd.Set("Content-Encoding", "gzip")
-				body = gz
+			if gz, gzlen := rs.gzipped(); gz != nil {
+				hd["Content-Encoding"] = gzipHeader
+				body, blen = gz, gzlen
 			}
 		}
-		hd.Set("Content-Length", itoa(len(body)))
+		hd["Content-Length"] = blen
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
 			w.Write(body) //nolint:errcheck // the client went away

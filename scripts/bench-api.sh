@@ -35,16 +35,23 @@ go build -o "$work/bgpwatch" ./cmd/bgpwatch
 cc=KZ
 if "$work/bgpwatch" generate --scenario kazakhstan-2022 --out "$work/gen" >"$work/gen.log" 2>&1; then
 	echo "bench-api: replaying the generated kazakhstan-2022 scenario" >&2
-	set -- "$work/gen"/*
-	extra=""
-	for f in "$work/gen"/delegated-* "$work/gen"/*asn*.csv; do
-		[ -f "$f" ] || continue
-		case "$f" in *delegated-*) extra="$extra --delegations $f" ;; *) extra="$extra --asn-info $f" ;; esac
-	done
+	# truth.json names the registry files the scenario comes with.
+	extra=$(python3 - "$work/gen" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+t = json.load(open(os.path.join(d, "truth.json")))
+args = []
+for f in t.get("rir_files") or []:
+    args += ["--delegations", os.path.join(d, f)]
+if t.get("asn_info"):
+    args += ["--asn-info", os.path.join(d, t["asn_info"])]
+print(" ".join(args))
+PY
+)
 	# shellcheck disable=SC2086
-	"$work/bgpwatch" replay $extra "$work/gen" >"$work/replay.log" 2>&1 || { cat "$work/replay.log" >&2; exit 1; }
+	"$work/bgpwatch" replay $extra "$work/gen" >"$work/replay.log" 2>&1 || { tail -20 "$work/replay.log" >&2; exit 1; }
 else
-	echo "bench-api: generate not available ($(head -c 200 "$work/gen.log")); filling with the API test fixture" >&2
+	echo "bench-api: generate not available; filling with the API test fixture" >&2
 	BGPWATCH_BENCH_DATA_DIR="$work/data" go test -count=1 -run '^TestBenchFill$' ./api >"$work/fill.log" 2>&1 || { cat "$work/fill.log" >&2; exit 1; }
 fi
 
@@ -58,6 +65,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 target=${PATH_UNDER_TEST:-/v1/countries/$cc/series}
+[ -n "$(curl -fsS "$url/v1/countries" | grep -o '"code":"KZ"')" ] || { echo "bench-api: no KZ data after the fill" >&2; exit 1; }
 points=$(curl -fsS "$url$target" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["points"]))')
 echo "bench-api: GET $target -> $points points; wrk -t$THREADS -c$CONNS -d${DURATION}s gzip=$GZIP cache-ttl=$CACHE_TTL" >&2
 hdr=""
