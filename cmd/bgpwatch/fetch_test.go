@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
 	"github.com/bgpwatch/bgpwatch/synth"
 )
 
@@ -145,5 +146,46 @@ func TestFetchCommand(t *testing.T) {
 	})
 	if _, err := os.Stat(filepath.Join(cache, "route-views2", "bgpdata", "2024.01", "RIBS", "rib.20240101.0200.bz2")); err != nil {
 		t.Errorf("cache layout: %v", err)
+	}
+}
+
+// TestReplayCollectors replays straight from a (local) public-archive layout:
+// replay --collectors fetches into the cache, then replays what it fetched;
+// a second run downloads nothing and leaves the database as it was.
+func TestReplayCollectors(t *testing.T) {
+	srv, requests := archiveServer(t)
+	db := storetest.New(t)
+	cache := t.TempDir()
+	args := []string{"replay", "--db", db.Pool().Config().ConnString(), "--json",
+		"--collectors", "rrc00,route-views2", "--cache-dir", cache,
+		"--from", "2024-01-01T01:00:00Z", "--to", "2024-01-01T03:00:00Z",
+		"--ris-url", srv.URL + "/ris", "--routeviews-url", srv.URL + "/rv", "--delegations-date", "none"}
+	var first string
+	for i := range 2 {
+		before := requests.Load()
+		code, out, errOut := runCLI(t, nil, args...)
+		if code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s", i, code, errOut)
+		}
+		var sum ingest.Summary
+		if err := json.Unmarshal([]byte(out), &sum); err != nil {
+			t.Fatalf("run %d: --json output: %v\n%s", i, err, out)
+		}
+		if sum.Files < 20 || sum.Pipeline.BinsWritten < 20 || len(sum.Errors) != 0 {
+			t.Errorf("run %d: files %d, bins %d, errors %v", i, sum.Files, sum.Pipeline.BinsWritten, sum.Errors)
+		}
+		if i == 0 {
+			first = dumpDB(t, db)
+			if requests.Load() == before {
+				t.Errorf("first run made no request")
+			}
+			continue
+		}
+		if n := requests.Load() - before; n != 0 {
+			t.Errorf("second run made %d requests", n)
+		}
+		if got := dumpDB(t, db); got != first {
+			t.Errorf("second replay changed the database: %s", firstDiff(first, got))
+		}
 	}
 }

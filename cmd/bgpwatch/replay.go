@@ -71,6 +71,11 @@ With --from, each collector starts from its latest RIB at or before --from;
 bins before --from are computed but not written. Replaying the same input
 again leaves the database as it was after the first replay.
 
+With --collectors (e.g. rrc00,route-views2) and --from/--to, the files are
+first fetched from the public archives into the cache (see 'bgpwatch fetch
+--help'), with the RIR delegation files of --from's day unless
+--delegations is given; already cached files are not downloaded again.
+
 Progress goes to stderr; the summary too, or to stdout as one JSON object
 with --json.`)
 	db := addDBFlags(fs, e)
@@ -86,11 +91,12 @@ with --json.`)
 	flushBins := fs.Int("flush-bins", 24, "bins per database transaction")
 	verbose := fs.Bool("v", false, "log every event and file to stderr")
 	vc, dc := thresholdFlags(fs)
+	arch := addArchiveFlags(fs, e, true)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: need at least one PATH", errUsage)
+	if fs.NArg() == 0 && !arch.selected() {
+		return fmt.Errorf("%w: need at least one PATH or --collectors", errUsage)
 	}
 	fromT, err := parseTimeFlag("from", *from)
 	if err != nil {
@@ -112,13 +118,22 @@ with --json.`)
 	log := slog.New(slog.NewTextHandler(&clearingWriter{w: e.stderr, p: prog}, &slog.HandlerOptions{Level: level}))
 	db.logger = log
 
-	files, err := ingest.Discover(fs.Args())
+	inputs := fs.Args()
+	if arch.selected() {
+		mrtFiles, dels, err := arch.fetchForReplay(ctx, e, fromT, toT, len(delegations) == 0)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, mrtFiles...)
+		delegations = append(delegations, dels...)
+	}
+	files, err := ingest.Discover(inputs)
 	if err != nil {
 		return err
 	}
 	files = ingest.SelectWindow(files, fromT, toT)
 	if len(files) == 0 {
-		return fmt.Errorf("no input files in %s", strings.Join(fs.Args(), " "))
+		return fmt.Errorf("no input files in %s", strings.Join(inputs, " "))
 	}
 	reg, err := loadRegistry(delegations, *asnInfo, *asnNames)
 	if err != nil {
