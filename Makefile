@@ -20,9 +20,11 @@ deps:
 build:
 	$(GO) build -o $(BIN) ./cmd/bgpwatch
 
-# The lead wires generate → replay → serve here later.
+# Generates the Kazakhstan 2022 sample archive, replays it into the embedded
+# database and serves the API and page (scripts/demo; DEMO_NO_SERVE=1 stops
+# after the replay).
 demo: deps build
-	@echo "demo not wired yet"
+	./scripts/demo
 
 test: deps
 	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
