@@ -85,6 +85,11 @@ type Config struct {
 	AccessLog bool
 	// Version is reported by /v1/health.
 	Version string
+	// Mount, when set, adds further routes (the newsroom page and its
+	// charts, package web) to the router after the API's own, so that they
+	// share its middleware (request ids, metrics, CORS, rate limit);
+	// writeError is the API's problem+json error writer.
+	Mount func(r chi.Router, writeError func(http.ResponseWriter, *http.Request, error))
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -168,6 +173,9 @@ func (s *Server) routes() chi.Router {
 		r.Delete("/v1/webhooks/{id}", s.handleDeleteWebhook)
 		r.Get("/v1/webhooks/{id}/deliveries", s.handleDeliveries)
 	})
+	if s.cfg.Mount != nil {
+		s.cfg.Mount(r, s.writeError)
+	}
 	return r
 }
 
