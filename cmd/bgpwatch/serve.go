@@ -13,8 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/bgpwatch/bgpwatch/api"
+	"github.com/bgpwatch/bgpwatch/config"
 	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/web"
 	"github.com/bgpwatch/bgpwatch/webhook"
 )
 
@@ -22,8 +26,7 @@ func init() {
 	register(&command{name: "serve", summary: "serve the HTTP API, webhooks and live ingest", run: runServe})
 }
 
-// serveConfig is everything serve runs with. Live ingest (BGP sessions,
-// RIS Live) adds its settings here and its start-up to serve.run.
+// serveConfig is everything serve runs with.
 type serveConfig struct {
 	listen         string
 	adminTokenEnv  string
@@ -34,12 +37,17 @@ type serveConfig struct {
 	accessLog      bool
 	shutdown       time.Duration
 	webhooks       bool
+	web            bool
 	db             *dbFlags
+	live           *config.File // live ingest settings (nil or not Live(): none)
 }
 
 const serveDescription = `
-Serves the HTTP API (see GET /openapi.json), delivers webhooks and, when
-configured, ingests live BGP data, all on one PostgreSQL database.
+Serves the HTTP API (see GET /openapi.json) and the newsroom page at /,
+delivers webhooks and, when configured, ingests live BGP data (BGP sessions
+through an embedded GoBGP speaker, the RIPE RIS Live feed), all on one
+PostgreSQL database. Live settings come from --config (YAML, see
+docs/bgpwatch.example.yaml); flags given on the command line override it.
 
 Series requests without from/to cover the 7 days up to the latest stored bin
 (replayed history may lie years in the past). Webhook administration needs
@@ -61,9 +69,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&cfg.accessLog, "access-log", true, "log every request to stderr")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	fs.BoolVar(&cfg.webhooks, "webhooks", true, "deliver queued webhook notices")
+	fs.BoolVar(&cfg.web, "web", true, "serve the newsroom page at / and the chart.svg endpoints")
+	lf := addLiveFlags(fs)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
+	if err := lf.load(fs, &cfg, e.getenv); err != nil {
+		return err
+	}
+	cfg.live = lf.file
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
@@ -116,12 +130,37 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	errc := make(chan error, 4)
 	running := 0
 
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
 	metrics := api.NewMetrics(nil)
-	srv := api.New(api.Config{
+	// Live ingest (BGP sessions, RIS Live), when configured: it feeds the
+	// same pipeline as replay, reports to metrics and lists its peers.
+	lv, err := startLive(ctx, cfg.live, db, metrics, log)
+	if err != nil {
+		return err
+	}
+	if lv != nil {
+		running++
+		go func() { errc <- wrapErr("live ingest", lv.wait()) }()
+	}
+	acfg := api.Config{
 		Store: db, Webhooks: db, Logger: log, Metrics: metrics,
 		AdminToken: cfg.adminToken, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
 		CacheTTL: cfg.cacheTTL, AccessLog: cfg.accessLog, Version: version,
-	})
+	}
+	if lv != nil {
+		acfg.Peers = lv.lister()
+	}
+	if cfg.web {
+		acfg.Mount = func(r chi.Router, writeError func(http.ResponseWriter, *http.Request, error)) {
+			web.New(db, log.With("component", "web"), web.WithErrorWriter(writeError)).Mount(r)
+		}
+	}
+	srv := api.New(acfg)
 	if cfg.adminToken == "" {
 		log.Warn("admin endpoints disabled: no token in the environment", "env", cfg.adminTokenEnv)
 	}
@@ -133,13 +172,6 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 		go func() { errc <- wrapErr("webhook dispatcher", d.Run(ctx)) }()
 	}
 
-	// Live ingest (BGP sessions, RIS Live) starts here once configured; it
-	// reports to metrics (api.IngestRecorder) and may set api.Config.Peers.
-
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -103,6 +103,20 @@ func TestServe(t *testing.T) {
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "bgpwatch_http_requests_total") {
 		t.Errorf("metrics: %d", code)
 	}
+	// The newsroom page and its charts are mounted on the same server.
+	if code, body := get("/"); code != 200 || !strings.Contains(body, "<html") || !strings.Contains(body, "/assets/") {
+		t.Errorf("page: %d %.200s", code, body)
+	}
+	if code, body := get("/v1/countries/KZ/chart.svg"); code != 404 || !strings.Contains(body, "no series stored") {
+		t.Errorf("chart of an empty database: %d %.200s", code, body)
+	}
+	if code, body := get("/v1/countries/K1/chart.svg"); code != 400 || !strings.Contains(body, `"status":400`) {
+		t.Errorf("bad chart request: %d %s", code, body)
+	}
+	// Without live sources, /v1/peers says so.
+	if code, _ := get("/v1/peers"); code != 503 {
+		t.Errorf("peers without live ingest: %d", code)
+	}
 	s.cancel()
 	select {
 	case code := <-s.done:
