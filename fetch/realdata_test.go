@@ -1,21 +1,16 @@
 package fetch
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
 // TestVerifyRealFiles checks verification against real public archive
 // files: intact ones pass, cut-short or damaged ones fail.
 func TestVerifyRealFiles(t *testing.T) {
-	data := filepath.Join("..", "..", "shared", "data", "mrt")
-	if _, err := os.Stat(data); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("real test data missing: %v", err)
-		}
-		t.Skipf("real test data not found at %s", data)
-	}
+	data := shareddata.Path(t, "mrt")
 	for _, tc := range []struct {
 		file, ext string
 		ok        bool

@@ -2,28 +2,18 @@ package ingest_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
-// sharedData returns ../shared/data relative to the repository root, or
-// skips (fails under CI=true) when it is absent.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "data")
-	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared test data missing at %s (CI=true)", dir)
-		}
-		t.Skipf("shared test data not present at %s", dir)
-	}
-	return dir
-}
+// sharedData returns the shared test data directory (package shareddata).
+func sharedData(t *testing.T) string { return filepath.Dir(shareddata.Path(t, "README.md")) }
 
 // TestReplayRealDamage replays real public archives with known damage: the
 // replay goes on, reports file and offset, and keeps the good records.

@@ -10,21 +10,12 @@ import (
 	"testing"
 
 	"github.com/bgpwatch/bgpwatch"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
-// sharedData returns ../shared/data (relative to the repository root) or
-// skips the test when it is absent (fails under CI=true).
-func sharedData(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("test data %s missing: %v", p, err)
-		}
-		t.Skipf("test data %s missing (want the shared data next to the repository): %v", p, err)
-	}
-	return p
-}
+// sharedData returns a path under the shared test data (package shareddata).
+func sharedData(t *testing.T, rel string) string { return shareddata.Path(t, rel) }
 
 func TestRealDelegations(t *testing.T) {
 	tests := []struct {

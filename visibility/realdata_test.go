@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,24 +16,20 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/mrtsource"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
 // need returns a path under ../shared/data, skipping (failing under CI=true)
 // when it or bgpdump is absent.
 func need(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "shared", "data", rel)
-	missing := func(what string, err error) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: %v", what, err)
-		}
-		t.Skipf("%s missing, skipping: %v", what, err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		missing("test data "+p, err)
-	}
+	p := shareddata.Path(t, rel)
 	if _, err := exec.LookPath("bgpdump"); err != nil {
-		missing("bgpdump (apt install bgpdump)", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("bgpdump missing (apt install bgpdump): %v", err)
+		}
+		t.Skipf("bgpdump missing (apt install bgpdump), skipping: %v", err)
 	}
 	return p
 }
@@ -314,7 +309,7 @@ func TestRealRIBs(t *testing.T) {
 // sample (decoded once, up front) to a fresh Engine: the real peer order
 // and prefix mix. ns/op is per observation.
 func BenchmarkApplyRealRIB(b *testing.B) {
-	p := filepath.Join("..", "..", "shared", "data", "mrt/routeviews/route-views2.rib.20140523.0600_firstMB.bz2")
+	p := shareddata.Path(b, "mrt/routeviews/route-views2.rib.20140523.0600_firstMB.bz2")
 	src, err := mrtsource.Open(p, mrtsource.Options{Collector: "route-views2"})
 	if err != nil {
 		b.Skipf("test data: %v", err)

@@ -9,21 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
-// dataDir returns the shared real-data directory, skipping (or failing
-// under CI=true) when it is absent.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	d := filepath.Join("..", "..", "..", "shared", "data", "mrt")
-	if _, err := os.Stat(d); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared test data missing: %v", err)
-		}
-		t.Skipf("shared test data not found at %s (set up ../shared/data next to the repo)", d)
-	}
-	return d
-}
+// dataDir returns the shared MRT samples directory (package shareddata).
+func dataDir(t testing.TB) string { return shareddata.Path(t, "mrt") }
 
 func mrtFiles(t testing.TB) []string {
 	d := dataDir(t)

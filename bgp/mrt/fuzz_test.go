@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	bgppkt "github.com/osrg/gobgp/v3/pkg/packet/bgp"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
 // exercise runs every decoder over every record of an MRT stream; it must
@@ -104,7 +106,7 @@ func walkPrefixes(b []byte, afi uint16, addPath bool) (ps []netip.Prefix) {
 
 // seedRecords returns the first n records (raw, with header) of a shared file.
 func seedRecords(t testing.TB, rel string, n int) [][]byte {
-	d := filepath.Join("..", "..", "..", "shared", "data", "mrt", rel)
+	d := shareddata.Path(t, "mrt/"+rel)
 	f, err := Open(d)
 	if err != nil {
 		return nil

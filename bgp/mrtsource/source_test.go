@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,19 +11,11 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/mrt"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
-func dataFile(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "data", "mrt", rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared test data missing: %v", err)
-		}
-		t.Skipf("shared test data not found at %s", p)
-	}
-	return p
-}
+func dataFile(t testing.TB, rel string) string { return shareddata.Path(t, "mrt/"+rel) }
 
 type result struct {
 	obs   []bgpwatch.Observation

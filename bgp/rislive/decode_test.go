@@ -5,24 +5,21 @@ import (
 	"errors"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+
+	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
 // recording returns the lines of the shared RIS Live recording, skipping
 // (or failing under CI=true) when the shared data is absent.
 func recording(t testing.TB) [][]byte {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "data", "stream", "ris-live-stream.20190326.jsonl")
-	f, err := os.Open(p)
+	f, err := os.Open(shareddata.Path(t, "stream/ris-live-stream.20190326.jsonl"))
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared test data missing: %v", err)
-		}
-		t.Skipf("shared test data missing (%v); skipping", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var lines [][]byte
