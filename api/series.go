@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/country"
 	"github.com/bgpwatch/bgpwatch/store"
 )
 
@@ -69,7 +70,7 @@ func (s *Server) handleCountries(r *http.Request) (*response, error) {
 	}{Countries: make([]countryJSON, 0, len(cs))}
 	for _, c := range cs {
 		out.Countries = append(out.Countries, countryJSON{
-			Code: c.Country, Name: countryName(c.Country), ASNs: c.ASNs,
+			Code: c.Country, Name: country.Name(c.Country), ASNs: c.ASNs,
 			VisiblePrefixes: c.Prefixes, VisibleSlash24: c.Slash24, VisibleV6Prefixes: c.V6Prefixes,
 			Time: c.Bin,
 		})

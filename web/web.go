@@ -30,6 +30,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/country"
 	"github.com/bgpwatch/bgpwatch/store"
 )
 
@@ -159,7 +160,7 @@ func (w *Web) handleCountryChart(rw http.ResponseWriter, r *http.Request) {
 		w.writeErr(rw, r, err)
 		return
 	}
-	name := countryName(cc)
+	name := country.Name(cc)
 	title := cc
 	if name != "" {
 		title = name + " (" + cc + ")"

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/country"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
@@ -89,15 +90,15 @@ func SlackText(typ string, ev *wire.Event) string {
 
 // subject names the country or network of an event.
 func subject(ev *wire.Event) string {
-	country := ev.Country
-	if n, ok := countryNames[ev.Country]; ok {
-		country = n + " (" + ev.Country + ")"
+	place := ev.Country
+	if n := country.Name(ev.Country); n != "" {
+		place = n + " (" + ev.Country + ")"
 	}
 	if ev.Scope != string(bgpwatch.ScopeASN) || ev.ASN == nil {
-		if country == "" {
+		if place == "" {
 			return "An unknown country"
 		}
-		return country
+		return place
 	}
 	s := fmt.Sprintf("AS%d", *ev.ASN)
 	for _, a := range ev.ASNs {
@@ -105,8 +106,8 @@ func subject(ev *wire.Event) string {
 			s += " " + a.Name
 		}
 	}
-	if country != "" {
-		s += " in " + country
+	if place != "" {
+		s += " in " + place
 	}
 	return s
 }
