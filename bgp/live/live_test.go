@@ -20,6 +20,7 @@ import (
 	"github.com/bgpwatch/bgpwatch/bgp/live"
 	"github.com/bgpwatch/bgpwatch/detect"
 	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/internal/birdtest"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 	"github.com/bgpwatch/bgpwatch/visibility"
@@ -114,17 +115,17 @@ func (rc *receiver) count(typ string) int {
 
 // testRoutes: national prefixes (16 /22s = 64 /24s and two /48s) and a
 // background of other networks' prefixes.
-func testRoutes() (national, background []birdRoute) {
+func testRoutes() (national, background []birdtest.Route) {
 	for i := range 16 {
-		national = append(national, birdRoute{netip.MustParsePrefix(fmt.Sprintf("10.9.%d.0/22", i*4)), nationalASN})
+		national = append(national, birdtest.Route{Prefix: netip.MustParsePrefix(fmt.Sprintf("10.9.%d.0/22", i*4)), Origin: nationalASN})
 	}
 	national = append(national,
-		birdRoute{netip.MustParsePrefix("2001:db8:9198::/48"), nationalASN},
-		birdRoute{netip.MustParsePrefix("2001:db8:9199::/48"), nationalASN})
+		birdtest.Route{Prefix: netip.MustParsePrefix("2001:db8:9198::/48"), Origin: nationalASN},
+		birdtest.Route{Prefix: netip.MustParsePrefix("2001:db8:9199::/48"), Origin: nationalASN})
 	for i := range 40 {
-		background = append(background, birdRoute{netip.MustParsePrefix(fmt.Sprintf("172.16.%d.0/24", i)), uint32(64500 + i%5)})
+		background = append(background, birdtest.Route{Prefix: netip.MustParsePrefix(fmt.Sprintf("172.16.%d.0/24", i)), Origin: uint32(64500 + i%5)})
 	}
-	background = append(background, birdRoute{netip.MustParsePrefix("2001:db8:1::/48"), 64500})
+	background = append(background, birdtest.Route{Prefix: netip.MustParsePrefix("2001:db8:1::/48"), Origin: 64500})
 	return national, background
 }
 
@@ -222,7 +223,7 @@ func (ls *liveSetup) events(t *testing.T) []bgpwatch.Event {
 // withdraw/restore cycle runs three times; the median time from BIRD's
 // reconfiguration to the webhook is logged.
 func TestBIRD(t *testing.T) {
-	needBIRD(t)
+	birdtest.Need(t)
 	step := time.Second
 	addrs := []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.4")}
 	var neighbors []live.Neighbor
@@ -233,11 +234,11 @@ func TestBIRD(t *testing.T) {
 	national, background := testRoutes()
 	all := append(slices.Clone(national), background...)
 	remote := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ls.port)
-	var birds []*bird
+	var birds []*birdtest.BIRD
 	for i, a := range addrs {
-		b := newBird(t, a, uint32(65001+i), remote)
-		b.writeConfig(all)
-		b.start()
+		b := birdtest.New(t, a, uint32(65001+i), remote)
+		b.WriteConfig(all)
+		b.Start()
 		birds = append(birds, b)
 	}
 	full := func(a netip.Addr) bool {
@@ -259,8 +260,8 @@ func TestBIRD(t *testing.T) {
 	}
 	// The export policy rejects everything: no daemon learns a route.
 	for _, b := range birds {
-		if got := b.imported(); !containsImported0(got) {
-			t.Errorf("BIRD %s imported routes from bgpwatch: %s", b.addr, got)
+		if got := b.Imported(); !containsImported0(got) {
+			t.Errorf("BIRD %s imported routes from bgpwatch: %s", b.Addr(), got)
 		}
 	}
 	// Warm-up: the detector needs MinHistory of full bins.
@@ -268,13 +269,13 @@ func TestBIRD(t *testing.T) {
 	waitFor(t, 15*time.Second, "warm-up bins", func() bool { return ls.status.Pipeline().BinsWritten >= bins0+5 })
 
 	// A daemon restart resets one session; its routes come back: no event.
-	birds[0].stop()
+	birds[0].Stop()
 	waitFor(t, 10*time.Second, "session down", func() bool { return ls.peer(addrs[0]).State != "established" })
 	if got := ls.peer(addrs[0]).V4Prefixes; got != 0 {
 		// Published at the next tick; allow it.
 		waitFor(t, 5*time.Second, "table cleared", func() bool { return ls.peer(addrs[0]).V4Prefixes == 0 })
 	}
-	birds[0].start()
+	birds[0].Start()
 	waitFor(t, 20*time.Second, "session back with full table", func() bool { return full(addrs[0]) })
 	bins1 := ls.status.Pipeline().BinsWritten
 	waitFor(t, 10*time.Second, "bins after restart", func() bool { return ls.status.Pipeline().BinsWritten >= bins1+3 })
@@ -291,7 +292,7 @@ func TestBIRD(t *testing.T) {
 		started := ls.recv.count("event.started")
 		t0 := time.Now()
 		for _, b := range birds {
-			b.reconfigure(background)
+			b.Reconfigure(background)
 		}
 		var first time.Time
 		waitFor(t, 15*time.Second, "event.started webhook", func() bool {
@@ -319,7 +320,7 @@ func TestBIRD(t *testing.T) {
 		}
 		// Restore, and wait for both events to end.
 		for _, b := range birds {
-			b.reconfigure(all)
+			b.Reconfigure(all)
 		}
 		waitFor(t, 15*time.Second, "event.ended webhooks", func() bool {
 			return ls.recv.count("event.ended") == ls.recv.count("event.started")

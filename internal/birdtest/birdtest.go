@@ -1,0 +1,243 @@
+// Package birdtest runs real BIRD 2 daemons for bgpwatch's live-peering
+// tests: each daemon gets its own directory, configuration and control
+// socket, peers from its own loopback address (127.0.0.x) with one bgpwatch
+// listener, and exports a set of static routes that a test can change
+// while it runs (Reconfigure). Daemons are stopped at the test's cleanup;
+// a failed test logs each daemon's log file.
+//
+// Need skips a test when BIRD is not installed, and fails it under CI=true,
+// where scripts/install-deps must have installed bird2.
+package birdtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// DefaultRemoteASN is the ASN a daemon expects bgpwatch to have, unless
+// the test sets BIRD.RemoteASN before WriteConfig.
+const DefaultRemoteASN = 65000
+
+// Route is one static route a daemon exports, with the origin ASN it
+// prepends (0: the daemon's own ASN is the origin).
+type Route struct {
+	Prefix netip.Prefix
+	Origin uint32
+}
+
+// BIRD is one BIRD 2 daemon run by a test.
+type BIRD struct {
+	// RemoteASN is bgpwatch's ASN as the daemon configures its neighbor.
+	RemoteASN uint32
+
+	t      testing.TB
+	dir    string
+	addr   netip.Addr
+	asn    uint32
+	remote netip.AddrPort // bgpwatch's listener
+	port   uint16         // BIRD's own listening port
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Need returns the paths of the bird and birdc binaries, or skips the test
+// (fails it under CI=true) when they are missing.
+func Need(t testing.TB) (bird, birdc string) {
+	t.Helper()
+	b, err1 := exec.LookPath("bird")
+	if err1 != nil {
+		b, err1 = "/usr/sbin/bird", statErr("/usr/sbin/bird")
+	}
+	c, err2 := exec.LookPath("birdc")
+	if err2 != nil {
+		c, err2 = "/usr/sbin/birdc", statErr("/usr/sbin/birdc")
+	}
+	if err1 != nil || err2 != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("BIRD 2 is required under CI (scripts/install-deps installs bird2): %v %v", err1, err2)
+		}
+		t.Skip("BIRD 2 not installed (apt-get install bird2); skipping live peering test")
+	}
+	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+		// High ports need no privilege, but BIRD sets socket options
+		// that may need root.
+		t.Log("not root: BIRD may fail to start")
+	}
+	return b, c
+}
+
+func statErr(p string) error { _, err := os.Stat(p); return err }
+
+// New prepares a daemon with router id and source address addr (a
+// loopback address such as 127.0.0.2), local ASN asn, peering with the
+// bgpwatch listener remote. It does not start it: WriteConfig, then Start.
+func New(t testing.TB, addr netip.Addr, asn uint32, remote netip.AddrPort) *BIRD {
+	t.Helper()
+	// Unix socket paths are limited to 108 bytes: keep the dir short.
+	dir, err := os.MkdirTemp("", "bw-bird")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "bird.log"))
+			t.Logf("BIRD %s log:\n%s", addr, log)
+		}
+		os.RemoveAll(dir)
+	})
+	// BIRD listens for incoming sessions too; on a free port, not 179,
+	// so that daemons of test binaries running at the same time on the
+	// same address do not collide.
+	l, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+	if err != nil {
+		t.Fatalf("birdtest: address %s: %v", addr, err)
+	}
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	b := &BIRD{RemoteASN: DefaultRemoteASN, t: t, dir: dir, addr: addr, asn: asn, remote: remote, port: port}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Addr is the daemon's address (its side of the session).
+func (b *BIRD) Addr() netip.Addr { return b.addr }
+
+// ASN is the daemon's local ASN.
+func (b *BIRD) ASN() uint32 { return b.asn }
+
+func (b *BIRD) sock() string { return filepath.Join(b.dir, "bird.ctl") }
+
+// WriteConfig writes the daemon's configuration: one BGP session to the
+// bgpwatch listener (BIRD connects; it listens on a free port of its own
+// address, never 179), exporting
+// routes as static blackhole routes, each with its origin prepended.
+func (b *BIRD) WriteConfig(routes []Route) {
+	b.t.Helper()
+	var st4, st6 strings.Builder
+	for _, r := range routes {
+		line := fmt.Sprintf("\troute %s blackhole { bgp_path.prepend(%d); };\n", r.Prefix, r.Origin)
+		if r.Origin == 0 {
+			line = fmt.Sprintf("\troute %s blackhole;\n", r.Prefix)
+		}
+		if r.Prefix.Addr().Is4() {
+			st4.WriteString(line)
+		} else {
+			st6.WriteString(line)
+		}
+	}
+	conf := fmt.Sprintf(`
+router id %[1]s;
+log "%[2]s/bird.log" all;
+protocol device { scan time 60; }
+protocol static s4 {
+	ipv4 { import all; };
+%[3]s}
+protocol static s6 {
+	ipv6 { import all; };
+%[4]s}
+protocol bgp bw {
+	local %[1]s port %[10]d as %[5]d;
+	neighbor %[6]s port %[7]d as %[9]d;
+	connect delay time 1;
+	connect retry time 1;
+	error wait time 1, 2;
+	hold time 30;
+	multihop;
+	strict bind;
+	ipv4 { import all; export all; };
+	ipv6 { import all; export all; next hop address 2001:db8:ffff::%[8]d; };
+}
+`, b.addr, b.dir, st4.String(), st6.String(), b.asn, b.remote.Addr(), b.remote.Port(), b.addr.As4()[3], b.RemoteASN, b.port)
+	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(conf), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// Start runs the daemon and waits for its control socket.
+func (b *BIRD) Start() {
+	b.t.Helper()
+	bin, _ := Need(b.t)
+	cmd := exec.Command(bin, "-f", "-c", filepath.Join(b.dir, "bird.conf"), "-s", b.sock(), "-P", filepath.Join(b.dir, "bird.pid"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		b.t.Fatalf("start bird: %v", err)
+	}
+	b.cmd = cmd
+	b.exited = make(chan struct{})
+	go func() { cmd.Wait(); close(b.exited) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", b.sock()); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-b.exited:
+			log, _ := os.ReadFile(filepath.Join(b.dir, "bird.log"))
+			b.t.Fatalf("bird exited: %s\n%s", out.String(), log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("bird control socket did not appear: %s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop terminates the daemon (it closes its session with a Cease
+// notification); a no-op when it is not running.
+func (b *BIRD) Stop() {
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.exited:
+	case <-time.After(5 * time.Second):
+		b.cmd.Process.Kill()
+		<-b.exited
+	}
+	b.cmd = nil
+	os.Remove(b.sock())
+}
+
+// Birdc runs a birdc command against the daemon and returns its output.
+func (b *BIRD) Birdc(args ...string) string {
+	b.t.Helper()
+	_, c := Need(b.t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, c, append([]string{"-s", b.sock()}, args...)...).CombinedOutput()
+	if err != nil {
+		b.t.Fatalf("birdc %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// Reconfigure makes the running daemon export routes instead.
+func (b *BIRD) Reconfigure(routes []Route) {
+	b.t.Helper()
+	b.WriteConfig(routes)
+	if out := b.Birdc("configure"); !strings.Contains(out, "Reconfigured") {
+		b.t.Fatalf("birdc configure: %s", out)
+	}
+}
+
+// Imported returns birdc's count of the routes the daemon holds and how
+// many of them came from bgpwatch, e.g. "Total: 0 of 59 routes for 59
+// networks in 2 tables".
+func (b *BIRD) Imported() string {
+	return strings.TrimSpace(b.Birdc("show", "route", "protocol", "bw", "count"))
+}
