@@ -1,9 +1,10 @@
 package store
 
 // Read queries behind the HTTP API: latest counts per country and ASN and
-// visibility series on the 5-minute bin grid. All series reads go through
-// Series, the one place that knows how the two series tables are stored
-// (see migrations/00001_init.sql).
+// visibility series on the 5-minute bin grid. Every read of values on the
+// grid (Series, ASNSeries) goes through fill, the one place
+// that knows how the series tables are stored (see
+// migrations/00001_init.sql).
 
 import (
 	"context"
@@ -35,18 +36,23 @@ type Extent struct {
 	OK          bool
 }
 
-// SeriesExtent returns the first and last stored country bin. It walks the
-// primary key country by country (a loose index scan) instead of reading the
-// table, so it stays cheap on years of history.
-func (db *DB) SeriesExtent(ctx context.Context) (Extent, error) {
-	var first, last *time.Time
-	err := db.Pool().QueryRow(ctx, `
+// countriesCTE lists the countries of country_series as c(country), with a
+// NULL row at the end: a loose index scan that walks the primary key one
+// country at a time instead of reading the table.
+const countriesCTE = `
 		WITH RECURSIVE c AS (
 		    (SELECT country FROM country_series ORDER BY country LIMIT 1)
 		    UNION ALL
 		    SELECT (SELECT s.country FROM country_series s WHERE s.country > c.country ORDER BY s.country LIMIT 1)
 		    FROM c WHERE c.country IS NOT NULL
-		)
+		)`
+
+// SeriesExtent returns the first and last stored country bin. It walks the
+// primary key country by country (a loose index scan) instead of reading the
+// table, so it stays cheap on years of history.
+func (db *DB) SeriesExtent(ctx context.Context) (Extent, error) {
+	var first, last *time.Time
+	err := db.Pool().QueryRow(ctx, countriesCTE+`
 		SELECT min((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin LIMIT 1)),
 		       max((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin DESC LIMIT 1))
 		FROM c WHERE c.country IS NOT NULL`).Scan(&first, &last)
@@ -70,13 +76,7 @@ type CountryLatest struct {
 // LatestCountries returns the latest row of every country with series,
 // ordered by country code (one index probe per country).
 func (db *DB) LatestCountries(ctx context.Context) ([]CountryLatest, error) {
-	rows, err := db.Pool().Query(ctx, `
-		WITH RECURSIVE c AS (
-		    (SELECT country FROM country_series ORDER BY country LIMIT 1)
-		    UNION ALL
-		    SELECT (SELECT s.country FROM country_series s WHERE s.country > c.country ORDER BY s.country LIMIT 1)
-		    FROM c WHERE c.country IS NOT NULL
-		)
+	rows, err := db.Pool().Query(ctx, countriesCTE+`
 		SELECT l.country, l.bin, l.visible_prefixes, l.visible_slash24, l.visible_v6_prefixes, l.asns
 		FROM c CROSS JOIN LATERAL (
 		    SELECT * FROM country_series s WHERE s.country = c.country ORDER BY bin DESC LIMIT 1
@@ -137,9 +137,9 @@ type SeriesQuery struct {
 // Series returns the points of q's entity from q.From to q.To, one per
 // q.Step, oldest first, on the bin grid: the value at a bin is the latest
 // stored row at or before it but not before that bin's UTC day start, and
-// zero when there is none. This reads asn_series (change points plus daily
-// key frames) correctly, and country_series (a row per bin) too; an entity
-// without rows in a day is zero for that day.
+// zero when there is none (see fill). This reads asn_series (change points
+// plus daily key frames) correctly, and country_series (a row per bin) too;
+// an entity without rows in a day is zero for that day.
 //
 // It costs two index range scans: the row at or before From (since From's
 // day start) and the rows in (From, To].
@@ -155,9 +155,21 @@ func (db *DB) Series(ctx context.Context, q SeriesQuery) ([]bgpwatch.Point, erro
 	if to.Before(from) {
 		return nil, nil
 	}
-	table, col, key := "country_series", "country", any(q.Country)
-	if q.Country == "" {
-		table, col, key = "asn_series", "asn", any(int64(q.ASN))
+	cps, err := db.changePoints(ctx, q.Country, q.ASN, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("series: %w", err)
+	}
+	return fillGrid(cps, from, to, step), nil
+}
+
+// changePoints returns the stored rows of a country (when country is not
+// empty) or else of an ASN that decide its values on the bins from from to
+// to: the latest row at or before from since from's UTC day start, and the
+// rows in (from, to]; oldest first.
+func (db *DB) changePoints(ctx context.Context, country string, asn bgpwatch.ASN, from, to time.Time) ([]bgpwatch.Point, error) {
+	table, col, key := "country_series", "country", any(country)
+	if country == "" {
+		table, col, key = "asn_series", "asn", any(int64(asn))
 	}
 	cols := `bin, visible_prefixes, visible_slash24, visible_v6_prefixes`
 	rows, err := db.Pool().Query(ctx, `
@@ -166,36 +178,63 @@ func (db *DB) Series(ctx context.Context, q SeriesQuery) ([]bgpwatch.Point, erro
 		(SELECT `+cols+` FROM `+table+` WHERE `+col+` = $1 AND bin > $2 AND bin <= $4 ORDER BY bin)`,
 		key, from, from.Truncate(day), to)
 	if err != nil {
-		return nil, fmt.Errorf("series: %w", err)
+		return nil, err
 	}
-	cps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.Point, error) {
+	cps, err := collectPoints(rows)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(cps, func(a, b bgpwatch.Point) int { return a.Time.Compare(b.Time) })
+	return cps, nil
+}
+
+// collectPoints reads rows of (bin, visible_prefixes, visible_slash24,
+// visible_v6_prefixes) and closes them.
+func collectPoints(rows pgx.Rows) ([]bgpwatch.Point, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.Point, error) {
 		var p bgpwatch.Point
 		var a, b, c int32
 		err := r.Scan(&p.Time, &a, &b, &c)
+		p.Time = p.Time.UTC()
 		p.Prefixes, p.Slash24, p.V6Prefixes = int(a), int(b), int(c)
 		return p, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("series: %w", err)
+}
+
+// fill reads the values of an entity on the bin grid from its change
+// points (oldest first). This is the one place that knows the storage rule
+// of migrations/00001_init.sql: the value at bin t is the latest row at or
+// before t, never from before t's UTC day start (daily key frames make that
+// exact), and zero when there is none. Ask for bins in time order.
+type fill struct {
+	cps []bgpwatch.Point
+	i   int // index of the latest change point at or before the last bin asked; -1 none
+}
+
+func newFill(cps []bgpwatch.Point) fill { return fill{cps: cps, i: -1} }
+
+// at returns the counts at bin t; seen reports whether any change point
+// lies at or before t (an ASN's rows may start within the range).
+func (f *fill) at(t time.Time) (c bgpwatch.Counts, seen bool) {
+	for f.i+1 < len(f.cps) && !f.cps[f.i+1].Time.After(t) {
+		f.i++
 	}
-	slices.SortFunc(cps, func(a, b bgpwatch.Point) int { return a.Time.Compare(b.Time) })
-	return fillGrid(cps, from, to, step), nil
+	if f.i < 0 {
+		return c, false
+	}
+	if p := &f.cps[f.i]; !p.Time.Before(t.Truncate(day)) {
+		c = p.Counts
+	}
+	return c, true
 }
 
 // fillGrid expands change points cps (sorted by time) onto the bins from
 // from to to and folds them into points of width step (minimum per count).
 func fillGrid(cps []bgpwatch.Point, from, to time.Time, step time.Duration) []bgpwatch.Point {
-	n := int(to.Sub(from)/step) + 1
-	out := make([]bgpwatch.Point, 0, n)
-	i := -1
+	out := make([]bgpwatch.Point, 0, int(to.Sub(from)/step)+1)
+	f := newFill(cps)
 	for t := from; !t.After(to); t = t.Add(bgpwatch.BinStep) {
-		for i+1 < len(cps) && !cps[i+1].Time.After(t) {
-			i++
-		}
-		var c bgpwatch.Counts
-		if i >= 0 && !cps[i].Time.Before(t.Truncate(day)) {
-			c = cps[i].Counts
-		}
+		c, _ := f.at(t)
 		if k := len(out) - 1; k >= 0 && t.Sub(out[k].Time) < step {
 			o := &out[k].Counts
 			o.Prefixes, o.Slash24, o.V6Prefixes = min(o.Prefixes, c.Prefixes), min(o.Slash24, c.Slash24), min(o.V6Prefixes, c.V6Prefixes)

@@ -93,8 +93,10 @@ func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
 	return nil
 }
 
-// CountrySeries returns the country's points with bin in [from, to], oldest
-// first.
+// CountrySeries returns the stored country_series rows of the country with
+// bin in [from, to], oldest first, as they are: a bin without a row is left
+// out, not filled. It checks what ingest wrote; presentation reads go
+// through Series.
 func (db *DB) CountrySeries(ctx context.Context, country string, from, to time.Time) ([]bgpwatch.Point, error) {
 	rows, err := db.Pool().Query(ctx, `
 		SELECT bin, visible_prefixes, visible_slash24, visible_v6_prefixes
@@ -103,66 +105,32 @@ func (db *DB) CountrySeries(ctx context.Context, country string, from, to time.T
 	if err != nil {
 		return nil, fmt.Errorf("country series %s: %w", country, err)
 	}
-	pts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.Point, error) {
-		var p bgpwatch.Point
-		var a, b, c int32
-		err := r.Scan(&p.Time, &a, &b, &c)
-		p.Time = p.Time.UTC()
-		p.Prefixes, p.Slash24, p.V6Prefixes = int(a), int(b), int(c)
-		return p, err
-	})
+	pts, err := collectPoints(rows)
 	if err != nil {
 		return nil, fmt.Errorf("country series %s: %w", country, err)
 	}
 	return pts, nil
 }
 
-// ASNSeries returns one point per bin in [from, to] for the ASN, expanded
-// from the stored change points: the value at a bin is the latest row at or
-// before it, never from before that bin's day start (key frames make this
-// exact; no row since the day start means zero). Bins before the ASN's first
-// row in the range's day are left out.
+// ASNSeries returns one point per bin in [from, to] for the ASN, read as
+// Series reads it, except that the bins before the ASN's first row since
+// from's UTC day start are left out (and nil is returned when it has no
+// row): it checks what ingest wrote, so a missing row shows as missing.
 func (db *DB) ASNSeries(ctx context.Context, asn bgpwatch.ASN, from, to time.Time) ([]bgpwatch.Point, error) {
 	from, to = from.UTC().Truncate(bgpwatch.BinStep), to.UTC()
 	if to.Before(from) {
 		return nil, nil
 	}
-	dayStart := from.Truncate(24 * time.Hour)
-	rows, err := db.Pool().Query(ctx, `
-		SELECT bin, visible_prefixes, visible_slash24, visible_v6_prefixes
-		FROM asn_series WHERE asn = $1 AND bin >= $2 AND bin <= $3 ORDER BY bin`,
-		int64(asn), dayStart, to)
+	cps, err := db.changePoints(ctx, "", asn, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("asn series %d: %w", asn, err)
-	}
-	cps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.Point, error) {
-		var p bgpwatch.Point
-		var a, b, c int32
-		err := r.Scan(&p.Time, &a, &b, &c)
-		p.Time = p.Time.UTC()
-		p.Prefixes, p.Slash24, p.V6Prefixes = int(a), int(b), int(c)
-		return p, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("asn series %d: %w", asn, err)
-	}
-	if len(cps) == 0 {
-		return nil, nil
 	}
 	var out []bgpwatch.Point
-	i := -1
+	f := newFill(cps)
 	for t := from; !t.After(to); t = t.Add(bgpwatch.BinStep) {
-		for i+1 < len(cps) && !cps[i+1].Time.After(t) {
-			i++
+		if c, seen := f.at(t); seen {
+			out = append(out, bgpwatch.Point{Time: t, Counts: c})
 		}
-		if i < 0 {
-			continue
-		}
-		p := bgpwatch.Point{Time: t}
-		if !cps[i].Time.Before(t.Truncate(24 * time.Hour)) {
-			p.Counts = cps[i].Counts
-		}
-		out = append(out, p)
 	}
 	return out, nil
 }
