@@ -298,6 +298,20 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 
+	t.Run("event prefixes csv", func(t *testing.T) {
+		res, b := f.do(t, "GET", fmt.Sprintf("/v1/events/%d/prefixes?limit=2&format=csv", f.countryEv), "")
+		recs, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+		want := [][]string{{"prefix", "origin_asn", "withdrawn_at"},
+			{"2.72.0.0/24", "9198", "2022-01-05T06:00:00Z"}, {"2.72.1.0/24", "9198", "2022-01-05T06:01:00Z"}}
+		if err != nil || fmt.Sprint(recs) != fmt.Sprint(want) || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
+			t.Errorf("csv %v (%v), want %v", recs, err, want)
+		}
+		next := res.Header.Get("X-Next-Cursor")
+		if link := res.Header.Get("Link"); next == "" || !strings.Contains(link, "cursor="+next) || !strings.Contains(link, "format=csv") {
+			t.Errorf("next page: X-Next-Cursor %q, Link %q", next, link)
+		}
+	})
+
 	t.Run("etag and 304", func(t *testing.T) {
 		res, b := f.do(t, "GET", "/v1/countries/KZ/series", "")
 		etag := res.Header.Get("ETag")

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -66,63 +64,55 @@ func (s *Server) handleEvents(r *http.Request) (*response, error) {
 	for i := range evs {
 		out.Events = append(out.Events, wire.FromEvent(&evs[i]))
 	}
-	var rs *response
-	if wantsCSV(r) {
-		rs = eventsCSV(out.Events)
-	} else {
-		if next != "" {
-			out.NextCursor = &next
-		}
-		if rs, err = jsonResponse(out, eventsMaxAge); err != nil {
-			return nil, err
-		}
-	}
 	if next != "" {
-		rs.header = nextHeaders(r, v, next)
+		out.NextCursor = &next
 	}
-	return rs, nil
+	return nextPage(r, v, next)(tableResponse(r, eventsMaxAge, out, eventsCSVHeader, len(out.Events),
+		func(i int) []string { return eventCSV(&out.Events[i]) }))
 }
 
-// nextHeaders point at the next page (for CSV clients, which have no body
-// field for it).
-func nextHeaders(r *http.Request, v url.Values, next string) http.Header {
-	nv := url.Values{}
-	for k, x := range v {
-		nv[k] = x
-	}
-	nv.Set("cursor", next)
-	return http.Header{
-		"X-Next-Cursor": {next},
-		"Link":          {"<" + r.URL.Path + "?" + nv.Encode() + `>; rel="next"`},
+// nextPage returns a function that adds the X-Next-Cursor and Link headers
+// of the next page to an answer (for CSV clients, which have no body field
+// for the cursor); with next empty it changes nothing.
+func nextPage(r *http.Request, v url.Values, next string) func(*response, error) (*response, error) {
+	return func(rs *response, err error) (*response, error) {
+		if err != nil || next == "" {
+			return rs, err
+		}
+		nv := url.Values{}
+		for k, x := range v {
+			nv[k] = x
+		}
+		nv.Set("cursor", next)
+		rs.header = http.Header{
+			"X-Next-Cursor": {next},
+			"Link":          {"<" + r.URL.Path + "?" + nv.Encode() + `>; rel="next"`},
+		}
+		return rs, nil
 	}
 }
 
-func eventsCSV(evs []wire.Event) *response {
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	cw.Write([]string{"id", "scope", "country", "asn", "access", "status", "started_at", "ended_at", //nolint:errcheck // bytes.Buffer
-		"baseline_slash24", "min_slash24", "drop_ratio", "alert_area", "withdrawn_prefixes", "asns"})
-	for _, e := range evs {
-		asn, ended, asns := "", "", ""
-		if e.ASN != nil {
-			asn = strconv.FormatUint(uint64(*e.ASN), 10)
-		}
-		if e.EndedAt != nil {
-			ended = e.EndedAt.Format(time.RFC3339)
-		}
-		for i, a := range e.ASNs {
-			if i > 0 {
-				asns += " "
-			}
-			asns += strconv.FormatUint(uint64(a.ASN), 10)
-		}
-		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.Scope, e.Country, asn, e.Access, e.Status, //nolint:errcheck // bytes.Buffer
-			e.StartedAt.Format(time.RFC3339), ended, itoa(e.BaselineSlash24), itoa(e.MinSlash24),
-			strconv.FormatFloat(e.DropRatio, 'f', -1, 64), strconv.FormatFloat(e.AlertArea, 'f', -1, 64),
-			itoa(e.WithdrawnPrefixes), asns})
+var eventsCSVHeader = []string{"id", "scope", "country", "asn", "access", "status", "started_at", "ended_at",
+	"baseline_slash24", "min_slash24", "drop_ratio", "alert_area", "withdrawn_prefixes", "asns"}
+
+func eventCSV(e *wire.Event) []string {
+	asn, ended, asns := "", "", ""
+	if e.ASN != nil {
+		asn = strconv.FormatUint(uint64(*e.ASN), 10)
 	}
-	cw.Flush()
-	return &response{ctype: "text/csv; charset=utf-8", body: buf.Bytes(), cacheControl: cacheControl(eventsMaxAge)}
+	if e.EndedAt != nil {
+		ended = e.EndedAt.Format(time.RFC3339)
+	}
+	for i, a := range e.ASNs {
+		if i > 0 {
+			asns += " "
+		}
+		asns += strconv.FormatUint(uint64(a.ASN), 10)
+	}
+	return []string{strconv.FormatInt(e.ID, 10), e.Scope, e.Country, asn, e.Access, e.Status,
+		e.StartedAt.Format(time.RFC3339), ended, itoa(e.BaselineSlash24), itoa(e.MinSlash24),
+		strconv.FormatFloat(e.DropRatio, 'f', -1, 64), strconv.FormatFloat(e.AlertArea, 'f', -1, 64),
+		itoa(e.WithdrawnPrefixes), asns}
 }
 
 func (s *Server) handleEvent(r *http.Request) (*response, error) {
@@ -175,28 +165,14 @@ func (s *Server) handleEventPrefixes(r *http.Request) (*response, error) {
 	for _, p := range ps {
 		out.Prefixes = append(out.Prefixes, prefixJSON{Prefix: p.Prefix.String(), OriginASN: uint32(p.Origin), WithdrawnAt: p.WithdrawnAt.UTC()})
 	}
-	var rs *response
-	if wantsCSV(r) {
-		var buf bytes.Buffer
-		cw := csv.NewWriter(&buf)
-		cw.Write([]string{"prefix", "origin_asn", "withdrawn_at"}) //nolint:errcheck // bytes.Buffer
-		for _, p := range out.Prefixes {
-			cw.Write([]string{p.Prefix, strconv.FormatUint(uint64(p.OriginASN), 10), p.WithdrawnAt.Format(time.RFC3339)}) //nolint:errcheck // bytes.Buffer
-		}
-		cw.Flush()
-		rs = &response{ctype: "text/csv; charset=utf-8", body: buf.Bytes(), cacheControl: cacheControl(eventsMaxAge)}
-	} else {
-		if next != "" {
-			out.NextCursor = &next
-		}
-		if rs, err = jsonResponse(out, eventsMaxAge); err != nil {
-			return nil, err
-		}
-	}
 	if next != "" {
-		rs.header = nextHeaders(r, v, next)
+		out.NextCursor = &next
 	}
-	return rs, nil
+	return nextPage(r, v, next)(tableResponse(r, eventsMaxAge, out, []string{"prefix", "origin_asn", "withdrawn_at"}, len(out.Prefixes),
+		func(i int) []string {
+			p := &out.Prefixes[i]
+			return []string{p.Prefix, strconv.FormatUint(uint64(p.OriginASN), 10), p.WithdrawnAt.Format(time.RFC3339)}
+		}))
 }
 
 func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {

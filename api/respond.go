@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
@@ -50,6 +51,23 @@ func jsonResponse(v any, maxAge time.Duration) (*response, error) {
 		return nil, err
 	}
 	return &response{ctype: "application/json", body: append(b, '\n'), cacheControl: cacheControl(maxAge)}, nil
+}
+
+// tableResponse answers a read of a list: CSV when the client asks for it
+// (wantsCSV), a header line and then row(i) for i in [0, n), else out as
+// JSON.
+func tableResponse(r *http.Request, maxAge time.Duration, out any, header []string, n int, row func(i int) []string) (*response, error) {
+	if !wantsCSV(r) {
+		return jsonResponse(out, maxAge)
+	}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	cw.Write(header) //nolint:errcheck // bytes.Buffer
+	for i := range n {
+		cw.Write(row(i)) //nolint:errcheck // bytes.Buffer
+	}
+	cw.Flush()
+	return &response{ctype: "text/csv; charset=utf-8", body: buf.Bytes(), cacheControl: cacheControl(maxAge)}, nil
 }
 
 func cacheControl(maxAge time.Duration) string {

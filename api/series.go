@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/csv"
 	"net/http"
 	"strconv"
 	"time"
@@ -220,17 +218,11 @@ func (s *Server) series(r *http.Request, q store.SeriesQuery) (*response, error)
 			}
 		}
 	}
-	if wantsCSV(r) {
-		var buf bytes.Buffer
-		cw := csv.NewWriter(&buf)
-		cw.Write([]string{"time", "visible_prefixes", "visible_slash24", "visible_v6_prefixes"}) //nolint:errcheck // bytes.Buffer
-		for _, p := range out.Points {
-			cw.Write([]string{p.Time.Format(time.RFC3339), itoa(p.VisiblePrefixes), itoa(p.VisibleSlash24), itoa(p.VisibleV6Prefixes)}) //nolint:errcheck // bytes.Buffer
-		}
-		cw.Flush()
-		return &response{ctype: "text/csv; charset=utf-8", body: buf.Bytes(), cacheControl: cacheControl(seriesMaxAge)}, nil
-	}
-	return jsonResponse(out, seriesMaxAge)
+	return tableResponse(r, seriesMaxAge, out, []string{"time", "visible_prefixes", "visible_slash24", "visible_v6_prefixes"}, len(out.Points),
+		func(i int) []string {
+			p := &out.Points[i]
+			return []string{p.Time.Format(time.RFC3339), itoa(p.VisiblePrefixes), itoa(p.VisibleSlash24), itoa(p.VisibleV6Prefixes)}
+		})
 }
 
 type asnJSON struct {
