@@ -61,9 +61,14 @@ type Config struct {
 	FeedCollapse float64
 	// FeedWindow is the number of previous bins in the FullFeed median.
 	FeedWindow int
-	// RecomputeEvery: cached medians are refreshed every this many accepted
-	// bins (and on demand when a value falls below the drop level).
+	// RecomputeEvery: cached medians are refreshed once per this many bins
+	// (on the clock: at the first accepted bin of each such period), and on
+	// demand when a value falls below the drop level.
 	RecomputeEvery int
+	// ResumeTolerance: after Resume, a bin whose countries together have
+	// more than this share fewer /24s than the resumed history's median is
+	// not trusted (an incomplete view after a restart; see Resume).
+	ResumeTolerance float64
 }
 
 // DefaultConfig returns the defaults documented in the package comment.
@@ -84,6 +89,7 @@ func DefaultConfig() Config {
 		FeedCollapse:      0.5,
 		FeedWindow:        24,
 		RecomputeEvery:    12,
+		ResumeTolerance:   0.10,
 	}
 }
 
@@ -155,6 +161,9 @@ func (c Config) sanitize() Config {
 	}
 	if c.RecomputeEvery < 1 {
 		c.RecomputeEvery = def.RecomputeEvery
+	}
+	if c.ResumeTolerance <= 0 || c.ResumeTolerance >= 1 {
+		c.ResumeTolerance = def.ResumeTolerance
 	}
 	return c
 }

@@ -64,14 +64,19 @@ type Detector struct {
 	last     time.Time // Start of the last bin seen (accepted or not)
 	started  bool      // a bin was seen
 	accepted int
+	period   time.Duration // RecomputeEvery bins: ticks fall on its multiples
+	tickAt   time.Time     // period of the last tick
 	scratch  []int32
 	feedTmp  []int32
+
+	res resumeState // set by Resume
 }
 
 // tracker is the per-entity state shared by countries and ASNs.
 type tracker struct {
 	hist history
-	ev   *open // nil while normal
+	ev   *open   // nil while normal
+	seed *cursor // the entity's History steps, during Resume only
 }
 
 type asnEntity struct {
@@ -84,7 +89,8 @@ type asnEntity struct {
 
 type countryEntity struct {
 	tracker
-	cc string
+	cc   string
+	last int32 // value in the latest accepted bin
 }
 
 // withdrawal is one invisible-flip of a prefix; restored is set when the
@@ -113,6 +119,11 @@ type open struct {
 	sigMin  int32
 	sigASNs []bgpwatch.ASN
 	sigW    int
+	// set by Resume for stored events
+	stored     bool    // the event is in the store: never reported as started again
+	report     bool    // stored as ongoing: its changes during Resume are reported
+	late       bool    // it started before the History's data: area is partial
+	storedArea float64 // the stored alert area of a late event
 }
 
 type contribState struct {
@@ -140,6 +151,7 @@ func New(cfg Config, info func(bgpwatch.ASN) bgpwatch.ASNInfo) *Detector {
 		asnIdx:   make(map[bgpwatch.ASN]*asnEntity),
 		national: make(map[string][]*asnEntity),
 		ccIdx:    make(map[string]*countryEntity),
+		period:   time.Duration(cfg.RecomputeEvery) * cfg.Step,
 	}
 	return d
 }
@@ -150,7 +162,11 @@ func New(cfg Config, info func(bgpwatch.ASN) bgpwatch.ASNInfo) *Detector {
 // full-feed peers, or whose FullFeed collapsed (collector outage), are
 // skipped: they neither start nor end events nor enter the baseline.
 func (d *Detector) Observe(b *bgpwatch.Bin) []Transition {
-	if b == nil || (d.started && !b.Start.After(d.last)) {
+	if b == nil {
+		return nil
+	}
+	if d.started && !b.Start.After(d.last) {
+		d.replayChanges(b)
 		return nil
 	}
 	d.started = true
@@ -159,21 +175,48 @@ func (d *Detector) Observe(b *bgpwatch.Bin) []Transition {
 	if !d.acceptFeed(b.FullFeed) {
 		return nil
 	}
+	if !d.guardResume(b) {
+		return nil
+	}
+	if !d.started { // the resumed state was dropped: start afresh with this bin
+		return d.Observe(b)
+	}
 	d.accepted++
-	tick := d.accepted == 1 || d.accepted%d.cfg.RecomputeEvery == 0
+	tick := d.tick(b.Start)
 	if tick {
 		d.discover(b)
 	}
-	var out []Transition
 	for _, a := range d.asns {
-		v := int32(b.ASNs[a.asn].Slash24)
-		a.last = v
-		act := d.step(&a.tracker, v, b.Start, d.cfg.ASN, tick)
+		a.last = int32(b.ASNs[a.asn].Slash24)
+	}
+	for _, c := range d.ccs {
+		c.last = int32(b.Countries[c.cc].Slash24)
+	}
+	return d.stepAll(nil, b.Start, tick)
+}
+
+// tick reports whether an accepted bin at t refreshes the cached medians
+// and looks for new entities: the first accepted bin, then the first
+// accepted bin of every period of RecomputeEvery bins on the clock, so that
+// a resumed detector ticks at the same bins as one that ran on.
+func (d *Detector) tick(t time.Time) bool {
+	p := t.Truncate(d.period)
+	if d.accepted == 1 || !p.Equal(d.tickAt) {
+		d.tickAt = p
+		return true
+	}
+	return false
+}
+
+// stepAll advances every entity by one accepted bin at t, with the values
+// already in the entities' last fields, and appends the transitions.
+func (d *Detector) stepAll(out []Transition, t time.Time, tick bool) []Transition {
+	for _, a := range d.asns {
+		act := d.step(&a.tracker, a.last, t, d.cfg.ASN, tick)
 		out = d.emit(out, act, &a.tracker, func() bgpwatch.Event { return d.asnEvent(a) })
 	}
 	for _, c := range d.ccs {
-		v := int32(b.Countries[c.cc].Slash24)
-		act := d.step(&c.tracker, v, b.Start, d.cfg.Country, tick)
+		act := d.step(&c.tracker, c.last, t, d.cfg.Country, tick)
 		if c.ev != nil && act != actEnd && act != actRecovering {
 			d.trackContrib(c)
 		}
@@ -282,21 +325,32 @@ func (d *Detector) step(s *tracker, v int32, t time.Time, th Thresholds, tick bo
 }
 
 // emit appends the transition for act, if any, and closes ended events.
+// While resuming, only the changes of events stored as ongoing are kept
+// (they are catch-ups of what the previous run did not save).
 func (d *Detector) emit(out []Transition, act action, s *tracker, build func() bgpwatch.Event) []Transition {
+	keep := !d.res.running || (s.ev != nil && s.ev.report)
 	switch act {
 	case actStart:
+		if s.ev.stored {
+			return out
+		}
 		ev := build()
 		d.sign(s.ev, &ev)
-		out = append(out, Transition{Kind: Started, Event: ev})
+		if keep {
+			out = append(out, Transition{Kind: Started, Event: ev})
+		}
 	case actContinue:
 		ev := build()
 		if d.changed(s.ev, &ev) {
 			d.sign(s.ev, &ev)
-			out = append(out, Transition{Kind: Updated, Event: ev})
+			if keep {
+				out = append(out, Transition{Kind: Updated, Event: ev})
+			}
 		}
 	case actEnd:
-		ev := build()
-		out = append(out, Transition{Kind: Ended, Event: ev})
+		if keep {
+			out = append(out, Transition{Kind: Ended, Event: build()})
+		}
 		s.ev = nil
 	}
 	return out
@@ -352,9 +406,9 @@ func (d *Detector) acceptFeed(ff int) bool {
 }
 
 // discover starts tracking ASNs at or above trackMin /24s and every country
-// with visible space. It runs on the first accepted bin and then every
-// RecomputeEvery bins, so its map scan is amortised; a new entity needs
-// MinHistory of warm-up anyway.
+// with visible space. It runs on ticks (the first accepted bin and then
+// once per RecomputeEvery bins), so its map scan is amortised; a new entity
+// needs MinHistory of warm-up anyway.
 func (d *Detector) discover(b *bgpwatch.Bin) {
 	var newASN, newCC bool
 	touched := map[string]bool{}
@@ -365,15 +419,10 @@ func (d *Detector) discover(b *bgpwatch.Bin) {
 		if _, ok := d.asnIdx[asn]; ok {
 			continue
 		}
-		a := &asnEntity{asn: asn, country: d.info(asn).Country}
-		a.hist = newHistory(d.window)
-		d.asnIdx[asn] = a
-		d.asns = append(d.asns, a)
-		newASN = true
-		if a.country != "" {
-			d.national[a.country] = append(d.national[a.country], a)
+		if a := d.addASN(asn); a.country != "" {
 			touched[a.country] = true
 		}
+		newASN = true
 	}
 	for cc, c := range b.Countries {
 		if c.Slash24 <= 0 {
@@ -382,20 +431,43 @@ func (d *Detector) discover(b *bgpwatch.Bin) {
 		if _, ok := d.ccIdx[cc]; ok {
 			continue
 		}
-		e := &countryEntity{cc: cc}
-		e.hist = newHistory(d.window)
-		d.ccIdx[cc] = e
-		d.ccs = append(d.ccs, e)
+		d.addCountry(cc)
 		newCC = true
 	}
+	d.sortEntities(newASN, newCC, touched)
+}
+
+// addASN starts tracking asn; the caller sorts (sortEntities).
+func (d *Detector) addASN(asn bgpwatch.ASN) *asnEntity {
+	a := &asnEntity{asn: asn, country: d.info(asn).Country}
+	a.hist = newHistory(d.window)
+	d.asnIdx[asn] = a
+	d.asns = append(d.asns, a)
+	if a.country != "" {
+		d.national[a.country] = append(d.national[a.country], a)
+	}
+	return a
+}
+
+// addCountry starts tracking cc; the caller sorts (sortEntities).
+func (d *Detector) addCountry(cc string) *countryEntity {
+	e := &countryEntity{cc: cc}
+	e.hist = newHistory(d.window)
+	d.ccIdx[cc] = e
+	d.ccs = append(d.ccs, e)
+	return e
+}
+
+// sortEntities restores the sorted order after additions.
+func (d *Detector) sortEntities(asns, ccs bool, touched map[string]bool) {
 	byASN := func(x, y *asnEntity) int { return cmp.Compare(x.asn, y.asn) }
-	if newASN {
+	if asns {
 		slices.SortFunc(d.asns, byASN)
 	}
 	for cc := range touched {
 		slices.SortFunc(d.national[cc], byASN)
 	}
-	if newCC {
+	if ccs {
 		slices.SortFunc(d.ccs, func(x, y *countryEntity) int { return cmp.Compare(x.cc, y.cc) })
 	}
 }

@@ -24,8 +24,9 @@
 // leaving out the bins in which the entity was in an event or about to
 // start one, so an outage does not drag its own baseline down. The median
 // is cached and recomputed only when the stored values changed, at most
-// hourly (RecomputeEvery bins) and on demand when a value falls below the
-// drop level. Warm-up: an entity needs MinHistory (2 h, 24 bins) of history
+// hourly (at the first accepted bin of each period of RecomputeEvery bins
+// on the clock, so that runs started at different times recompute at the
+// same bins) and on demand when a value falls below the drop level. Warm-up: an entity needs MinHistory (2 h, 24 bins) of history
 // before it can start an event; with less history nothing is reported
 // (an entity that appears already down has no baseline to fall from).
 //
@@ -103,6 +104,19 @@
 // StartedAt is retroactive), Updated when the minimum, the contributing ASNs
 // or the evidence changed, and Ended on sustained recovery. Events are
 // identified by (Scope, Country, ASN, StartedAt).
+//
+// # Resume
+//
+// A detector that starts where another stopped (a restarted live process,
+// or a replay of a period after one already replayed) is brought up to
+// date with Resume: the stored series of the last baseline window and its
+// warm-up run through the same state machine, and the stored events win
+// over what that shorter history would say, so an ongoing event goes on
+// under its natural key, ends once and is not started again. Resume
+// returns the catch-up transitions (changes of stored ongoing events that
+// the history already shows, e.g. an end whose save was lost in a crash).
+// Because a restarted source may see incomplete tables at first, the bins
+// after Resume are checked against the view just before it (see Resume).
 //
 // # Cost
 //
