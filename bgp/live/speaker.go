@@ -7,6 +7,14 @@
 // A monitor must never announce anything: the speaker installs a global
 // export policy that rejects every route, so routes learned from one
 // neighbor are never sent to another.
+//
+// Malformed UPDATEs are handled as RFC 7606 asks, and the session stays
+// up where it allows: gobgp treats an UPDATE with a malformed attribute
+// such as COMMUNITIES or ORIGIN as a withdrawal of its prefixes (observed
+// as Withdraw) and drops a malformed AGGREGATOR, keeping the route. An
+// NLRI that cannot be parsed resets the session (observed as PeerDown);
+// for MP_REACH_NLRI and MP_UNREACH_NLRI the speaker does the reset itself,
+// since gobgp's own handling would leave stale routes (see resetLoop).
 package live
 
 import (
@@ -84,7 +92,11 @@ type Speaker struct {
 	log    *slog.Logger
 	now    func() time.Time
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // closed when loop has returned
+	// resets carries neighbors whose family gobgp disabled (see
+	// resetLoop); resetDone is closed when resetLoop has returned.
+	resets    chan string
+	resetDone chan struct{}
 
 	mu       sync.Mutex
 	sessions map[netip.Addr]*Session
@@ -115,12 +127,22 @@ func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*S
 	if retry <= 0 {
 		retry = 5 * time.Second
 	}
+	gl := &gobgpLogger{log: log.With("component", "gobgp")}
 	s := &Speaker{
-		srv:      server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: log.With("component", "gobgp")})),
-		log:      log,
-		now:      now,
-		done:     make(chan struct{}),
-		sessions: make(map[netip.Addr]*Session),
+		srv:       server.NewBgpServer(server.LoggerOption(gl)),
+		log:       log,
+		now:       now,
+		done:      make(chan struct{}),
+		resets:    make(chan string, 16),
+		resetDone: make(chan struct{}),
+		sessions:  make(map[netip.Addr]*Session),
+	}
+	gl.familyDisabled = func(peer string) {
+		// Called by gobgp with its FSM lock held: never block.
+		select {
+		case s.resets <- peer:
+		default:
+		}
 	}
 	go s.srv.Serve()
 	fail := func(err error) (*Speaker, error) {
@@ -168,6 +190,7 @@ func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*S
 		return fail(fmt.Errorf("watch: %w", err))
 	}
 	go s.loop(wctx, events, out)
+	go s.resetLoop(wctx)
 
 	for _, n := range cfg.Neighbors {
 		if err := s.addNeighbor(ctx, cfg.ASN, n, retry); err != nil {
@@ -220,6 +243,7 @@ func (s *Speaker) Stop() {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
+		<-s.resetDone
 	}
 	s.srv.Stop()
 }
@@ -279,6 +303,65 @@ func (s *Speaker) loop(ctx context.Context, events <-chan *gobgpapi.WatchEventRe
 				}
 			}
 		}
+	}
+}
+
+// resetLoop hard-resets the sessions on which gobgp disabled an address
+// family. RFC 7606 §5.3 lets a speaker answer an MP_REACH_NLRI or
+// MP_UNREACH_NLRI it cannot parse with either a session reset or "AFI/SAFI
+// disable", which removes all of the family's routes from that neighbor.
+// gobgp v3 chooses the latter but only logs it: the family's routes stay
+// in the Adj-RIB-In (no withdrawals reach the watch), the routes of the
+// unparsable UPDATE are lost, and later UPDATEs of the family are accepted
+// as before. bgpwatch's view of that neighbor would go stale without
+// anything showing it. A session reset, the RFC's other choice, is exact:
+// PeerDown drops the neighbor's routes and the next session brings back
+// every route it has.
+func (s *Speaker) resetLoop(ctx context.Context) {
+	defer close(s.resetDone)
+	for {
+		var addr string
+		select {
+		case addr = <-s.resets:
+		case <-ctx.Done():
+			return
+		}
+		s.resetSession(ctx, addr)
+		// More errors queued from the same burst belong to the session
+		// just reset: do not reset its successor for them.
+		reset := map[string]bool{addr: true}
+		for more := true; more; {
+			select {
+			case a := <-s.resets:
+				if !reset[a] {
+					reset[a] = true
+					s.resetSession(ctx, a)
+				}
+			default:
+				more = false
+			}
+		}
+	}
+}
+
+// resetSession hard-resets the session with addr (as gobgp spells it)
+// unless it is not established (already going down).
+func (s *Speaker) resetSession(ctx context.Context, addr string) {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		s.mu.Lock()
+		x, ok := s.sessions[a.Unmap()]
+		down := ok && x.State != "established"
+		s.mu.Unlock()
+		if down {
+			return
+		}
+	}
+	s.log.Warn("unparsable MP_REACH_NLRI or MP_UNREACH_NLRI: resetting the session (RFC 7606 section 5.3)", "peer", addr)
+	err := s.srv.ResetPeer(ctx, &gobgpapi.ResetPeerRequest{
+		Address: addr, Communication: "bgpwatch: unparsable MP_REACH_NLRI or MP_UNREACH_NLRI",
+	})
+	if err != nil {
+		s.log.Warn("session reset failed", "peer", addr, "err", err)
 	}
 }
 
@@ -414,11 +497,20 @@ func originOf(p *gobgpapi.Path) bgpwatch.ASN {
 	return 0
 }
 
+// gobgpFamilyDisabled is the message gobgp v3 logs (pkg/server/fsm.go,
+// handlingError) when it applies RFC 7606's AFI/SAFI disable to a
+// neighbor; its field "Key" is the neighbor's address. The log is gobgp's
+// only report of it. TestRFC7606MalformedUpdates fails if a gobgp upgrade
+// changes this.
+const gobgpFamilyDisabled = "Capability was disabled"
+
 // gobgpLogger adapts gobgp's logger to slog. Fatal and Panic are logged as
-// errors: the process stays up.
+// errors: the process stays up. familyDisabled, when set, is called with
+// the neighbor's address when gobgp disables an address family.
 type gobgpLogger struct {
-	log   *slog.Logger
-	level atomic.Uint32
+	log            *slog.Logger
+	level          atomic.Uint32
+	familyDisabled func(peer string)
 }
 
 func (l *gobgpLogger) attrs(f gobgplog.Fields) []any {
@@ -435,7 +527,14 @@ func (l *gobgpLogger) attrs(f gobgplog.Fields) []any {
 func (l *gobgpLogger) Panic(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
 func (l *gobgpLogger) Fatal(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
 func (l *gobgpLogger) Error(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
-func (l *gobgpLogger) Warn(msg string, f gobgplog.Fields)  { l.log.Warn(msg, l.attrs(f)...) }
+func (l *gobgpLogger) Warn(msg string, f gobgplog.Fields) {
+	l.log.Warn(msg, l.attrs(f)...)
+	if msg == gobgpFamilyDisabled && l.familyDisabled != nil {
+		if peer, ok := f["Key"].(string); ok {
+			l.familyDisabled(peer)
+		}
+	}
+}
 func (l *gobgpLogger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, l.attrs(f)...) }
 func (l *gobgpLogger) Debug(msg string, f gobgplog.Fields) {}
 func (l *gobgpLogger) SetLevel(level gobgplog.LogLevel)    { l.level.Store(uint32(level)) }
