@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -117,5 +118,100 @@ func TestSeriesExtentEmpty(t *testing.T) {
 	st, err := db.Stats(context.Background())
 	if err != nil || len(st.Events) != 0 {
 		t.Fatalf("%+v %v", st, err)
+	}
+}
+
+// TestCountryASNs checks the networks of a country: registry rows only,
+// counts at a bin, the baseline as the detector's (lower median of the
+// window without the network's own event bins; an ongoing event's own
+// baseline), and the order by size.
+func TestCountryASNs(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	d0 := time.Date(2022, 1, 4, 0, 0, 0, 0, time.UTC)
+	at := func(h, m int) time.Time { return d0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	if err := db.UpsertASNs(ctx, []bgpwatch.ASNInfo{
+		{ASN: 100, Name: "FIXED-AS", Country: "KZ", Access: bgpwatch.AccessFixed},
+		{ASN: 200, Name: "MOBILE-AS", Country: "KZ", Access: bgpwatch.AccessMobile},
+		{ASN: 300, Name: "DARK-AS", Country: "KZ"},
+		{ASN: 400, Name: "ELSEWHERE", Country: "UZ"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := &store.SeriesBatch{From: d0, To: at(47, 55), ASNs: []store.ASNPoint{
+		{ASN: 100, Bin: at(0, 0), Counts: c(10)}, {ASN: 100, Bin: at(24, 0), Counts: c(10)},
+		{ASN: 100, Bin: at(30, 0), Counts: c(1)}, // its own event from here on
+		{ASN: 200, Bin: at(0, 0), Counts: c(5)},
+		{ASN: 200, Bin: at(12, 0), Counts: c(1)}, // its own event, 12:00-20:00
+		{ASN: 200, Bin: at(20, 0), Counts: c(5)},
+		{ASN: 200, Bin: at(24, 0), Counts: c(5)},
+		{ASN: 200, Bin: at(27, 0), Counts: c(8)},
+		{ASN: 400, Bin: at(0, 0), Counts: c(99)},
+	}, Countries: []store.CountryPoint{{Country: "KZ", Bin: d0, Counts: c(15)}}}
+	if err := db.WriteBins(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	ended := at(20, 0)
+	var ongoing int64
+	for _, ev := range []bgpwatch.Event{
+		{Scope: bgpwatch.ScopeASN, Country: "KZ", ASN: 200, StartedAt: at(12, 0), EndedAt: ended, BaselineSlash24: 50, MinSlash24: 10, DropRatio: 0.8},
+		{Scope: bgpwatch.ScopeASN, Country: "KZ", ASN: 100, StartedAt: at(30, 0), BaselineSlash24: 100, MinSlash24: 10, DropRatio: 0.9},
+	} {
+		id, err := db.SaveEvent(ctx, &ev, store.SourceReplay, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ongoing = id // the last one
+	}
+	type row struct {
+		asn                     bgpwatch.ASN
+		slash24, prefixes, base int
+		hasBase                 bool
+		event                   int64
+	}
+	got := func(q store.CountryASNsQuery) []row {
+		t.Helper()
+		ns, err := db.CountryASNs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []row
+		for _, n := range ns {
+			if n.Country != "KZ" || n.Name == "" {
+				t.Errorf("AS%d: country %q name %q", n.ASN, n.Country, n.Name)
+			}
+			out = append(out, row{n.ASN, n.Slash24, n.Prefixes, n.Baseline, n.HasBaseline, n.EventID})
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		q    store.CountryASNsQuery
+		want []row
+	}{
+		// AS200's window (12:00 day 1 .. 11:55 day 2): 96 bins at 10 in its
+		// event (left out), 84 at 50, 108 at 80: median 80 (50 with them).
+		{"at noon of day 2", store.CountryASNsQuery{Country: "KZ", At: at(36, 0), BaselineFrom: at(12, 0)}, []row{
+			{200, 80, 8, 80, true, 0}, {100, 10, 1, 100, true, ongoing}, {300, 0, 0, 0, true, 0}}},
+		{"before the events", store.CountryASNsQuery{Country: "KZ", At: at(11, 0), BaselineFrom: at(0, 0)}, []row{
+			{100, 100, 10, 100, true, 0}, {200, 50, 5, 50, true, 0}, {300, 0, 0, 0, true, 0}}},
+		{"off the grid, empty window", store.CountryASNsQuery{Country: "KZ", At: at(11, 3), BaselineFrom: at(11, 4)}, []row{
+			{100, 100, 10, 0, false, 0}, {200, 50, 5, 0, false, 0}, {300, 0, 0, 0, false, 0}}},
+		{"registry only", store.CountryASNsQuery{Country: "KZ"}, []row{
+			{100, 0, 0, 0, false, 0}, {200, 0, 0, 0, false, 0}, {300, 0, 0, 0, false, 0}}},
+		{"no key frame on day 3: zero", store.CountryASNsQuery{Country: "KZ", At: at(48, 0), BaselineFrom: at(24, 0)}, []row{
+			{100, 0, 0, 100, true, ongoing}, {200, 0, 0, 80, true, 0}, {300, 0, 0, 0, true, 0}}},
+		// AS200's window: 96 bins at 80 on day 2, then day 3 without a key
+		// frame (192 bins at zero).
+		{"a day without rows counts as zero", store.CountryASNsQuery{Country: "KZ", At: at(64, 0), BaselineFrom: at(40, 0)}, []row{
+			{100, 0, 0, 100, true, ongoing}, {200, 0, 0, 0, true, 0}, {300, 0, 0, 0, true, 0}}},
+		{"no networks", store.CountryASNsQuery{Country: "DE", At: at(36, 0), BaselineFrom: at(12, 0)}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if g := got(tc.q); !slices.Equal(g, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", g, tc.want)
+			}
+		})
 	}
 }
