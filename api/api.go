@@ -35,6 +35,7 @@ type Reader interface {
 	LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (time.Time, bool, error)
 	Series(ctx context.Context, q store.SeriesQuery) ([]bgpwatch.Point, error)
 	ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (store.ASNSummary, error)
+	CountryASNs(ctx context.Context, q store.CountryASNsQuery) ([]store.CountryASN, error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]bgpwatch.Event, string, error)
 	GetEvent(ctx context.Context, id int64) (bgpwatch.Event, error)
 	EventPrefixes(ctx context.Context, id int64, limit int, cursor string) ([]bgpwatch.WithdrawnPrefix, string, error)
@@ -85,6 +86,9 @@ type Config struct {
 	AccessLog bool
 	// Version is reported by /v1/health.
 	Version string
+	// BaselineWindow is the history a network's baseline is the median of
+	// in /v1/countries/{cc}/asns: the detector's Window (0: its default).
+	BaselineWindow time.Duration
 	// Mount, when set, adds further routes (the newsroom page and its
 	// charts, package web) to the router after the API's own, so that they
 	// share its middleware (request ids, metrics, CORS, rate limit);
@@ -101,6 +105,8 @@ type Server struct {
 	metrics *Metrics
 	router  chi.Router
 	cache   *respCache
+
+	baselineWindow time.Duration
 
 	idPrefix string        // random per process, so ids differ across restarts
 	idSeq    atomic.Uint64 // request ids are idPrefix + sequence
@@ -127,6 +133,10 @@ func New(cfg Config) *Server {
 	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
 	s.idPrefix = hex.EncodeToString(b[:]) + "-"
 	s.cache = newRespCache(cfg.CacheTTL, s.now)
+	s.baselineWindow = cfg.BaselineWindow
+	if s.baselineWindow <= 0 {
+		s.baselineWindow = 24 * time.Hour // detect.DefaultConfig().Window
+	}
 	s.router = s.routes()
 	return s
 }
@@ -159,6 +169,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/v1/health", s.handleHealth)
 	r.Get("/v1/countries", s.read(s.handleCountries))
 	r.Get("/v1/countries/{cc}/series", s.read(s.handleCountrySeries))
+	r.Get("/v1/countries/{cc}/asns", s.read(s.handleCountryASNs))
 	r.Get("/v1/asns/{asn}", s.read(s.handleASN))
 	r.Get("/v1/asns/{asn}/series", s.read(s.handleASNSeries))
 	r.Get("/v1/events", s.read(s.handleEvents))

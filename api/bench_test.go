@@ -39,3 +39,26 @@ func BenchmarkCountrySeries(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCountryASNs measures the networks of KZ (2502, 2500 of them
+// changing every 37 bins) at the end of benchFill's second day, with the
+// 24 h baseline window, from PostgreSQL on every request (no cache).
+func BenchmarkCountryASNs(b *testing.B) {
+	db := storetest.New(b)
+	benchFill(b, db, 2)
+	srv := api.New(api.Config{Store: db, Now: func() time.Time { return fxNow }})
+	at := fxStart.Add(48*time.Hour - 5*time.Minute).Format(time.RFC3339)
+	for _, format := range []string{"json", "csv"} {
+		b.Run(format, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/v1/countries/KZ/asns?at="+at+"&format="+format, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, req)
+				if w.Code != http.StatusOK || w.Body.Len() < 30*benchASNs {
+					b.Fatalf("%d, %d bytes: %.300s", w.Code, w.Body.Len(), w.Body)
+				}
+			}
+		})
+	}
+}
