@@ -163,6 +163,9 @@ func TestBrowser(t *testing.T) {
 		{"nationwide events rows", `<a href="#/event/\d+">`, len(evs)},
 		{"networks table rows", `<tr data-asn="\d+">`, 3},
 		{"Kaztelecom in the table", `KAZTELECOM-AS`, 1},
+		// From /v1/countries/KZ/asns: visible /24s, baseline and change.
+		{"networks with baselines", `<td class="num">[\d,]+</td><td class="num">[\d,]+</td><td class="num"><span`, 3},
+		{"networks CSV link", `href="/v1/countries/KZ/asns\?at=[^"]+&amp;format=csv"`, 1},
 	}
 	for _, c := range checks {
 		if n := len(regexp.MustCompile(c.re).FindAllStringIndex(html, -1)); n < c.min {

@@ -204,25 +204,17 @@
       rangeBar('#/country/' + cc, r),
       chart('/v1/countries/' + cc + '/chart.svg?' + q, name + ': routed IPv4 address space'),
     ];
-    show(...head, h('p', { class: 'loading' }, 'Loading events…'));
-    const evs = await api('/v1/events?country=' + cc + '&' + q + '&limit=200');
+    show(...head, h('p', { class: 'loading' }, 'Loading events and networks…'));
+    const [evs, nets] = await Promise.all([
+      api('/v1/events?country=' + cc + '&' + q + '&limit=200'),
+      api('/v1/countries/' + cc + '/asns?at=' + iso(r.to)).catch((err) => ({ error: err })),
+    ]);
     if (gen !== generation) return;
-    // Networks of the country, from the events' evidence: the API has no
-    // per-country network list yet.
-    const nets = new Map();
-    for (const e of evs.events.slice().reverse()) { // oldest first: later events overwrite
-      for (const a of e.asns) nets.set(a.asn, { asn: a.asn, name: a.name, access: a.access, base: a.baseline_slash24, low: a.min_slash24, event: e });
-      if (e.scope === 'asn' && !nets.has(e.asn)) nets.set(e.asn, { asn: e.asn, name: '', access: e.access, base: e.baseline_slash24, low: e.min_slash24, event: e });
+    // The lowest /24s of each network in this period's events.
+    const low = new Map();
+    for (const e of evs.events) {
+      for (const a of e.asns) if (!low.has(a.asn) || a.min_slash24 < low.get(a.asn).min) low.set(a.asn, { min: a.min_slash24, event: e.id });
     }
-    const list = [...nets.values()].sort((a, b) => b.base - a.base).slice(0, 30);
-    const tbody = h('tbody', {}, list.map((n) => h('tr', { 'data-asn': n.asn },
-      h('td', {}, h('a', { href: '#/asn/' + n.asn }, 'AS' + n.asn)),
-      h('td', { class: 'name' }, n.name),
-      h('td', {}, n.access),
-      h('td', { class: 'num' }, num(n.base)),
-      h('td', { class: 'num' }, num(n.low)),
-      h('td', { class: 'num cur' }, '…'),
-      h('td', { class: 'num chg' }, ''))));
     const own = evs.events.filter((e) => e.scope === 'country');
     const netEvents = evs.events.filter((e) => e.scope !== 'country');
     show(...head,
@@ -230,21 +222,44 @@
       eventsTable(own, { empty: 'No nationwide events detected in this period.' }),
       netEvents.length ? h('details', { class: 'netevents' }, h('summary', {}, 'Events of single networks (' + netEvents.length + ')'), eventsTable(netEvents)) : null,
       h('h2', {}, 'Networks'),
-      list.length ? h('table', { class: 'asns' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'ASN'), h('th', {}, 'Name'), h('th', {}, 'Access'), h('th', { class: 'num' }, 'Baseline /24s'),
-          h('th', { class: 'num' }, 'Lowest in event'), h('th', { class: 'num' }, 'Current /24s'), h('th', { class: 'num' }, 'Current vs baseline'))),
-        tbody) : h('p', { class: 'note' }, 'No networks contributed to events in this period.'),
-      list.length ? h('p', { class: 'note' }, 'Networks that lost address space in the events of this period; baseline is the level before their latest event.') : null);
-    await Promise.all(list.map(async (n, i) => {
-      try {
-        const a = await api('/v1/asns/' + n.asn);
-        if (gen !== generation) return;
-        const tr = tbody.children[i];
-        if (a.name && !n.name) tr.querySelector('.name').textContent = a.name;
-        tr.querySelector('.cur').textContent = num(a.visible_slash24);
-        tr.querySelector('.chg').replaceChildren(change(a.visible_slash24, n.base));
-      } catch (e) { /* keep the row without current numbers */ }
-    }));
+      networksTable(cc, nets, low));
+  }
+
+  // networksTable lists the networks of a country (GET /v1/countries/{cc}/asns,
+  // largest first): the first 50, the rest on demand.
+  function networksTable(cc, nets, low) {
+    if (nets.error) return h('p', { class: 'note' }, 'Networks: ' + (nets.error.message || nets.error));
+    const list = nets.asns;
+    if (!list.length) return h('p', { class: 'note' }, 'No networks are registered to this country.');
+    const hours = nets.time && nets.baseline_from ? Math.round((Date.parse(nets.time) - Date.parse(nets.baseline_from)) / 3600000) : 0;
+    const FIRST = 50;
+    const row = (n) => {
+      const l = low.get(n.asn);
+      return h('tr', { 'data-asn': n.asn },
+        h('td', {}, h('a', { href: '#/asn/' + n.asn }, 'AS' + n.asn)),
+        h('td', { class: 'name' }, n.name),
+        h('td', {}, n.access),
+        h('td', { class: 'num' }, num(n.visible_slash24)),
+        h('td', { class: 'num' }, num(n.baseline_slash24)),
+        h('td', { class: 'num' }, change(n.visible_slash24, n.baseline_slash24)),
+        h('td', { class: 'num' }, num(n.visible_prefixes)),
+        h('td', { class: 'num' }, num(n.visible_v6_prefixes)),
+        h('td', {}, n.event_id ? h('a', { href: '#/event/' + n.event_id, class: 'drop' }, 'in an event ›')
+          : l ? h('a', { href: '#/event/' + l.event }, 'lowest ' + num(l.min) + ' /24s') : ''));
+    };
+    const tbody = h('tbody', {}, list.slice(0, FIRST).map(row));
+    const more = list.length > FIRST ? h('button', { type: 'button', class: 'more', on: { click: () => { tbody.replaceChildren(...list.map(row)); more.remove(); } } }, 'Show all ' + num(list.length)) : null;
+    const csv = '/v1/countries/' + cc + '/asns?' + (nets.time ? 'at=' + encodeURIComponent(nets.time) + '&' : '') + 'format=csv';
+    return h('div', {},
+      h('p', { class: 'note' }, num(list.length) + ' networks registered to this country' + (nets.time ? ', as of ' + when(nets.time) : '') +
+        ', largest first.' + (hours ? ' Baseline: the median of the ' + hours + ' hours before, leaving out a network\'s own events, as the detector does; during such an event, the level before it.' : '') + ' ',
+        h('a', { href: csv, download: 'bgpwatch-' + cc + '-networks.csv' }, 'Download CSV')),
+      h('table', { class: 'asns' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'ASN'), h('th', {}, 'Name'), h('th', {}, 'Access'), h('th', { class: 'num' }, 'Visible /24s'),
+          h('th', { class: 'num' }, 'Baseline /24s'), h('th', { class: 'num' }, 'Now vs baseline'), h('th', { class: 'num' }, 'IPv4 prefixes'),
+          h('th', { class: 'num' }, 'IPv6 prefixes'), h('th', {}, 'Events in period'))),
+        tbody),
+      more);
   }
 
   async function pageEvent(gen, id) {
