@@ -2,79 +2,12 @@ package web
 
 import (
 	"bytes"
-	"encoding/xml"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
 )
-
-// svgStats walks an SVG document with encoding/xml and counts what a chart
-// must have; it fails the test when the document is not well-formed.
-type svgStats struct {
-	root, xmlns, viewBox string
-	title, desc          string
-	elems                map[string]int // by local name and by "name.class"
-	text                 []string
-}
-
-func parseSVG(t testing.TB, b []byte) svgStats {
-	t.Helper()
-	s := svgStats{elems: map[string]int{}}
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	var stack []string
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("not well-formed XML: %v\n%s", err, b)
-		}
-		switch tk := tok.(type) {
-		case xml.StartElement:
-			if len(stack) == 0 {
-				s.root, s.xmlns = tk.Name.Local, tk.Name.Space
-				for _, a := range tk.Attr {
-					if a.Name.Local == "viewBox" {
-						s.viewBox = a.Value
-					}
-				}
-			}
-			stack = append(stack, tk.Name.Local)
-			s.elems[tk.Name.Local]++
-			for _, a := range tk.Attr {
-				if a.Name.Local == "class" {
-					for _, c := range strings.Fields(a.Value) {
-						s.elems[tk.Name.Local+"."+c]++
-					}
-				}
-				if strings.HasPrefix(strings.ToLower(a.Name.Local), "on") {
-					t.Errorf("event handler attribute %s=%q", a.Name.Local, a.Value)
-				}
-			}
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) == 0 {
-				continue
-			}
-			txt := string(tk)
-			switch {
-			case len(stack) == 2 && stack[1] == "title":
-				s.title += txt
-			case len(stack) == 2 && stack[1] == "desc":
-				s.desc += txt
-			}
-			if strings.TrimSpace(txt) != "" {
-				s.text = append(s.text, txt)
-			}
-		}
-	}
-	return s
-}
 
 func TestChartRender(t *testing.T) {
 	t0 := time.Date(2022, 1, 5, 0, 0, 0, 0, time.UTC)
@@ -107,38 +40,38 @@ func TestChartRender(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.c.render()
-			s := parseSVG(t, b)
-			if s.root != "svg" || s.xmlns != "http://www.w3.org/2000/svg" {
-				t.Errorf("root %s in %q, want svg in the SVG namespace", s.root, s.xmlns)
+			s := ParseSVG(t, b)
+			if s.Root != "svg" || s.XMLNS != "http://www.w3.org/2000/svg" {
+				t.Errorf("root %s in %q, want svg in the SVG namespace", s.Root, s.XMLNS)
 			}
-			if s.viewBox != "0 0 960 520" {
-				t.Errorf("viewBox %q", s.viewBox)
+			if s.ViewBox != "0 0 960 520" {
+				t.Errorf("viewBox %q", s.ViewBox)
 			}
-			if s.title != tt.c.Title && !strings.Contains(tt.c.Title, "<") {
-				t.Errorf("title %q, want %q", s.title, tt.c.Title)
+			if s.Title != tt.c.Title && !strings.Contains(tt.c.Title, "<") {
+				t.Errorf("title %q, want %q", s.Title, tt.c.Title)
 			}
-			if got := s.elems["rect.event"]; got != tt.events {
+			if got := s.Elems["rect.event"]; got != tt.events {
 				t.Errorf("%d event rects, want %d", got, tt.events)
 			}
-			if got := s.elems["path.series"] == 1; got != tt.path {
+			if got := s.Elems["path.series"] == 1; got != tt.path {
 				t.Errorf("series path drawn %v, want %v", got, tt.path)
 			}
-			if s.elems["script"] != 0 || bytes.Contains(b, []byte("<script")) || bytes.Contains(b, []byte("<!--")) {
+			if s.Elems["script"] != 0 || bytes.Contains(b, []byte("<script")) || bytes.Contains(b, []byte("<!--")) {
 				t.Errorf("input reached the markup: %s", b)
 			}
 			if !bytes.Contains(b, []byte(esc(Credit))) {
 				t.Error("no source credit")
 			}
-			if s.elems["g.x-axis"] != 1 || s.elems["g.y-axis"] != 1 {
+			if s.Elems["g.x-axis"] != 1 || s.Elems["g.y-axis"] != 1 {
 				t.Error("axes missing")
 			}
 		})
 	}
 	// The hostile title comes back as text, intact except for the
 	// characters XML cannot carry.
-	s := parseSVG(t, tests[0].c.render())
-	if !strings.Contains(s.title, "AS<script>alert(1)</script> \"Evil\" & 'co' ]]> <!--") {
-		t.Errorf("title text %q", s.title)
+	s := ParseSVG(t, tests[0].c.render())
+	if !strings.Contains(s.Title, "AS<script>alert(1)</script> \"Evil\" & 'co' ]]> <!--") {
+		t.Errorf("title text %q", s.Title)
 	}
 }
 
@@ -222,9 +155,9 @@ func FuzzChartText(f *testing.F) {
 		c := chart{Title: title, Subtitle: title, Desc: title, From: t0, To: to, Step: bgpwatch.BinStep,
 			Points: []bgpwatch.Point{{Time: t0, Counts: bgpwatch.Counts{Slash24: int(span & 0xffff)}}},
 			Events: []bgpwatch.Event{{ID: 1, StartedAt: t0, EndedAt: to, DropRatio: 0.5}}}
-		s := parseSVG(t, c.render())
-		if s.root != "svg" || s.elems["script"] != 0 {
-			t.Fatalf("root %q, %d scripts", s.root, s.elems["script"])
+		s := ParseSVG(t, c.render())
+		if s.Root != "svg" || s.Elems["script"] != 0 {
+			t.Fatalf("root %q, %d scripts", s.Root, s.Elems["script"])
 		}
 		var wb strings.Builder
 		for _, r := range title { // invalid UTF-8: one U+FFFD per bad byte
@@ -236,8 +169,8 @@ func FuzzChartText(f *testing.F) {
 		want := wb.String()
 		// encoding/xml normalises \r\n and \r to \n in character data.
 		want = strings.ReplaceAll(strings.ReplaceAll(want, "\r\n", "\n"), "\r", "\n")
-		if s.title != want {
-			t.Fatalf("title %q, want %q", s.title, want)
+		if s.Title != want {
+			t.Fatalf("title %q, want %q", s.Title, want)
 		}
 	})
 }

@@ -125,27 +125,27 @@ func TestCharts(t *testing.T) {
 			if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=") {
 				t.Errorf("Cache-Control %q", cc)
 			}
-			s := parseSVGDoc(t, b)
-			if s.root != "svg" || s.xmlns != "http://www.w3.org/2000/svg" || s.viewBox == "" {
-				t.Errorf("root %q xmlns %q viewBox %q", s.root, s.xmlns, s.viewBox)
+			s := web.ParseSVG(t, b)
+			if s.Root != "svg" || s.XMLNS != "http://www.w3.org/2000/svg" || s.ViewBox == "" {
+				t.Errorf("root %q xmlns %q viewBox %q", s.Root, s.XMLNS, s.ViewBox)
 			}
-			if !strings.HasPrefix(s.title, tt.title) {
-				t.Errorf("title %q, want prefix %q", s.title, tt.title)
+			if !strings.HasPrefix(s.Title, tt.title) {
+				t.Errorf("title %q, want prefix %q", s.Title, tt.title)
 			}
-			if s.desc == "" || !strings.Contains(s.desc, "RIPE RIS") {
-				t.Errorf("desc %q", s.desc)
+			if s.Desc == "" || !strings.Contains(s.Desc, "RIPE RIS") {
+				t.Errorf("desc %q", s.Desc)
 			}
-			if s.elems["path.series"] != 1 || s.elems["rect.event"] != tt.events {
-				t.Errorf("%d series paths, %d event rects; want 1, %d", s.elems["path.series"], s.elems["rect.event"], tt.events)
+			if s.Elems["path.series"] != 1 || s.Elems["rect.event"] != tt.events {
+				t.Errorf("%d series paths, %d event rects; want 1, %d", s.Elems["path.series"], s.Elems["rect.event"], tt.events)
 			}
-			if s.elems["script"] != 0 {
+			if s.Elems["script"] != 0 {
 				t.Error("a script element got into the chart")
 			}
 			if tt.hostile && strings.Contains(string(b), "<script") {
 				t.Error("unescaped ASN name in the SVG")
 			}
-			if !strings.Contains(strings.Join(s.text, "|"), tt.wantRange) {
-				t.Errorf("range %q not in the chart text %q", tt.wantRange, s.text)
+			if !strings.Contains(strings.Join(s.Text, "|"), tt.wantRange) {
+				t.Errorf("range %q not in the chart text %q", tt.wantRange, s.Text)
 			}
 			if !strings.Contains(string(b), "Source: bgpwatch, BGP data from RIPE RIS / RouteViews") {
 				t.Error("no credit")
