@@ -70,6 +70,49 @@ func parseTime(name, s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// ParseQuery parses the query string of r strictly, as every endpoint of
+// the API does: parameters not in allowed and repeated ones are errors
+// (wrapping bgpwatch.ErrInvalid), so typos do not silently widen a result.
+// Package web parses its chart requests with it.
+func ParseQuery(r *http.Request, allowed ...string) (url.Values, error) { return query(r, allowed...) }
+
+// ParseTime parses the RFC 3339 time parameter name ("" gives the zero
+// time), as the API does.
+func ParseTime(name, s string) (time.Time, error) { return parseTime(name, s) }
+
+// SeriesRange resolves the from and to of a series request (zero when not
+// given) as the series endpoints do: without to, the series ends at the
+// entity's latest stored bin (from latest; replayed history may be years
+// old), or at now when it has none, and never at or before a given from;
+// without from it starts 7 days before to. The range must then run
+// forwards and be at most 400 days long (else an error wrapping
+// bgpwatch.ErrInvalid). Package web's charts take their range from it.
+func SeriesRange(from, to time.Time, latest func() (time.Time, bool, error), now time.Time) (time.Time, time.Time, error) {
+	if to.IsZero() {
+		last, ok, err := latest()
+		if err != nil {
+			return from, to, err
+		}
+		to = now.UTC().Truncate(bgpwatch.BinStep)
+		if ok {
+			to = last
+		}
+		if !from.IsZero() && !to.After(from) {
+			to = from.Add(defaultWindow)
+		}
+	}
+	if from.IsZero() {
+		from = to.Add(-defaultWindow)
+	}
+	if !from.Before(to) {
+		return from, to, invalid("range: from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	if to.Sub(from) > maxRange {
+		return from, to, invalid("range: %s is longer than the %d days allowed", to.Sub(from), int(maxRange/(24*time.Hour)))
+	}
+	return from, to, nil
+}
+
 // parseLimit parses a page size in 1..max (def when empty).
 func parseLimit(s string, def, max int) (int, error) {
 	if s == "" {

@@ -140,11 +140,9 @@ func parseStep(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// series answers a series request. Without to, the series ends at the
-// entity's latest stored bin (replayed history may be years old), or now
-// when it has none; without from it starts 7 days before to. The bins are
-// then clipped to the stored history, so no invented values appear before
-// the first or after the last stored bin.
+// series answers a series request over the range SeriesRange resolves.
+// The bins are then clipped to the stored history, so no invented values
+// appear before the first or after the last stored bin.
 func (s *Server) series(r *http.Request, q store.SeriesQuery) (*response, error) {
 	v, err := query(r, "from", "to", "step", "format")
 	if err != nil {
@@ -163,27 +161,9 @@ func (s *Server) series(r *http.Request, q store.SeriesQuery) (*response, error)
 		return nil, err
 	}
 	ctx := r.Context()
-	if to.IsZero() {
-		latest, ok, err := s.st.LatestBin(ctx, q.Country, q.ASN)
-		if err != nil {
-			return nil, err
-		}
-		to = s.now().UTC().Truncate(bgpwatch.BinStep)
-		if ok {
-			to = latest
-		}
-		if !from.IsZero() && !to.After(from) {
-			to = from.Add(defaultWindow)
-		}
-	}
-	if from.IsZero() {
-		from = to.Add(-defaultWindow)
-	}
-	if !from.Before(to) {
-		return nil, invalid("range: from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
-	}
-	if to.Sub(from) > maxRange {
-		return nil, invalid("range: %s is longer than the %d days allowed", to.Sub(from), int(maxRange/(24*time.Hour)))
+	from, to, err = SeriesRange(from, to, func() (time.Time, bool, error) { return s.st.LatestBin(ctx, q.Country, q.ASN) }, s.now())
+	if err != nil {
+		return nil, err
 	}
 	if n := int(to.Sub(from)/step) + 1; n > maxPoints {
 		need := ((to.Sub(from)/time.Duration(maxPoints-1) + bgpwatch.BinStep - 1) / bgpwatch.BinStep) * bgpwatch.BinStep

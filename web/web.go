@@ -22,7 +22,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/internal/country"
 	"github.com/bgpwatch/bgpwatch/store"
 )
@@ -70,13 +70,11 @@ type Web struct {
 //go:embed assets
 var assetFS embed.FS
 
-// Limits on chart requests, as the API's for series.
+// Limits on chart requests; their range and parameters are the series
+// endpoints' (api.SeriesRange, api.ParseQuery).
 const (
-	maxRange      = 400 * 24 * time.Hour
-	defaultWindow = 7 * 24 * time.Hour
-	maxChartPts   = 900 // about one per horizontal pixel of the plot
-	maxQueryLen   = 2048
-	chartMaxAge   = 60 * time.Second
+	maxChartPts = 900 // about one per horizontal pixel of the plot
+	chartMaxAge = 60 * time.Second
 )
 
 // New returns the web handlers reading from src. logger may be nil.
@@ -177,7 +175,7 @@ func (w *Web) handleASNChart(rw http.ResponseWriter, r *http.Request) {
 		w.writeErr(rw, r, err)
 		return
 	}
-	if _, err := strictQuery(r); err != nil {
+	if _, err := api.ParseQuery(r, "from", "to"); err != nil {
 		w.writeErr(rw, r, err)
 		return
 	}
@@ -197,52 +195,29 @@ func (w *Web) handleASNChart(rw http.ResponseWriter, r *http.Request) {
 }
 
 // chart answers a chart request for q's entity. The range defaults as the
-// series endpoints do: up to the entity's latest stored bin, 7 days back.
+// series endpoints do (api.SeriesRange): up to the entity's latest stored
+// bin, 7 days back; a country without series is not found.
 func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery, title string) {
 	ctx := r.Context()
-	v, err := strictQuery(r)
-	if err != nil {
-		w.writeErr(rw, r, err)
-		return
-	}
-	from, err := parseTime("from", v.Get("from"))
+	v, err := api.ParseQuery(r, "from", "to")
+	var from, to time.Time
 	if err == nil {
-		q.To, err = parseTime("to", v.Get("to"))
+		from, err = api.ParseTime("from", v.Get("from"))
+	}
+	if err == nil {
+		to, err = api.ParseTime("to", v.Get("to"))
+	}
+	if err == nil {
+		from, to, err = api.SeriesRange(from, to, func() (time.Time, bool, error) {
+			latest, ok, err := w.src.LatestBin(ctx, q.Country, q.ASN)
+			if err == nil && !ok && q.Country != "" {
+				err = fmt.Errorf("country %s: no series stored: %w", q.Country, bgpwatch.ErrNotFound)
+			}
+			return latest, ok, err
+		}, w.now())
 	}
 	if err != nil {
 		w.writeErr(rw, r, err)
-		return
-	}
-	to := q.To
-	if to.IsZero() {
-		latest, ok, err := w.src.LatestBin(ctx, q.Country, q.ASN)
-		if err != nil {
-			w.writeErr(rw, r, err)
-			return
-		}
-		if !ok && q.Country != "" {
-			w.writeErr(rw, r, fmt.Errorf("country %s: no series stored: %w", q.Country, bgpwatch.ErrNotFound))
-			return
-		}
-		to = w.now().UTC().Truncate(bgpwatch.BinStep)
-		if ok {
-			to = latest
-		}
-		if !from.IsZero() && !to.After(from) {
-			to = from.Add(defaultWindow)
-		}
-	}
-	if from.IsZero() {
-		from = to.Add(-defaultWindow)
-	}
-	if !from.Before(to) {
-		w.writeErr(rw, r, fmt.Errorf("%w range: from (%s) must be before to (%s)", bgpwatch.ErrInvalid,
-			from.Format(time.RFC3339), to.Format(time.RFC3339)))
-		return
-	}
-	if to.Sub(from) > maxRange {
-		w.writeErr(rw, r, fmt.Errorf("%w range: %s is longer than the %d days allowed", bgpwatch.ErrInvalid,
-			to.Sub(from), int(maxRange/(24*time.Hour))))
 		return
 	}
 	from = from.Truncate(bgpwatch.BinStep)
@@ -356,41 +331,6 @@ func shortDur(d time.Duration) string {
 		return strconv.Itoa(int(d/time.Hour)) + " h"
 	}
 	return strconv.Itoa(int(d/time.Minute)) + " min"
-}
-
-// strictQuery parses the chart query string: from and to only, each once.
-func strictQuery(r *http.Request) (url.Values, error) {
-	if len(r.URL.RawQuery) > maxQueryLen {
-		return nil, fmt.Errorf("%w query string: longer than %d bytes", bgpwatch.ErrInvalid, maxQueryLen)
-	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("%w query string: %v", bgpwatch.ErrInvalid, err)
-	}
-	for k, v := range q {
-		if k != "from" && k != "to" {
-			return nil, fmt.Errorf("%w query parameter %q: not known here (known: [from to])", bgpwatch.ErrInvalid, clip(k))
-		}
-		if len(v) > 1 {
-			return nil, fmt.Errorf("%w query parameter %q: given %d times", bgpwatch.ErrInvalid, k, len(v))
-		}
-	}
-	return q, nil
-}
-
-// parseTime parses an RFC 3339 time ("" gives the zero time).
-func parseTime(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w %s %q: want an RFC 3339 time such as 2022-01-05T00:00:00Z", bgpwatch.ErrInvalid, name, clip(s))
-	}
-	if t.Year() < 1990 || t.Year() > 9000 {
-		return time.Time{}, fmt.Errorf("%w %s %q: year out of range", bgpwatch.ErrInvalid, name, clip(s))
-	}
-	return t.UTC(), nil
 }
 
 // clip shortens user input quoted back in errors.
