@@ -156,6 +156,9 @@ func New(cfg Config, info func(bgpwatch.ASN) bgpwatch.ASNInfo) *Detector {
 	return d
 }
 
+// Config returns the detector's configuration, with the defaults filled in.
+func (d *Detector) Config() Config { return d.cfg }
+
 // Observe feeds one bin and returns the event transitions it causes, ASN
 // events first (by ASN), then country events (by code). Bins must come in
 // time order; a bin not after the previous one is ignored. Bins without
@@ -192,7 +195,7 @@ func (d *Detector) Observe(b *bgpwatch.Bin) []Transition {
 	for _, c := range d.ccs {
 		c.last = int32(b.Countries[c.cc].Slash24)
 	}
-	return d.stepAll(nil, b.Start, tick)
+	return d.stepAll(nil, d.asns, b.Start, tick)
 }
 
 // tick reports whether an accepted bin at t refreshes the cached medians
@@ -208,10 +211,11 @@ func (d *Detector) tick(t time.Time) bool {
 	return false
 }
 
-// stepAll advances every entity by one accepted bin at t, with the values
-// already in the entities' last fields, and appends the transitions.
-func (d *Detector) stepAll(out []Transition, t time.Time, tick bool) []Transition {
-	for _, a := range d.asns {
+// stepAll advances the given ASNs (sorted) and every country by one
+// accepted bin at t, with the values already in the entities' last fields,
+// and appends the transitions.
+func (d *Detector) stepAll(out []Transition, asns []*asnEntity, t time.Time, tick bool) []Transition {
+	for _, a := range asns {
 		act := d.step(&a.tracker, a.last, t, d.cfg.ASN, tick)
 		out = d.emit(out, act, &a.tracker, func() bgpwatch.Event { return d.asnEvent(a) })
 	}

@@ -44,6 +44,12 @@ type resumeState struct {
 	changesAt time.Time // last bin up to upTo whose changes were recorded
 	guard     int       // bins the resume guard may still skip
 	world     int64     // median over the history of all countries' /24s
+
+	// during Resume
+	slow      []*asnEntity    // ASNs stepped bin by bin (sorted)
+	slowDirty bool            // slow must be rebuilt
+	quietCC   map[string]bool // countries that can start nothing
+	noisy     []bgpwatch.ASN  // ASNs with stored events
 }
 
 // cursor walks an entity's History steps bin by bin.
@@ -51,6 +57,8 @@ type cursor struct {
 	steps []Step
 	k     int
 	v     int32
+	from  int32 // the bin at which the entity was tracked
+	fast  bool  // an ASN that can start nothing during Resume (see quiet)
 }
 
 func (c *cursor) at(i int32) int32 {
@@ -123,8 +131,20 @@ func (d *Detector) Resume(h *History) []Transition {
 		}
 		return cmp.Compare(x.ASN, y.ASN)
 	})
+	d.res.quietCC = map[string]bool{}
+	for cc, steps := range h.Countries {
+		d.res.quietCC[cc] = quiet(steps, len(h.Bins), d.cfg.Country.Drop)
+	}
+	for _, ev := range evs {
+		if ev.Scope == bgpwatch.ScopeCountry {
+			d.res.quietCC[ev.Country] = false
+		} else {
+			d.res.noisy = append(d.res.noisy, ev.ASN)
+		}
+	}
 	var out []Transition
 	var prev time.Time
+	var ticks []int32
 	next := 0
 	for i, t := range h.Bins {
 		if i > 0 && !t.After(prev) {
@@ -137,21 +157,37 @@ func (d *Detector) Resume(h *History) []Transition {
 		d.accepted++
 		tick := d.tick(t)
 		if tick {
+			ticks = append(ticks, ix)
 			d.discoverHistory(h, ix)
 		}
 		for next < len(evs) && !evs[next].StartedAt.After(t) {
 			d.force(h, evs[next], ix, evs[next].StartedAt.Before(h.Bins[0]))
 			next++
 		}
-		for _, a := range d.asns {
+		if d.res.slowDirty {
+			d.res.slowDirty = false
+			d.res.slow = d.res.slow[:0]
+			for _, a := range d.asns {
+				if !a.seed.fast {
+					d.res.slow = append(d.res.slow, a)
+				}
+			}
+		}
+		for _, a := range d.res.slow {
 			a.last = a.seed.at(ix)
 		}
 		for _, c := range d.ccs {
 			c.last = c.seed.at(ix)
 		}
-		out = d.stepAll(out, t, tick)
+		out = d.stepAll(out, d.res.slow, t, tick)
+	}
+	for _, a := range d.asns {
+		if a.seed.fast {
+			d.replayQuiet(a, ticks, int32(len(h.Bins)))
+		}
 	}
 	d.res.running = false
+	d.res.slow, d.res.quietCC, d.res.noisy = nil, nil, nil
 	// Open events the history shows that no run stored: report them now.
 	for _, a := range d.asns {
 		out = d.finishResume(out, &a.tracker, func() bgpwatch.Event { return d.asnEvent(a) })
@@ -204,11 +240,15 @@ func (d *Detector) discoverHistory(h *History, i int32) {
 			continue
 		}
 		a := d.addASN(asn)
-		a.seed = &cursor{steps: steps}
+		a.hist.ring = make([]int32, 0, d.window)
+		a.seed = &cursor{steps: steps, from: i}
+		a.seed.fast = (a.country == "" || d.res.quietCC[a.country] || !d.hasCountrySeries(h, a.country)) &&
+			!slices.Contains(d.res.noisy, asn) && quiet(steps, len(h.Bins), d.cfg.ASN.Drop)
 		if a.country != "" {
 			touched[a.country] = true
 		}
 		newASN = true
+		d.res.slowDirty = true
 	}
 	for cc, steps := range h.Countries {
 		if _, ok := d.ccIdx[cc]; ok || valueAt(steps, i) <= 0 {
@@ -220,6 +260,61 @@ func (d *Detector) discoverHistory(h *History, i int32) {
 	d.sortEntities(newASN, newCC, touched)
 }
 
+// hasCountrySeries reports whether the history has the country's series
+// (one without can start no country event).
+func (d *Detector) hasCountrySeries(h *History, cc string) bool {
+	_, ok := h.Countries[cc]
+	return ok
+}
+
+// quiet reports whether an entity's values over n bins can never fall to
+// the drop level of any baseline they make: the lowest is above
+// (1-drop) × the highest. Such an entity starts nothing during Resume, so
+// only its history matters and it is replayed on its own (replayQuiet),
+// which is much cheaper than stepping it with all others bin by bin.
+func quiet(steps []Step, n int, drop float64) bool {
+	if n == 0 {
+		return true
+	}
+	var lo, hi int32 = math.MaxInt32, 0
+	if len(steps) == 0 || steps[0].At > 0 {
+		lo = 0
+	}
+	for _, s := range steps {
+		if int(s.At) >= n {
+			break
+		}
+		lo, hi = min(lo, s.Slash24), max(hi, s.Slash24)
+	}
+	return float64(lo) > float64(hi)*(1-drop)
+}
+
+// replayQuiet gives a quiet ASN (see quiet) the history that stepping it
+// from its tracking bin through bin n-1 would: all its values, with the
+// cached median computed where step would have last computed it (the
+// last tick, or the bin at which the warm-up is complete).
+func (d *Detector) replayQuiet(a *asnEntity, ticks []int32, n int32) {
+	c := a.seed
+	last := int32(-1)
+	if k := len(ticks) - 1; k >= 0 && ticks[k] >= c.from {
+		last = ticks[k]
+	}
+	if d.minHist < d.window {
+		if j := c.from + int32(d.minHist); j < n {
+			last = max(last, j)
+		}
+	} else if j := c.from + int32(d.window); j < n {
+		last = n - 1
+	}
+	for j := c.from; j < n; j++ {
+		if j == last {
+			a.hist.get(&d.scratch)
+		}
+		a.hist.push(c.at(j))
+	}
+	a.last = c.v
+}
+
 // asnFor returns the tracked ASN, tracking it if needed (during Resume).
 func (d *Detector) asnFor(h *History, asn bgpwatch.ASN) *asnEntity {
 	if a := d.asnIdx[asn]; a != nil {
@@ -227,6 +322,7 @@ func (d *Detector) asnFor(h *History, asn bgpwatch.ASN) *asnEntity {
 	}
 	a := d.addASN(asn)
 	a.seed = &cursor{steps: h.ASNs[asn]}
+	d.res.slowDirty = true
 	touched := map[string]bool{}
 	if a.country != "" {
 		touched[a.country] = true
