@@ -1,0 +1,189 @@
+package store_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
+)
+
+// stepValue is the value of steps at bin i.
+func stepValue(steps []store.SeriesStep, i int) int {
+	v := 0
+	for _, s := range steps {
+		if int(s.At) > i {
+			break
+		}
+		v = int(s.Slash24)
+	}
+	return v
+}
+
+func TestDetectorHistory(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.New(t)
+	day0 := time.Date(2022, 1, 4, 0, 0, 0, 0, time.UTC) // D-1
+	dayD := day0.Add(24 * time.Hour)
+	before := dayD.Add(12 * time.Hour)
+	span := 26 * time.Hour
+	from := before.Add(-span) // D-1 10:00
+	gapFrom, gapTo := dayD.Add(3*time.Hour), dayD.Add(4*time.Hour)
+	h := func(d time.Time, hours float64) time.Time { return d.Add(time.Duration(hours * float64(time.Hour))) }
+	cnt := func(s int) bgpwatch.Counts { return bgpwatch.Counts{Prefixes: s / 2, Slash24: s, V6Prefixes: 1} }
+
+	// Country rows every bin (KZ from D-4, DE from D-1), none in the gap.
+	b := store.SeriesBatch{From: day0.Add(-72 * time.Hour), To: before.Add(-bgpwatch.BinStep)}
+	for t := b.From; !t.After(b.To); t = t.Add(bgpwatch.BinStep) {
+		if !t.Before(gapFrom) && t.Before(gapTo) {
+			continue
+		}
+		b.Countries = append(b.Countries, store.CountryPoint{Country: "KZ", Bin: t, Counts: cnt(100 + int(t.Sub(b.From)/time.Hour))})
+		if !t.Before(day0) {
+			b.Countries = append(b.Countries, store.CountryPoint{Country: "DE", Bin: t, Counts: cnt(500)})
+		}
+	}
+	// ASN change points and key frames.
+	pt := func(a bgpwatch.ASN, t time.Time, s int) {
+		c := cnt(s)
+		if s == 0 {
+			c = bgpwatch.Counts{}
+		}
+		b.ASNs = append(b.ASNs, store.ASNPoint{ASN: a, Bin: t, Counts: c})
+	}
+	pt(100, day0, 50)
+	pt(100, h(day0, 9), 40) // before the span, same day: its value at the span's start
+	pt(100, dayD, 40)
+	pt(100, h(dayD, 5), 0) // gone
+	pt(200, day0, 30)      // no key frame on D: zero from D 00:00
+	pt(300, h(dayD, 6), 20)
+	pt(400, h(day0, 8), 70)
+	pt(400, dayD, 70)
+	for d := b.From; d.Before(before); d = d.Add(24 * time.Hour) {
+		v := 80
+		if d.After(day0.Add(-48 * time.Hour)) {
+			v = 5
+		}
+		pt(500, d, v) // in an event since D-3 12:00
+	}
+	pt(500, h(day0.Add(-48*time.Hour), 12), 5)
+	if err := db.WriteBins(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+
+	// Events.
+	save := func(ev bgpwatch.Event, source string) int64 {
+		t.Helper()
+		id, err := db.SaveEvent(ctx, &ev, source, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	wd := []bgpwatch.WithdrawnPrefix{
+		{Prefix: netip.MustParsePrefix("2.72.0.0/16"), Origin: 100, WithdrawnAt: h(dayD, 5.01)},
+		{Prefix: netip.MustParsePrefix("2.73.0.0/16"), Origin: 100, WithdrawnAt: h(dayD, 5.02)},
+	}
+	asnEv := func(a bgpwatch.ASN, start, end time.Time) bgpwatch.Event {
+		return bgpwatch.Event{Scope: bgpwatch.ScopeASN, Country: "KZ", ASN: a, StartedAt: start, EndedAt: end,
+			BaselineSlash24: 40, MinSlash24: 0, DropRatio: 1, ASNs: []bgpwatch.EventASN{{ASN: a, BaselineSlash24: 40}}}
+	}
+	ongoing := asnEv(100, h(dayD, 5), time.Time{})
+	ongoing.Withdrawn = wd
+	idOngoing := save(ongoing, store.SourceLive)
+	ended := bgpwatch.Event{Scope: bgpwatch.ScopeCountry, Country: "KZ", StartedAt: h(day0, 12), EndedAt: h(day0, 14),
+		BaselineSlash24: 120, MinSlash24: 60, DropRatio: 0.5, Withdrawn: wd}
+	idEnded := save(ended, store.SourceLive)
+	save(asnEv(300, h(dayD, 7), time.Time{}), store.SourceReplay) // other source
+	save(asnEv(400, h(day0, 1), h(day0, 2)), store.SourceLive)      // before the span
+	long := asnEv(500, h(day0.Add(-48*time.Hour), 12), time.Time{})
+	long.BaselineSlash24 = 80
+	idLong := save(long, store.SourceLive)
+
+	got, err := db.DetectorHistory(ctx, store.HistoryQuery{Before: before, Span: span, Source: store.SourceLive, Open: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Bins: the written ones, back to Span before the long event's start.
+	if want := long.StartedAt.Add(-span); !got.Bins[0].Equal(want) {
+		t.Errorf("first bin %s, want %s (Span before the long event)", got.Bins[0], want)
+	}
+	if last := got.Bins[len(got.Bins)-1]; !last.Equal(before.Add(-bgpwatch.BinStep)) {
+		t.Errorf("last bin %s", last)
+	}
+	inSpan := 0
+	for i, bin := range got.Bins {
+		if i > 0 && !bin.After(got.Bins[i-1]) {
+			t.Fatalf("bins not ascending at %d", i)
+		}
+		if !bin.Before(gapFrom) && bin.Before(gapTo) {
+			t.Errorf("bin %s in the gap", bin)
+		}
+		if !bin.Before(from) {
+			inSpan++
+		}
+	}
+	if want := int(span/bgpwatch.BinStep) - 12; inSpan != want {
+		t.Errorf("%d bins in the span, want %d", inSpan, want)
+	}
+
+	// Values: the same as Series reads, bin by bin, from the span on (and
+	// for the long event's ASN and country over the whole history).
+	check := func(name string, q store.SeriesQuery, steps []store.SeriesStep, whole bool) {
+		t.Helper()
+		bad := 0
+		for i, bin := range got.Bins {
+			if bin.Before(from) && !whole {
+				if v := stepValue(steps, i); v != 0 {
+					t.Errorf("%s: %d at %s, before the span", name, v, bin)
+					return
+				}
+				continue
+			}
+			q.From, q.To = bin, bin
+			pts, err := db.Series(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := stepValue(steps, i); len(pts) != 1 || pts[0].Slash24 != v {
+				if bad++; bad <= 3 {
+					t.Errorf("%s at %s: history %d, Series %+v", name, bin, v, pts)
+				}
+			}
+		}
+	}
+	for _, a := range []bgpwatch.ASN{100, 200, 300, 400} {
+		check("AS"+a.String(), store.SeriesQuery{ASN: a}, got.ASNs[a], false)
+	}
+	check("AS500", store.SeriesQuery{ASN: 500}, got.ASNs[500], true)
+	check("DE", store.SeriesQuery{Country: "DE"}, got.Countries["DE"], false)
+	check("KZ", store.SeriesQuery{Country: "KZ"}, got.Countries["KZ"], false)
+	if len(got.LastASNs) != 3 || got.LastASNs[300] != cnt(20) || got.LastASNs[400] != cnt(70) || got.LastASNs[500] != cnt(5) {
+		t.Errorf("LastASNs %v, want 300, 400 and 500", got.LastASNs)
+	}
+
+	// Events: live ones overlapping the history; evidence of the open ones.
+	byID := map[int64]bgpwatch.Event{}
+	for _, ev := range got.Events {
+		byID[ev.ID] = ev
+	}
+	if len(got.Events) != 3 || byID[idOngoing].ID == 0 || byID[idEnded].ID == 0 || byID[idLong].ID == 0 {
+		t.Fatalf("events %+v, want the ongoing, the ended and the long one", got.Events)
+	}
+	if ev := byID[idOngoing]; len(ev.Withdrawn) != 2 || ev.Withdrawn[0].Origin != 100 || len(ev.ASNs) != 1 || !ev.EndedAt.IsZero() {
+		t.Errorf("ongoing event %+v", ev)
+	}
+	if ev := byID[idEnded]; len(ev.Withdrawn) != 0 || ev.EndedAt.IsZero() {
+		t.Errorf("ended event: %d withdrawn (want none: it ended long before), ended %s", len(ev.Withdrawn), ev.EndedAt)
+	}
+
+	// Nothing stored before: an empty history.
+	empty, err := db.DetectorHistory(ctx, store.HistoryQuery{Before: b.From, Span: span, Source: store.SourceLive})
+	if err != nil || len(empty.Bins) != 0 || len(empty.ASNs) != 0 {
+		t.Errorf("history before the first bin: %+v, %v", empty, err)
+	}
+}
