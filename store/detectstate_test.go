@@ -98,7 +98,7 @@ func TestDetectorHistory(t *testing.T) {
 		BaselineSlash24: 120, MinSlash24: 60, DropRatio: 0.5, Withdrawn: wd}
 	idEnded := save(ended, store.SourceLive)
 	save(asnEv(300, h(dayD, 7), time.Time{}), store.SourceReplay) // other source
-	save(asnEv(400, h(day0, 1), h(day0, 2)), store.SourceLive)      // before the span
+	save(asnEv(400, h(day0, 1), h(day0, 2)), store.SourceLive)    // before the span
 	long := asnEv(500, h(day0.Add(-48*time.Hour), 12), time.Time{})
 	long.BaselineSlash24 = 80
 	idLong := save(long, store.SourceLive)
