@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -155,4 +157,21 @@ func decode[T any](t *testing.T, b []byte) T {
 		t.Fatalf("decode %s: %v", b, err)
 	}
 	return v
+}
+
+// csvBoth asks for path (which has a query string) as CSV both ways,
+// ?format=csv and Accept: text/csv, and checks that each answer is CSV
+// with the records want.
+func (f *fixture) csvBoth(t *testing.T, path string, want [][]string) {
+	t.Helper()
+	for _, how := range []struct {
+		query string
+		hdr   []string
+	}{{"&format=csv", nil}, {"", []string{"Accept", "text/csv"}}} {
+		res, b := f.do(t, "GET", path+how.query, "", how.hdr...)
+		recs, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+		if ct := res.Header.Get("Content-Type"); err != nil || !strings.HasPrefix(ct, "text/csv") || fmt.Sprint(recs) != fmt.Sprint(want) {
+			t.Errorf("%s%s %v: %s %q (%v), want %q", path, how.query, how.hdr, ct, recs, err, want)
+		}
+	}
 }
