@@ -470,3 +470,45 @@ func TestRFC7606MalformedUpdates(t *testing.T) {
 	st := sp.Stats()
 	t.Logf("speaker: %d routes, %d observations, %d establishments", st.Routes, st.Observations, st.Established)
 }
+
+// TestOwnASNInPath: a monitor announces nothing, so a path through
+// bgpwatch's own ASN is no routing loop of its own and the route is as
+// visible as any other. gobgp drops such routes before its Adj-RIB-In
+// watch by default (RFC 4271 §9.1.2 loop check), even when they replace
+// a route the peer announced before, which would leave the old route in
+// bgpwatch's view. The speaker allows its own ASN in paths.
+func TestOwnASNInPath(t *testing.T) {
+	peerAddr := netip.MustParseAddr("127.0.0.26")
+	const localASN, peerASN, originASN = 65000, 64510, 64511
+	port := freePort(t, "127.0.0.1")
+	obs := make(chan bgpwatch.Observation, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sp, err := live.Start(ctx, live.Config{
+		ASN: localASN, RouterID: netip.MustParseAddr("127.0.0.1"),
+		ListenAddresses: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ListenPort: int32(port),
+		Neighbors:    []live.Neighbor{{Address: peerAddr, ASN: peerASN, Passive: true}},
+		ConnectRetry: time.Second, Logger: testLogger(t),
+	}, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Stop()
+	p := dialRaw(t, peerAddr, peerASN, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port))
+	r := obsReader{t: t, ch: obs}
+	x, y := netip.MustParsePrefix("10.22.1.0/24"), netip.MustParsePrefix("10.22.2.0/24")
+	nh := peerAddr.As4()
+	looped := func(origin uint32) []byte {
+		b := attr(flagTransitive, attrOrigin, []byte{0})
+		b = append(b, asPath(peerASN, localASN, origin)...)
+		return append(b, attr(flagTransitive, attrNextHop, nh[:])...)
+	}
+	p.announce(originASN, x)
+	r.until("first announcement", announceOf(x))
+	// x moves to a path through localASN with a new origin; y is new.
+	p.send(update(nil, looped(originASN+1), nlri(x, y)))
+	got := r.until("looped announcements", announceOf(y))
+	if fmt.Sprint(brief(got)) != fmt.Sprintf("[announce %s AS%d announce %s AS%d]", x, originASN+1, y, originASN+1) {
+		t.Errorf("observed %v", brief(got))
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"sync"
@@ -222,6 +223,11 @@ func (s *Speaker) addNeighbor(ctx context.Context, local bgpwatch.ASN, n Neighbo
 		Conf: &gobgpapi.PeerConf{
 			NeighborAddress: n.Address.String(), PeerAsn: uint32(n.ASN), LocalAsn: uint32(local),
 			AuthPassword: n.Password, Description: "bgpwatch monitor session",
+			// A monitor announces nothing, so a path through its own
+			// ASN is no loop of its own: keep such routes. gobgp's
+			// default drops them before the Adj-RIB-In watch, even when
+			// they replace an earlier route (which would then stay).
+			AllowOwnAsn: math.MaxUint8,
 		},
 		Transport: &gobgpapi.Transport{PassiveMode: n.Passive, RemotePort: uint32(n.Port)},
 		Timers: &gobgpapi.Timers{Config: &gobgpapi.TimersConfig{
