@@ -26,6 +26,11 @@ type Sink interface {
 	SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, notify bool) (int64, error)
 }
 
+// HistoryReader reads what a detector resumes from. *store.DB implements it.
+type HistoryReader interface {
+	DetectorHistory(ctx context.Context, q store.HistoryQuery) (*store.DetectorHistory, error)
+}
+
 // Config configures a Pipeline.
 type Config struct {
 	Visibility visibility.Config
@@ -50,6 +55,12 @@ type Config struct {
 	// carrying it over bin by bin (default 24h; archives from different
 	// years in one replay would otherwise fill millions of empty bins).
 	MaxGap time.Duration
+	// History, when set, resumes the detector at the first bin (and after
+	// a reset) from the stored series and events of Source before that bin
+	// (or before WriteFrom, if later), instead of starting cold: no warm-up,
+	// and stored ongoing events go on under their natural keys (see
+	// detect.Detector.Resume). *store.DB implements it.
+	History HistoryReader
 	// Logger receives event and flush messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -63,6 +74,8 @@ type Stats struct {
 	EventsEnded    int       `json:"events_ended"`
 	EventsSaved    int       `json:"event_saves"`
 	Resets         int       `json:"state_resets"` // gaps longer than MaxGap
+	ResumedBins    int       `json:"resumed_bins"` // stored bins the detector resumed from
+	ResumeDropped  bool      `json:"resume_dropped,omitempty"`
 	FirstBin       time.Time `json:"first_bin,omitzero"`
 	LastBin        time.Time `json:"last_bin,omitzero"`
 }
@@ -98,6 +111,8 @@ type Pipeline struct {
 	events    []bgpwatch.Event
 	stats     Stats
 	lastObs   time.Time
+	resumed   bool // the detector was resumed (or had nothing to resume from)
+	checking  bool // the detector checks the first bins after resuming
 }
 
 // New builds a pipeline writing to sink.
@@ -144,6 +159,8 @@ func (p *Pipeline) reset() {
 	p.det = detect.New(p.cfg.Detect, p.cfg.Info)
 	clear(p.prevASN)
 	p.wroteAny = false
+	p.resumed = p.cfg.History == nil
+	p.checking = false
 }
 
 func (p *Pipeline) countryOf(a bgpwatch.ASN) string {
@@ -212,7 +229,19 @@ func (p *Pipeline) emit(b *bgpwatch.Bin) error {
 		return nil
 	}
 	write := p.cfg.WriteFrom.IsZero() || !b.Start.Before(p.cfg.WriteFrom)
+	if !p.resumed {
+		first := b.Start
+		if p.cfg.WriteFrom.After(first) {
+			first = p.cfg.WriteFrom
+		}
+		if err := p.Resume(p.ctx, first); err != nil {
+			p.log.Warn("detector not resumed: starting without history", "before", first, "err", err)
+		}
+	}
 	trs := p.det.Observe(b)
+	if p.checking {
+		p.checkResume()
+	}
 	if !write {
 		p.stats.BinsBeforeFrom++
 		p.track(b)
@@ -226,6 +255,90 @@ func (p *Pipeline) emit(b *bgpwatch.Bin) error {
 		return p.flush(p.ctx)
 	}
 	return nil
+}
+
+// Resume brings the detector up to date with the stored history before
+// first (Config.History), once: the pipeline does it by itself at its first
+// bin, so calling it is only needed to do it earlier (before live sources
+// start, say). Catch-up event changes are saved with the next flush. On an
+// error detection starts cold, as it would without History.
+func (p *Pipeline) Resume(ctx context.Context, first time.Time) error {
+	if p.resumed {
+		return nil
+	}
+	p.resumed = true
+	cfg := p.det.Config()
+	began := time.Now()
+	sh, err := p.cfg.History.DetectorHistory(ctx, store.HistoryQuery{
+		Before: first,
+		Span:   cfg.Window + cfg.MinHistory,
+		Source: p.cfg.Source,
+		Open:   cfg.RecoverFor,
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: resume: %w", err)
+	}
+	if len(sh.Bins) == 0 {
+		p.log.Info("no stored history to resume the detector from", "before", first)
+		return nil
+	}
+	h := &detect.History{
+		Bins:      sh.Bins,
+		ASNs:      make(map[bgpwatch.ASN][]detect.Step, len(sh.ASNs)),
+		Countries: make(map[string][]detect.Step, len(sh.Countries)),
+		Events:    sh.Events,
+	}
+	for a, st := range sh.ASNs {
+		h.ASNs[a] = toSteps(st)
+	}
+	for cc, st := range sh.Countries {
+		h.Countries[cc] = toSteps(st)
+		if cc != "" {
+			p.countries[cc] = true // its rows go on, zero when it disappears
+		}
+	}
+	trs := p.det.Resume(h)
+	for i := range trs {
+		p.transition(&trs[i])
+	}
+	// ASNs that were not zero at the last stored bin get a zero row when
+	// they are gone at the first new one.
+	for a, c := range sh.LastASNs {
+		p.prevASN[a] = c
+	}
+	p.stats.ResumedBins += len(sh.Bins)
+	p.checking = true
+	ongoing := 0
+	for _, ev := range sh.Events {
+		if ev.EndedAt.IsZero() {
+			ongoing++
+		}
+	}
+	p.log.Info("detector resumed from the stored history", "from", sh.Bins[0], "to", sh.Bins[len(sh.Bins)-1],
+		"bins", len(sh.Bins), "asns", len(sh.ASNs), "countries", len(sh.Countries),
+		"events", len(sh.Events), "ongoing", ongoing, "catch_up", len(trs), "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// checkResume reports the end of the detector's check of the first bins
+// after resuming.
+func (p *Pipeline) checkResume() {
+	if _, checking := p.det.Resumed(); checking {
+		return
+	}
+	p.checking = false
+	if p.det.ResumeDropped() {
+		p.stats.ResumeDropped = true
+		p.log.Warn("detector history dropped: the view after the restart stayed far below the one before it; starting without history")
+	}
+}
+
+func toSteps(st []store.SeriesStep) []detect.Step {
+	out := make([]detect.Step, len(st))
+	for i, s := range st {
+		out[i] = detect.Step{At: s.At, Slash24: s.Slash24}
+	}
+	return out
 }
 
 // track updates the previous-bin state without writing rows.
