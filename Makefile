@@ -8,6 +8,8 @@ GO ?= go
 BIN := bin/bgpwatch
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 10s
+# make test ends with a short run of every fuzz target (0 skips it).
+TEST_FUZZTIME ?= 3s
 PKGS ?= ./...
 
 .PHONY: all build demo test deps fuzz-smoke bench vet clean
@@ -28,6 +30,7 @@ demo: deps build
 
 test: deps
 	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
+	@if [ "$(TEST_FUZZTIME)" != 0 ]; then $(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(TEST_FUZZTIME); fi
 
 vet:
 	$(GO) vet ./...
