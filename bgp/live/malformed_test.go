@@ -319,8 +319,9 @@ func brief(obs []bgpwatch.Observation) []string {
 //
 //   - treat-as-withdraw (§2): a malformed attribute whose error may change
 //     the route's meaning (COMMUNITIES of a length that is no multiple of
-//     4, §7.8; an ORIGIN of undefined value, §7.1; a missing AS_PATH,
-//     §3 d): the UPDATE's prefixes are withdrawn and the session stays up.
+//     4, §7.8, for IPv4 and IPv6 prefixes; an ORIGIN of undefined value,
+//     §7.1; a missing AS_PATH, §3 d): the UPDATE's prefixes are withdrawn
+//     and the session stays up.
 //     bgpwatch must observe a withdrawal of exactly those prefixes.
 //   - attribute discard (§2): a malformed AGGREGATOR (§7.7) is dropped
 //     and the route is kept: an announcement.
@@ -414,6 +415,10 @@ func TestRFC7606MalformedUpdates(t *testing.T) {
 	nh := peerAddr.As4()
 	noPath := append(attr(flagTransitive, attrOrigin, []byte{0}), attr(flagTransitive, attrNextHop, nh[:])...)
 	expect("missing AS_PATH", update(nil, noPath, nlri(d)), "withdraw "+d.String())
+
+	// The same for IPv6: gobgp turns the MP_REACH_NLRI into a withdrawal.
+	badV6 := append(p.mpReach(originASN, []netip.Prefix{v6}, nil), attr(flagOptional|flagTransitive, attrCommunities, []byte{0xfd, 0xe8, 0})...)
+	expect("ipv6 communities length 3", update(nil, badV6, nil), "withdraw "+v6.String())
 
 	// AGGREGATOR of 3 bytes (8 with four-octet ASNs): attribute discard,
 	// the route is kept (re-announced with its other attributes).
