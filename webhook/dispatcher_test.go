@@ -56,7 +56,7 @@ func TestDeliverySigned(t *testing.T) {
 	if first.Delivery == second.Delivery {
 		t.Errorf("started and ended share delivery id %s", first.Delivery)
 	}
-	waitFor(t, 2*time.Second, "both recorded as delivered", func() bool {
+	waitFor(t, 30*time.Second, "both recorded as delivered", func() bool {
 		return countStatus(deliveries(t, db, sub.ID), store.DeliveryDelivered) == 2
 	})
 	ds := deliveries(t, db, sub.ID)
@@ -113,7 +113,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		ev := kzEvent(i)
 		saveEvent(t, db, &ev, true)
 	}
-	waitFor(t, 3*time.Second, "failed attempts while down", func() bool {
+	waitFor(t, 30*time.Second, "failed attempts while down", func() bool {
 		ds := deliveries(t, db, sub.ID)
 		if len(ds) != n {
 			return false
@@ -141,7 +141,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 	go srv.Serve(l) //nolint:errcheck // ends with Close
 	t.Cleanup(func() { srv.Close() })
 
-	waitFor(t, 5*time.Second, "all delivered", func() bool {
+	waitFor(t, 30*time.Second, "all delivered", func() bool {
 		return countStatus(deliveries(t, db, sub.ID), store.DeliveryDelivered) == n
 	})
 	ids := map[string]bool{}
@@ -191,7 +191,7 @@ func TestCancelMidBacklog(t *testing.T) {
 	cfg := fastConfig()
 	cfg.Workers, cfg.PerEndpoint = 4, 4
 	_, stop := startDispatcher(t, db, cfg)
-	waitFor(t, 5*time.Second, "some deliveries", func() bool { return len(rc.requests()) >= 10 })
+	waitFor(t, 30*time.Second, "some deliveries", func() bool { return len(rc.requests()) >= 10 })
 	stop()
 	mid := countStatus(deliveries(t, db, sub.ID), store.DeliveryDelivered)
 	if mid == n {
@@ -201,7 +201,7 @@ func TestCancelMidBacklog(t *testing.T) {
 		t.Errorf("after the stop: receiver acknowledged %d, database says %d delivered", got, mid)
 	}
 	startDispatcher(t, db, cfg)
-	waitFor(t, 5*time.Second, "all delivered", func() bool {
+	waitFor(t, 30*time.Second, "all delivered", func() bool {
 		return countStatus(deliveries(t, db, sub.ID), store.DeliveryDelivered) == n
 	})
 	seen := map[string]int{}
@@ -234,7 +234,7 @@ func TestHangingReceiver(t *testing.T) {
 	subscribe(t, db, bgpwatch.Subscription{URL: hang.url()})
 	okSub := subscribe(t, db, bgpwatch.Subscription{URL: ok.url()})
 	cfg := fastConfig()
-	cfg.Workers, cfg.PerEndpoint, cfg.Timeout = 4, 2, 3*time.Second
+	cfg.Workers, cfg.PerEndpoint, cfg.Timeout = 4, 2, time.Minute
 	startDispatcher(t, db, cfg)
 	t.Cleanup(func() { close(release) }) // first: the dispatcher waits for its requests
 	const n = 8
@@ -243,7 +243,7 @@ func TestHangingReceiver(t *testing.T) {
 		ev := kzEvent(i)
 		saveEvent(t, db, &ev, true)
 	}
-	waitFor(t, 2*time.Second, "the healthy receiver's notices", func() bool {
+	waitFor(t, 30*time.Second, "the healthy receiver's notices", func() bool {
 		return countStatus(deliveries(t, db, okSub.ID), store.DeliveryDelivered) == n
 	})
 	if d := time.Since(start); d >= cfg.Timeout {
@@ -275,7 +275,7 @@ func TestFiltersFanOut(t *testing.T) {
 	want := map[string][]int64{
 		"all": {kz.ID, ir.ID}, "kz": {kz.ID}, "as9198": {kz.ID}, "asnScope": {ir.ID}, "mobile": {ir.ID}, "big": {kz.ID},
 	}
-	waitFor(t, 3*time.Second, "fan-out", func() bool { return len(rc.requests()) == 7 })
+	waitFor(t, 30*time.Second, "fan-out", func() bool { return len(rc.requests()) == 7 })
 	for name, ids := range want {
 		t.Run(name, func(t *testing.T) {
 			got := map[int64]bool{}
@@ -352,7 +352,7 @@ func TestRetryAfter(t *testing.T) {
 			ev := kzEvent(0)
 			saveEvent(t, db, &ev, true)
 			<-rc.got
-			waitFor(t, 2*time.Second, "the 503 recorded", func() bool { return deliveries(t, db, sub.ID)[0].Attempts == 1 })
+			waitFor(t, 30*time.Second, "the 503 recorded", func() bool { return deliveries(t, db, sub.ID)[0].Attempts == 1 })
 			if wait := deliveries(t, db, sub.ID)[0].NextAttemptAt.Sub(clk.Now()); wait < 120*time.Second || wait > 121*time.Second {
 				t.Errorf("next attempt in %v, want 120s", wait)
 			}
@@ -362,7 +362,7 @@ func TestRetryAfter(t *testing.T) {
 				t.Fatalf("%d requests before Retry-After passed", k)
 			}
 			clk.Advance(2 * time.Second)
-			waitFor(t, 2*time.Second, "delivery after Retry-After", func() bool {
+			waitFor(t, 30*time.Second, "delivery after Retry-After", func() bool {
 				return deliveries(t, db, sub.ID)[0].Status == store.DeliveryDelivered
 			})
 		})
