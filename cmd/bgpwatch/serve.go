@@ -155,6 +155,10 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	if lv != nil {
 		acfg.Peers = lv.lister()
 	}
+	if cfg.live != nil {
+		// A network's baseline in /v1/countries/{cc}/asns is the detector's.
+		acfg.BaselineWindow = cfg.live.DetectConfig().Window
+	}
 	if cfg.web {
 		acfg.Mount = func(r chi.Router, writeError func(http.ResponseWriter, *http.Request, error)) {
 			web.New(db, log.With("component", "web"), web.WithErrorWriter(writeError)).Mount(r)
