@@ -21,7 +21,10 @@ func (d *Detector) recordChanges(b *bgpwatch.Bin) {
 			continue
 		}
 		if !ch.Visible {
-			d.prune(a, ch.Time)
+			// Prune from the bin's start, not the flip's time: an event
+			// starting in this bin starts at b.Start, and with a Lookback
+			// of 0 the bin's earlier flips would otherwise be lost.
+			d.prune(a, b.Start)
 			a.log = append(a.log, withdrawal{prefix: ch.Prefix, at: ch.Time})
 			continue
 		}

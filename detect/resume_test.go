@@ -377,3 +377,29 @@ func TestReplayQuietMatchesStep(t *testing.T) {
 		}
 	}
 }
+
+func TestEvidenceWithoutLookback(t *testing.T) {
+	// With Lookback 0 the evidence still lists every prefix withdrawn in
+	// the event's first bin, whatever the order of their flip times.
+	s := sim{n: 120, asns: []simASN{
+		{asn: kzFixed, size: 400, count: outage(400, 0, [2]int{72, 1000})},
+	}}
+	bins := s.bins()
+	for k := range bins[72].Changes {
+		bins[72].Changes[k].Time = bins[72].Changes[k].Time.Add(time.Duration(k%97) * time.Second)
+	}
+	cfg := DefaultConfig()
+	cfg.Lookback = 0
+	d := New(cfg, s.info)
+	for _, b := range bins {
+		d.Observe(b)
+	}
+	on := d.Ongoing()
+	if len(on) != 1 || len(on[0].Withdrawn) != 400 {
+		n := -1
+		if len(on) > 0 {
+			n = len(on[0].Withdrawn)
+		}
+		t.Fatalf("%d ongoing events, %d withdrawn prefixes; want 1 with 400", len(on), n)
+	}
+}
