@@ -160,6 +160,7 @@ with --json.`)
 		FlushBins:  *flushBins,
 		Source:     store.SourceReplay,
 		Notify:     *notify,
+		History:    st, // resume from what earlier replays stored before the first bin
 		Logger:     log,
 	}, st)
 	every := 5 * time.Second

@@ -211,6 +211,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		Visibility: f.VisibilityConfig(), Detect: f.DetectConfig(),
 		CountryOf: reg.countryOf, Info: reg.info,
 		Source: store.SourceLive, Notify: true, FlushBins: 1, Logger: log,
+		History: db, // resume detection where the last run stopped
 	}, db)
 	size := f.QueueSize
 	if size <= 0 {
