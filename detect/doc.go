@@ -117,6 +117,11 @@
 // the history already shows, e.g. an end whose save was lost in a crash).
 // Because a restarted source may see incomplete tables at first, the bins
 // after Resume are checked against the view just before it (see Resume).
+// Limits: the store keeps no FullFeed, so the history's bins are taken as
+// accepted and the full-feed window starts empty; an event that began
+// before the history has its alert area counted from the history's first
+// bin (at least the stored area) and, for a country, as contributors the
+// stored ones plus the national ASNs that have a baseline at that bin.
 //
 // # Cost
 //
