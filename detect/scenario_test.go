@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,16 +10,17 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/synth"
 )
 
 // The scenario test runs the detector over the expected per-bin visibility
 // of generated archives (truth.json written by package synth) and compares
 // the events found with the events the truth lists. It reads the truth
 // with its own minimal types so that this package does not depend on
-// synth. Set BGPWATCH_SCENARIOS to a directory holding <name>/truth.json
-// (for example the output of `bgpwatch generate` for kazakhstan-2022,
-// mobile-only, quiet and traps); without it the test is skipped, and under
-// CI=true it fails.
+// synth's types. BGPWATCH_SCENARIOS may name a directory holding
+// <name>/truth.json (for example the output of `bgpwatch generate` for a
+// scenario file of your own); without it the test generates every built-in
+// scenario but "scale" into a temporary directory first.
 //
 // The truth series hold the countries and the named networks only, and no
 // per-prefix changes, so this checks start, end, scope and access, not the
@@ -112,11 +114,8 @@ func at2(v []int, i int) int {
 
 func TestScenarios(t *testing.T) {
 	dir := os.Getenv("BGPWATCH_SCENARIOS")
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("BGPWATCH_SCENARIOS is not set (directory of generated scenarios with truth.json)")
-		}
-		t.Skip("BGPWATCH_SCENARIOS not set: no generated scenarios to compare with")
+	if dir == "" || dir == "all" {
+		dir = generateScenarios(t)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "truth.json"))
 	if f := filepath.Join(dir, "truth.json"); fileExists(f) {
@@ -182,6 +181,26 @@ func TestScenarios(t *testing.T) {
 			}
 		})
 	}
+}
+
+// generateScenarios writes the built-in scenarios (all but "scale") into a
+// temporary directory, one subdirectory each.
+func generateScenarios(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range synth.BuiltinNames() {
+		if name == "scale" {
+			continue
+		}
+		sc, err := synth.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := synth.Generate(context.Background(), sc, filepath.Join(dir, name), synth.Options{}); err != nil {
+			t.Fatalf("generate %s: %v", name, err)
+		}
+	}
+	return dir
 }
 
 func fileExists(p string) bool {

@@ -251,7 +251,7 @@ func scoreEvents(t *testing.T, db *store.DB, truth *synth.Truth, tol time.Durati
 func TestReplayScenarios(t *testing.T) {
 	tests := []struct {
 		scenario string
-		long     bool // only with BGPWATCH_SCENARIOS=all, never with -short
+		long     bool // not with -short
 	}{
 		{"small", false},
 		{"kazakhstan-2022", false},
@@ -261,8 +261,8 @@ func TestReplayScenarios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
-			if tt.long && (testing.Short() || os.Getenv("BGPWATCH_SCENARIOS") != "all") {
-				t.Skip("long scenario: set BGPWATCH_SCENARIOS=all (and no -short) to run it")
+			if tt.long && testing.Short() {
+				t.Skip("long scenario: not with -short")
 			}
 			db := storetest.New(t)
 			truth, sum := replayScenario(t, db, tt.scenario)
