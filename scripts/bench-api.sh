@@ -9,7 +9,8 @@
 #
 # Usage: scripts/bench-api.sh [DURATION]      (default 20 s)
 # Env:   CONNS (200), THREADS (2), GZIP (1: send Accept-Encoding: gzip),
-#        CACHE_TTL (5s; 0 measures the database path), PATH_UNDER_TEST.
+#        CACHE_TTL (5s; 0 measures the database path), ACCESS_LOG (true),
+#        PATH_UNDER_TEST.
 set -eu
 cd "$(dirname "$0")/.."
 DURATION=${1:-20}
@@ -56,7 +57,7 @@ else
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$work/bgpwatch" serve --listen "127.0.0.1:$port" --rate-limit 0 --cache-ttl "$CACHE_TTL" --webhooks=false \
+"$work/bgpwatch" serve --listen "127.0.0.1:$port" --rate-limit 0 --cache-ttl "$CACHE_TTL" --webhooks=false --access-log="${ACCESS_LOG:-true}" \
 	2>"$work/serve.log" &
 pid=$!
 url="http://127.0.0.1:$port"
