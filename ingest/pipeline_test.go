@@ -29,23 +29,7 @@ func dumpTables(t *testing.T, db *store.DB) string {
 		`SELECT event_id, type FROM event_notices ORDER BY 1, 2`,
 		`SELECT asn, name, country, access FROM asns ORDER BY 1`,
 	}
-	var b strings.Builder
-	for _, q := range queries {
-		rows, err := db.Pool().Query(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			vals, err := rows.Values()
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&b, vals...)
-		}
-		rows.Close()
-		b.WriteString("--\n")
-	}
-	return b.String()
+	return storetest.Dump(t, db, queries...)
 }
 
 func countRows(t *testing.T, db *store.DB, q string, args ...any) int {

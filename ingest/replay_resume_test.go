@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,34 +26,7 @@ func dumpEvents(t *testing.T, db *store.DB) string {
 		`SELECT ` + ek + `, x.prefix, x.origin_asn, x.withdrawn_at FROM event_prefixes x JOIN events e ON e.id = x.event_id ORDER BY 1, 2, 3, 4, 5`,
 		`SELECT ` + ek + `, x.type FROM event_notices x JOIN events e ON e.id = x.event_id ORDER BY 1, 2, 3, 4, 5`,
 	}
-	var b strings.Builder
-	for _, q := range queries {
-		rows, err := db.Pool().Query(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			vals, err := rows.Values()
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&b, vals...)
-		}
-		rows.Close()
-		b.WriteString("--\n")
-	}
-	return b.String()
-}
-
-// firstDiff shows where two dumps start to differ.
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) && i < len(bl); i++ {
-		if al[i] != bl[i] {
-			return fmt.Sprintf("line %d:\n  %s\n  %s", i+1, al[i], bl[i])
-		}
-	}
-	return fmt.Sprintf("lengths %d vs %d lines", len(al), len(bl))
+	return storetest.Dump(t, db, queries...)
 }
 
 // TestReplayLaterWindowResumes replays the kazakhstan-2022 scenario whole,
@@ -125,7 +97,7 @@ func TestReplayLaterWindowResumes(t *testing.T) {
 		t.Errorf("second part: %+v, want a resumed detector", st)
 	}
 	if got := dumpEvents(t, split); got != want {
-		t.Errorf("replay in two parts differs from the whole replay: %s", firstDiff(want, got))
+		t.Errorf("replay in two parts differs from the whole replay: %s", storetest.FirstDiff(want, got))
 	}
 
 	cold := storetest.New(t)

@@ -185,7 +185,7 @@ func TestReplayCollectors(t *testing.T) {
 			t.Errorf("second run made %d requests", n)
 		}
 		if got := dumpDB(t, db); got != first {
-			t.Errorf("second replay changed the database: %s", firstDiff(first, got))
+			t.Errorf("second replay changed the database: %s", storetest.FirstDiff(first, got))
 		}
 	}
 }

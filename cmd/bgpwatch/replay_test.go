@@ -111,34 +111,7 @@ func dumpDB(t *testing.T, db *store.DB) string {
 		`SELECT ` + ek + `, x.type FROM event_notices x JOIN events e ON e.id = x.event_id ORDER BY 1, 2, 3, 4, 5`,
 		`SELECT asn, name, country, access FROM asns ORDER BY 1`,
 	}
-	var b strings.Builder
-	for _, q := range queries {
-		rows, err := db.Pool().Query(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			vals, err := rows.Values()
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&b, vals...)
-		}
-		rows.Close()
-		b.WriteString("--\n")
-	}
-	return b.String()
-}
-
-// firstDiff shows where two dumps start to differ.
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) && i < len(bl); i++ {
-		if al[i] != bl[i] {
-			return fmt.Sprintf("line %d:\n  %s\n  %s", i+1, al[i], bl[i])
-		}
-	}
-	return fmt.Sprintf("lengths %d vs %d lines", len(al), len(bl))
+	return storetest.Dump(t, db, queries...)
 }
 
 // seriesMismatches compares the stored series with the truth, bin by bin.
@@ -298,7 +271,7 @@ func TestReplayTwiceIdentical(t *testing.T) {
 	}
 	replayScenario(t, db, "small", "--notify")
 	if second := dumpDB(t, db); second != first {
-		t.Fatalf("second replay changed the database: %s", firstDiff(first, second))
+		t.Fatalf("second replay changed the database: %s", storetest.FirstDiff(first, second))
 	}
 }
 
@@ -341,7 +314,7 @@ func TestReplayKill9(t *testing.T) {
 	}
 	replayScenario(t, db, "small")
 	if got := dumpDB(t, db); got != want {
-		t.Fatalf("replay after kill -9 differs from a clean replay: %s", firstDiff(want, got))
+		t.Fatalf("replay after kill -9 differs from a clean replay: %s", storetest.FirstDiff(want, got))
 	}
 }
 
