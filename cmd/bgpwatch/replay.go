@@ -139,6 +139,9 @@ with --json.`)
 	if err != nil {
 		return err
 	}
+	if len(reg.reg.Countries()) == 0 {
+		log.Warn("no ASN has a country: country series and country events need RIR delegation files (--delegations FILE, or 'bgpwatch fetch --delegations')")
+	}
 
 	st, err := db.open(ctx)
 	if err != nil {

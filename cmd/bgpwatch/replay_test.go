@@ -420,3 +420,28 @@ func TestReplayFromTo(t *testing.T) {
 		t.Errorf("%d of %d points in the window differ from the truth", len(bad), checked)
 	}
 }
+
+// TestReplayWithoutDelegations: without RIR files no ASN has a country;
+// replay still writes the ASN series and says what is missing.
+func TestReplayWithoutDelegations(t *testing.T) {
+	db := storetest.New(t)
+	dir, _ := scenarioDir(t, "small")
+	code, out, errOut := runCLI(t, nil, "replay", "--db", db.Pool().Config().ConnString(), "--json", filepath.Join(dir, "rrc00"))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, "no ASN has a country") || !strings.Contains(errOut, "--delegations") {
+		t.Errorf("no warning about the missing delegation files:\n%s", errOut)
+	}
+	var sum ingest.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatal(err)
+	}
+	var asnRows, countryRows int
+	if err := db.Pool().QueryRow(context.Background(), `SELECT (SELECT count(*) FROM asn_series), (SELECT count(*) FROM country_series)`).Scan(&asnRows, &countryRows); err != nil {
+		t.Fatal(err)
+	}
+	if asnRows == 0 || countryRows != 0 || sum.Pipeline.BinsWritten == 0 {
+		t.Errorf("asn rows %d, country rows %d, bins %d", asnRows, countryRows, sum.Pipeline.BinsWritten)
+	}
+}
