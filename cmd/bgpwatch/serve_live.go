@@ -202,6 +202,9 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 	if err != nil {
 		return nil, err
 	}
+	if len(reg.reg.Countries()) == 0 {
+		log.Warn("no ASN has a country: country series and country events need RIR delegation files (delegations: in the config file)")
+	}
 	if infos := reg.all(); len(infos) > 0 {
 		if err := db.UpsertASNs(ctx, infos); err != nil {
 			return nil, err
