@@ -104,6 +104,14 @@ type Detection struct {
 	RecoverFor  time.Duration `yaml:"recover_for"`
 	Country     Thresholds    `yaml:"country"`
 	ASN         Thresholds    `yaml:"asn"`
+	// Evidence and classification (see detect.Config); 0 keeps the default.
+	ContribDrop       float64       `yaml:"contrib_drop"`
+	ContribMinSlash24 int           `yaml:"contrib_min_slash24"`
+	MinorShare        float64       `yaml:"minor_share"`
+	Lookback          time.Duration `yaml:"lookback"`
+	MaxWithdrawn      int           `yaml:"max_withdrawn"`
+	FeedCollapse      float64       `yaml:"feed_collapse"`
+	FeedWindow        int           `yaml:"feed_window"`
 }
 
 // Load reads and validates a configuration file.
@@ -191,11 +199,18 @@ func (f *File) Validate(getenv func(string) string) error {
 	if f.RISLive.URL != "" && !strings.HasPrefix(f.RISLive.URL, "ws://") && !strings.HasPrefix(f.RISLive.URL, "wss://") {
 		return invalid("ris_live.url %q: want ws:// or wss://", f.RISLive.URL)
 	}
-	for _, v := range []float64{f.Visibility.FullFeedShare, f.Visibility.VisibleShare, f.Detection.Country.Drop,
-		f.Detection.Country.Recover, f.Detection.ASN.Drop, f.Detection.ASN.Recover} {
+	d := &f.Detection
+	for _, v := range []float64{f.Visibility.FullFeedShare, f.Visibility.VisibleShare, d.Country.Drop,
+		d.Country.Recover, d.ASN.Drop, d.ASN.Recover, d.ContribDrop, d.FeedCollapse} {
 		if v < 0 || v >= 1 {
 			return invalid("shares and drop ratios must be in [0, 1), got %v", v)
 		}
+	}
+	if d.MinorShare < 0 || d.MinorShare >= 0.5 {
+		return invalid("detection.minor_share must be in [0, 0.5), got %v", d.MinorShare)
+	}
+	if d.ContribMinSlash24 < 0 || d.MaxWithdrawn < 0 || d.FeedWindow < 0 || d.Lookback < 0 {
+		return invalid("detection: contrib_min_slash24, max_withdrawn, feed_window and lookback must not be negative")
 	}
 	return nil
 }
@@ -261,6 +276,23 @@ func (f *File) DetectConfig() detect.Config {
 	}
 	th(&c.Country, d.Country)
 	th(&c.ASN, d.ASN)
+	setF := func(dst *float64, v float64) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	setI := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	setF(&c.ContribDrop, d.ContribDrop)
+	setI(&c.ContribMinSlash24, d.ContribMinSlash24)
+	setF(&c.MinorShare, d.MinorShare)
+	setD(&c.Lookback, d.Lookback)
+	setI(&c.MaxWithdrawn, d.MaxWithdrawn)
+	setF(&c.FeedCollapse, d.FeedCollapse)
+	setI(&c.FeedWindow, d.FeedWindow)
 	c.Step = f.Step()
 	return c
 }

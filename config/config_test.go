@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/detect"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -41,8 +42,9 @@ func TestExampleFile(t *testing.T) {
 		rc.Subscriptions[1].Prefix[0] != "2.72.0.0/13" || rc.ReadTimeout != time.Minute {
 		t.Errorf("ris = %+v", rc)
 	}
-	if dc := f.DetectConfig(); dc.Country.Drop != 0.30 || dc.Window != 24*time.Hour || dc.Step != 5*time.Minute {
-		t.Errorf("detect = %+v", dc)
+	// The example shows the defaults.
+	if dc, def := f.DetectConfig(), detect.DefaultConfig(); dc != def {
+		t.Errorf("example's detection differs from the defaults:\n%+v\n%+v", dc, def)
 	}
 }
 
@@ -86,6 +88,17 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "bad url", in: "ris_live: {enabled: true, url: http://x}\n", wantErr: "ws://"},
 		{name: "bad share", in: "visibility: {visible_share: 1.5}\n", wantErr: "shares"},
+		{name: "evidence settings", in: "detection: {contrib_drop: 0.4, contrib_min_slash24: 8, minor_share: 0.2, lookback: 30m, max_withdrawn: 50, feed_collapse: 0.7, feed_window: 12}\n",
+			check: func(t *testing.T, f *File) {
+				dc := f.DetectConfig()
+				if dc.ContribDrop != 0.4 || dc.ContribMinSlash24 != 8 || dc.MinorShare != 0.2 || dc.Lookback != 30*time.Minute ||
+					dc.MaxWithdrawn != 50 || dc.FeedCollapse != 0.7 || dc.FeedWindow != 12 {
+					t.Errorf("detect = %+v", dc)
+				}
+			}},
+		{name: "bad minor share", in: "detection: {minor_share: 0.6}\n", wantErr: "minor_share"},
+		{name: "negative lookback", in: "detection: {lookback: -1h}\n", wantErr: "lookback"},
+		{name: "bad contrib drop", in: "detection: {contrib_drop: 1}\n", wantErr: "shares"},
 		{name: "bad duration", in: "bin_step: soon\n", wantErr: "invalid"},
 		{name: "tiny step", in: "bin_step: 1ms\n", wantErr: "bin_step"},
 	}
