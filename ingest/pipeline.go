@@ -67,7 +67,7 @@ type Config struct {
 
 // Stats counts what a Pipeline did.
 type Stats struct {
-	BinsWritten    int       `json:"bins_written"`
+	BinsWritten    int       `json:"bins_written"`           // committed to the store
 	BinsNoFeed     int       `json:"bins_without_full_feed"` // bins skipped: no full-feed peer
 	BinsBeforeFrom int       `json:"bins_before_from"`       // computed, not written
 	EventsStarted  int       `json:"events_started"`
@@ -99,6 +99,9 @@ type Pipeline struct {
 
 	emitFn func(*bgpwatch.Bin) error
 	ctx    context.Context // only set for the duration of an Observe/Advance call
+	// flushErr is the first failed flush of the current Observe/Advance
+	// call, returned when the call has done the rest of its work.
+	flushErr error
 
 	prevASN   map[bgpwatch.ASN]bgpwatch.Counts // last bin's non-zero ASN counts
 	countries map[string]bool                  // countries seen so far
@@ -179,17 +182,19 @@ func (p *Pipeline) Engine() *visibility.Engine { return p.eng }
 func (p *Pipeline) Stats() Stats { return p.stats }
 
 // Observe applies one observation, first closing (and maybe writing) the
-// bins that end at or before its time.
+// bins that end at or before its time. When writing fails (the database is
+// down), the observation is applied and the bins closed all the same; their
+// rows and events stay queued for the next flush, and the error is returned.
 func (p *Pipeline) Observe(ctx context.Context, o *bgpwatch.Observation) error {
-	p.ctx = ctx
-	defer func() { p.ctx = nil }()
+	p.begin(ctx)
+	defer p.end()
 	if !p.lastObs.IsZero() && o.Time.Sub(p.lastObs) > p.cfg.MaxGap {
 		end := p.lastObs.Truncate(bgpwatch.BinStep).Add(bgpwatch.BinStep)
 		if err := p.eng.AdvanceTo(end, p.emitFn); err != nil {
 			return err
 		}
-		if err := p.flush(ctx); err != nil {
-			return err
+		if p.flushErr == nil {
+			p.flushErr = p.flush(ctx) // what stays queued outlives the reset
 		}
 		p.log.Warn("gap in the input: starting visibility state afresh", "after", p.lastObs, "next", o.Time)
 		p.stats.Resets++
@@ -202,20 +207,28 @@ func (p *Pipeline) Observe(ctx context.Context, o *bgpwatch.Observation) error {
 		return err
 	}
 	p.eng.Apply(o)
-	return nil
+	return p.flushErr
 }
 
 // Advance closes the bins that end at or before t and writes everything
 // pending. Live ingest calls it on a wall-clock timer; a replay calls it at
-// the end of its input.
+// the end of its input. When writing fails, the bins are closed all the
+// same and stay queued with their events for the next call.
 func (p *Pipeline) Advance(ctx context.Context, t time.Time) error {
-	p.ctx = ctx
-	defer func() { p.ctx = nil }()
+	p.begin(ctx)
+	defer p.end()
 	if err := p.eng.AdvanceTo(t, p.emitFn); err != nil {
 		return err
 	}
+	if p.flushErr != nil {
+		return p.flushErr
+	}
 	return p.flush(ctx)
 }
+
+// begin and end frame an Observe or Advance call.
+func (p *Pipeline) begin(ctx context.Context) { p.ctx, p.flushErr = ctx, nil }
+func (p *Pipeline) end()                      { p.ctx, p.flushErr = nil, nil }
 
 // Close writes what is pending. Ongoing events stay ongoing in the store.
 func (p *Pipeline) Close(ctx context.Context) error {
@@ -251,8 +264,12 @@ func (p *Pipeline) emit(b *bgpwatch.Bin) error {
 	for i := range trs {
 		p.transition(&trs[i])
 	}
-	if p.batchBins >= p.cfg.FlushBins {
-		return p.flush(p.ctx)
+	// A failed flush must not stop the engine closing bins (an observation
+	// would be left unapplied): the batch grows and is retried by the next
+	// flush, which is not tried again within this call (a database that is
+	// down would fail it once per bin).
+	if p.batchBins >= p.cfg.FlushBins && p.flushErr == nil {
+		p.flushErr = p.flush(p.ctx)
 	}
 	return nil
 }
@@ -373,7 +390,6 @@ func (p *Pipeline) addRows(b *bgpwatch.Bin) {
 		p.stats.FirstBin = start
 	}
 	p.stats.LastBin = start
-	p.stats.BinsWritten++
 
 	asnsPer := make(map[string]int, len(p.countries)+1)
 	for a, c := range b.ASNs {
@@ -451,6 +467,7 @@ func (p *Pipeline) flush(ctx context.Context) error {
 		}
 		p.log.Debug("wrote bins", "from", p.batch.From, "to", p.batch.To,
 			"country_rows", len(p.batch.Countries), "asn_rows", len(p.batch.ASNs))
+		p.stats.BinsWritten += p.batchBins // counted once stored, for honest metrics
 		p.batch.Countries = p.batch.Countries[:0]
 		p.batch.ASNs = p.batch.ASNs[:0]
 		p.batchBins = 0
