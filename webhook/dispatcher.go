@@ -206,15 +206,39 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
+// listenRetry is the longest wait before listening again after the
+// connection failed (a database restart): the poll may be much slower, and
+// the listener is what delivers new notices promptly.
+const listenRetry = time.Second
+
 // listen turns committed notices into wake-ups; it reconnects on failure.
+// A failure is logged once, the recovery once.
 func (d *Dispatcher) listen(ctx context.Context) {
+	failures := 0
+	var since time.Time
+	wake := func() { // called on this goroutine, by ListenNotices
+		if failures > 0 {
+			d.log.Info("webhook: listening for notices again", "failures", failures,
+				"after", time.Since(since).Round(time.Millisecond))
+			failures = 0
+		}
+		d.poke()
+	}
 	for ctx.Err() == nil {
-		if err := d.db.ListenNotices(ctx, d.poke); err != nil {
+		err := d.db.ListenNotices(ctx, wake)
+		if err == nil {
+			continue
+		}
+		if failures == 0 {
+			since = time.Now()
 			d.log.Warn("webhook: listening for notices failed; polling meanwhile", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(d.cfg.Poll):
-			}
+		} else {
+			d.log.Debug("webhook: listening for notices failed again", "err", err, "failures", failures+1)
+		}
+		failures++
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(d.cfg.Poll, listenRetry)):
 		}
 	}
 }
@@ -369,8 +393,8 @@ func (d *Dispatcher) deliver(ctx context.Context, c store.ClaimedDelivery) {
 		}
 		res.Status, res.NextAt = d.schedule(c, now, retryAfter)
 	}
-	if err := d.db.RecordAttempt(rctx, res); err != nil {
-		log.Error("webhook: recording attempt", "err", err)
+	if err := d.record(ctx, log, res, mono.Add(d.cfg.Lease)); err != nil {
+		log.Error("webhook: recording attempt", "err", err, "status", res.Status)
 		return
 	}
 	switch res.Status {
@@ -382,6 +406,37 @@ func (d *Dispatcher) deliver(ctx context.Context, c store.ClaimedDelivery) {
 		log.Warn("webhook: giving up after expiry", "status", code, "err", res.Error, "attempts", c.Attempts+1)
 	default:
 		log.Info("webhook: attempt failed, will retry", "status", code, "err", res.Error, "next", res.NextAt)
+	}
+}
+
+// record writes an attempt's outcome. While the database is unreachable (a
+// restart) it tries again until the lease ends, since a 2xx not written
+// down would be sent a second time after it; ctx, the attempt context, is
+// cut off Grace after shutdown and ends the tries too.
+func (d *Dispatcher) record(ctx context.Context, log *slog.Logger, res store.AttemptResult, until time.Time) error {
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := d.db.RecordAttempt(rctx, res)
+		cancel()
+		if err == nil {
+			if try > 1 {
+				log.Info("webhook: attempt recorded", "status", res.Status, "tries", try)
+			}
+			return nil
+		}
+		if errors.Is(err, bgpwatch.ErrInvalid) || ctx.Err() != nil || time.Now().Add(wait).After(until) {
+			return err
+		}
+		if try == 1 {
+			log.Warn("webhook: recording attempt failed; trying again until the lease ends", "err", err, "status", res.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
 }
 

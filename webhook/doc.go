@@ -64,7 +64,10 @@
 // of one database round trip), or mid-request, the lease runs out (default
 // timeout + 30 s) and the delivery is sent again with the same
 // delivery_id: receivers must deduplicate on it. Nothing acknowledged and
-// committed is sent again; nothing queued is lost.
+// committed is sent again; nothing queued is lost. When the database is
+// unreachable at that moment (a restart), the outcome is written as soon
+// as it is back, until the lease runs out, and the listener reconnects
+// within a second of it.
 //
 // On shutdown (Run's context done) attempts under way may finish for Grace
 // (default 5 s) and are recorded; those still waiting are cut off and sent
