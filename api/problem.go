@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/store"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every error response.
@@ -26,6 +27,7 @@ var (
 	errUnauthorized   = errors.New("unauthorized")
 	errAdminDisabled  = errors.New("admin endpoints disabled")
 	errUnavailable    = errors.New("not available")
+	errDatabase       = errors.New("the database cannot be reached (restarting?); try again shortly")
 	errTooLarge       = errors.New("request body too large")
 	errRateLimited    = errors.New("rate limited")
 	errRouteNotFound  = errors.New("no such route")
@@ -50,6 +52,7 @@ var errorStatus = []struct {
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request body too large"},
 	{errRateLimited, http.StatusTooManyRequests, "rate-limited", "Too many requests"},
 	{errUnavailable, http.StatusServiceUnavailable, "unavailable", "Not available"},
+	{errDatabase, http.StatusServiceUnavailable, "database-unavailable", "Database unavailable"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "The database did not answer in time"},
 }
 
@@ -58,6 +61,10 @@ const problemTypeBase = "https://bgpwatch.dev/problems/"
 
 // problemFor builds the problem for err.
 func problemFor(err error) Problem {
+	if errors.Is(err, errDatabase) || store.Unavailable(err) {
+		// The driver's text names sockets and roles: logged, not shown.
+		err = errDatabase
+	}
 	for _, e := range errorStatus {
 		if errors.Is(err, e.err) {
 			return Problem{Type: problemTypeBase + e.typ, Title: e.title, Status: e.status, Detail: err.Error()}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +20,10 @@ const (
 	eventsMaxAge = 30 * time.Second
 )
 
+// healthTimeout bounds the database ping of /v1/health: a server that
+// does not answer counts as down.
+const healthTimeout = 5 * time.Second
+
 type healthJSON struct {
 	Status    string     `json:"status"`
 	Version   string     `json:"version,omitempty"`
@@ -31,8 +37,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.st.Ping(r.Context()); err != nil {
-		s.writeError(w, r, errorf(errUnavailable, "database: %v", err))
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	if err := s.st.Ping(ctx); err != nil {
+		s.writeError(w, r, fmt.Errorf("%w: %w", errDatabase, err))
 		return
 	}
 	h := healthJSON{Status: "ok", Version: s.cfg.Version, Database: "ok", Time: s.now().UTC().Truncate(time.Second)}

@@ -1,0 +1,257 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch/api"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/store/pgserver"
+)
+
+// privatePG is a PostgreSQL server of the test's own, which it may stop and
+// start: the shared storetest server must not be restarted under the other
+// test binaries using it. It is durable (not pgserver's Unsafe mode), so
+// that an immediate stop loses nothing a commit acknowledged.
+type privatePG struct {
+	t   *testing.T
+	dir string
+	srv *pgserver.Server
+}
+
+// startPrivatePG starts the server in a directory the postgres account can
+// traverse (as root the server runs under it) and opens a migrated database.
+func startPrivatePG(t *testing.T) (*privatePG, *store.DB) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p := filepath.Dir(dir); p != os.TempDir() && p != "/"; p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg := &privatePG{t: t, dir: dir}
+	pg.start()
+	t.Cleanup(func() {
+		if pg.srv != nil {
+			pg.srv.Stop(context.Background()) //nolint:errcheck // best effort at the end
+			if c := pg.srv.ClusterDir(); strings.HasPrefix(c, pgserver.RootClusterBase+"/") {
+				os.RemoveAll(c)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, store.Config{URL: pg.srv.URL("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return pg, db
+}
+
+func (pg *privatePG) start() {
+	pg.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: pg.dir})
+	if err != nil {
+		pg.t.Fatal(err)
+	}
+	pg.srv = srv
+}
+
+// stop stops the server: "fast" as pg_ctl stop -m fast does (pgserver's
+// Stop), "immediate" with SIGQUIT to the postmaster as pg_ctl stop -m
+// immediate does: no shutdown checkpoint, crash recovery at the next start.
+func (pg *privatePG) stop(mode string) {
+	pg.t.Helper()
+	switch mode {
+	case "fast":
+		if err := pg.srv.Stop(context.Background()); err != nil {
+			pg.t.Fatal(err)
+		}
+	case "immediate":
+		b, err := os.ReadFile(filepath.Join(pg.srv.ClusterDir(), "postmaster.pid"))
+		if err != nil {
+			pg.t.Fatal(err)
+		}
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
+			pg.t.Fatalf("postmaster.pid: %q", b)
+		}
+		if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+			pg.t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				pg.t.Fatalf("postmaster %d still running a minute after SIGQUIT", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		pg.srv.Release()
+	default:
+		pg.t.Fatalf("stop mode %q", mode)
+	}
+	pg.srv = nil
+}
+
+// TestDBRestartAPI stops PostgreSQL under a running API server: every
+// endpoint that reads the database must answer 503 with a problem+json
+// body within a bound (not 500, not hang), /v1/health must say the
+// database is down, and once the server is back every endpoint must answer
+// 200 again without restarting anything.
+func TestDBRestartAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private PostgreSQL server")
+	}
+	for _, mode := range []string{"fast", "immediate"} {
+		t.Run(mode, func(t *testing.T) {
+			pg, db := startPrivatePG(t)
+			countryEv, _ := fill(t, db)
+			var logs syncLog
+			srv := httptest.NewServer(api.New(api.Config{
+				Store: db, Webhooks: db, AdminToken: adminToken, Now: func() time.Time { return fxNow },
+				Logger: slog.New(slog.NewTextHandler(&logs, nil)), Version: "test",
+			}))
+			t.Cleanup(srv.Close)
+			client := &http.Client{Timeout: time.Minute}
+			get := func(path string) (int, string, []byte, time.Duration) {
+				t.Helper()
+				req, err := http.NewRequest("GET", srv.URL+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+adminToken)
+				began := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				defer res.Body.Close()
+				b, err := io.ReadAll(res.Body)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				return res.StatusCode, res.Header.Get("Content-Type"), b, time.Since(began)
+			}
+			paths := []string{
+				"/v1/health",
+				"/v1/countries",
+				"/v1/countries/KZ/series",
+				"/v1/countries/KZ/asns",
+				"/v1/asns/9198",
+				"/v1/asns/9198/series",
+				"/v1/events",
+				fmt.Sprintf("/v1/events/%d", countryEv),
+				fmt.Sprintf("/v1/events/%d/prefixes", countryEv),
+				"/v1/webhooks",
+			}
+			for _, p := range paths {
+				if code, _, b, _ := get(p); code != http.StatusOK {
+					t.Fatalf("before the stop: %s: %d %s", p, code, b)
+				}
+			}
+
+			pg.stop(mode)
+			// The bound: a read's database work is cut off after 15 s
+			// (computeTimeout); a stopped server refuses at once.
+			const bound = 20 * time.Second
+			var slowest time.Duration
+			for _, p := range paths {
+				code, ctype, b, took := get(p)
+				slowest = max(slowest, took)
+				var prob api.Problem
+				if code != http.StatusServiceUnavailable || ctype != "application/problem+json" || json.Unmarshal(b, &prob) != nil || prob.Status != code {
+					t.Errorf("during the outage: %s: %d %s %s, want 503 application/problem+json", p, code, ctype, b)
+					continue
+				}
+				if took > bound {
+					t.Errorf("during the outage: %s took %v, want at most %v", p, took, bound)
+				}
+				if !strings.HasSuffix(prob.Type, "/database-unavailable") || !strings.Contains(prob.Detail, "database") {
+					t.Errorf("during the outage: %s: %s, want a problem saying the database is unavailable", p, b)
+				}
+				if strings.Contains(string(b), ".s.PGSQL") || strings.Contains(string(b), "user=") {
+					t.Errorf("during the outage: %s shows the driver's error: %s", p, b)
+				}
+			}
+			t.Logf("during the outage: slowest answer %v", slowest.Round(time.Millisecond))
+			if !strings.Contains(logs.String(), ".s.PGSQL") {
+				t.Errorf("the log does not keep the driver's error:\n%s", logs.String())
+			}
+			if code, _, b, _ := get("/metrics"); code != http.StatusOK || !strings.Contains(string(b), "bgpwatch_database_up 0") {
+				t.Errorf("metrics during the outage: %d, want 200 with bgpwatch_database_up 0", code)
+			}
+
+			pg.start()
+			back := time.Now()
+			retries := 0
+			deadline := back.Add(30 * time.Second)
+			for _, p := range paths {
+				for {
+					code, _, b, _ := get(p)
+					if code == http.StatusOK {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s still answers %d %s 30 s after the restart", p, code, b)
+					}
+					retries++
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			t.Logf("all endpoints answer 200 %v after the server was back (%d answers not 200 on the way)",
+				time.Since(back).Round(time.Millisecond), retries)
+			if code, _, b, _ := get("/metrics"); code != http.StatusOK || !strings.Contains(string(b), "bgpwatch_database_up 1") {
+				t.Errorf("metrics after the restart: %d, want bgpwatch_database_up 1", code)
+			}
+			// A failing query is not an outage: it stays a 500.
+			_, err := db.Pool().Exec(context.Background(), `SELECT * FROM no_such_table`)
+			if err == nil || store.Unavailable(err) {
+				t.Errorf("a query error (%v) counts as the database being unavailable", err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := db.Ping(ctx); err == nil || store.Unavailable(err) {
+				t.Errorf("a cancelled ping (%v) counts as the database being unavailable", err)
+			}
+			if strings.Contains(logs.String(), "panic") {
+				t.Errorf("panic in the log:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// syncLog collects log output from the handlers' goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
