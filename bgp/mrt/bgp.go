@@ -232,16 +232,11 @@ func ParseMPReach(v []byte, rib bool, afi uint16, m *MPReach) error {
 		return ErrBadMPReach
 	}
 	m.NextHop, m.LinkLoc = nextHop(v[:n])
-	v = v[n:]
-	snpa := int(v[0])
-	v = v[1:]
-	for i := 0; i < snpa; i++ {
-		if len(v) < 1 || len(v) < 1+int(v[0]) {
-			return ErrBadMPReach
-		}
-		v = v[1+int(v[0]):]
-	}
-	m.NLRI = v
+	// The byte after the next hop is Reserved (RFC 4760 §3: ignored on
+	// receipt). RFC 2858 had an SNPA count there; nobody sends SNPAs, and
+	// reading a nonzero reserved byte as a count would drop the NLRI
+	// (found by FuzzUpdateVsGobgp; gobgp ignores it too).
+	m.NLRI = v[n+1:]
 	return nil
 }
 
