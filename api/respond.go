@@ -82,7 +82,7 @@ func (rs *response) gzipped() ([]byte, []string) {
 			return
 		}
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 		zw.Write(rs.body) //nolint:errcheck // bytes.Buffer does not fail
 		zw.Close()        //nolint:errcheck // bytes.Buffer does not fail
 		rs.gz = buf.Bytes()
