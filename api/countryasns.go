@@ -19,9 +19,16 @@ type countryASNsJSON struct {
 	// Time is the bin of the counts; null when no series are stored for it.
 	Time *time.Time `json:"time"`
 	// BaselineFrom starts the baseline window [baseline_from, time).
-	BaselineFrom *time.Time       `json:"baseline_from"`
-	ASNs         []countryASNJSON `json:"asns"`
+	BaselineFrom *time.Time `json:"baseline_from"`
+	// Total counts the networks before ?limit cut the list.
+	Total int              `json:"total"`
+	ASNs  []countryASNJSON `json:"asns"`
 }
+
+// maxCountryASNs bounds ?limit of the networks of a country: above the
+// largest country's count (about 30,000 networks), so any country can be
+// read whole with an explicit limit.
+const maxCountryASNs = 100000
 
 type countryASNJSON struct {
 	ASN               uint32 `json:"asn"`
@@ -52,18 +59,23 @@ func (a *countryASNJSON) csv() []string {
 // handleCountryASNs lists the networks registered to a country, largest
 // first, with their counts at a bin (?at, default the latest stored; a time
 // after it reads the latest) and their baseline over the window before it
-// (Config.BaselineWindow, cut to the stored history). One store query
-// whatever the number of networks.
+// (Config.BaselineWindow, cut to the stored history); ?limit keeps the
+// first (largest) networks. One store query whatever the number of
+// networks.
 func (s *Server) handleCountryASNs(r *http.Request) (*response, error) {
 	cc, err := bgpwatch.ParseCountry(chi.URLParam(r, "cc"))
 	if err != nil {
 		return nil, err
 	}
-	v, err := query(r, "at", "format")
+	v, err := query(r, "at", "limit", "format")
 	if err != nil {
 		return nil, err
 	}
 	at, err := parseTime("at", v.Get("at"))
+	if err != nil {
+		return nil, err
+	}
+	limit, err := parseLimit(v.Get("limit"), maxCountryASNs, maxCountryASNs)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +107,8 @@ func (s *Server) handleCountryASNs(r *http.Request) (*response, error) {
 	if len(ns) == 0 && out.Name == "" {
 		return nil, fmt.Errorf("country %s: not a known country code, and no networks are registered to it: %w", cc, bgpwatch.ErrNotFound)
 	}
+	out.Total = len(ns)
+	ns = ns[:min(len(ns), limit)]
 	out.ASNs = make([]countryASNJSON, len(ns))
 	for i := range ns {
 		n := &ns[i]

@@ -13,6 +13,7 @@ type countryASNs struct {
 	Name         string     `json:"name"`
 	Time         *time.Time `json:"time"`
 	BaselineFrom *time.Time `json:"baseline_from"`
+	Total        int        `json:"total"`
 	ASNs         []struct {
 		ASN      uint32 `json:"asn"`
 		Name     string `json:"name"`
@@ -91,8 +92,31 @@ func TestCountryASNs(t *testing.T) {
 			if got := line(v); got != tc.want {
 				t.Errorf("networks:\n%s\nwant:\n%s", got, tc.want)
 			}
+			if v.Total != 2 {
+				t.Errorf("total %d, want 2", v.Total)
+			}
 		})
 	}
+
+	t.Run("limit keeps the largest", func(t *testing.T) {
+		for _, tc := range []struct {
+			query, want string
+		}{
+			{"?limit=1", fmt.Sprintf("9198 KAZTELECOM-AS fixed 500 500 250 20 %d\n", ev)},
+			{"?limit=2", fmt.Sprintf("9198 KAZTELECOM-AS fixed 500 500 250 20 %d\n21299 KAR-TEL-AS mobile 0 0 0 0 0\n", ev)},
+			{"?limit=100000", fmt.Sprintf("9198 KAZTELECOM-AS fixed 500 500 250 20 %d\n21299 KAR-TEL-AS mobile 0 0 0 0 0\n", ev)},
+		} {
+			res, b := f.do(t, "GET", "/v1/countries/KZ/asns"+tc.query, "")
+			v := decode[countryASNs](t, b)
+			if res.StatusCode != http.StatusOK || v.Total != 2 || line(v) != tc.want {
+				t.Errorf("%s: %d total %d networks:\n%s\nwant:\n%s", tc.query, res.StatusCode, v.Total, line(v), tc.want)
+			}
+		}
+		f.csvBoth(t, "/v1/countries/KZ/asns?at=2022-01-05T09:00:00Z&limit=1", [][]string{
+			{"asn", "name", "access", "visible_slash24", "baseline_slash24", "visible_prefixes", "visible_v6_prefixes", "event_id"},
+			{"9198", "KAZTELECOM-AS", "fixed", "50", "500", "25", "2", fmt.Sprint(ev)},
+		})
+	})
 
 	t.Run("csv", func(t *testing.T) {
 		f.csvBoth(t, "/v1/countries/KZ/asns?at=2022-01-05T09:00:00Z", [][]string{
@@ -105,7 +129,7 @@ func TestCountryASNs(t *testing.T) {
 	t.Run("a known country without networks", func(t *testing.T) {
 		res, b := f.do(t, "GET", "/v1/countries/DE/asns", "")
 		v := decode[countryASNs](t, b)
-		if res.StatusCode != http.StatusOK || v.Name != "Germany" || v.ASNs == nil || len(v.ASNs) != 0 {
+		if res.StatusCode != http.StatusOK || v.Name != "Germany" || v.ASNs == nil || len(v.ASNs) != 0 || v.Total != 0 {
 			t.Errorf("%d %s", res.StatusCode, b)
 		}
 	})
