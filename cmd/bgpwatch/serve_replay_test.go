@@ -220,4 +220,103 @@ func TestServeReplayedScenario(t *testing.T) {
 			t.Errorf("asn series all zero")
 		}
 	})
+
+	t.Run("networks of the country", func(t *testing.T) {
+		want := map[uint32]synth.TruthNetwork{}
+		for _, n := range truth.Networks {
+			if n.Country == "KZ" {
+				want[uint32(n.ASN)] = n
+			}
+		}
+		type network struct {
+			ASN      uint32 `json:"asn"`
+			Name     string `json:"name"`
+			Access   string `json:"access"`
+			Slash24  int    `json:"visible_slash24"`
+			Baseline *int   `json:"baseline_slash24"`
+		}
+		var v struct {
+			Country string    `json:"country"`
+			Total   int       `json:"total"`
+			Time    time.Time `json:"time"`
+			ASNs    []network `json:"asns"`
+		}
+		getJSON("/v1/countries/KZ/asns", &v)
+		if v.Country != "KZ" || v.Total != len(v.ASNs) || v.Total < len(want) || len(want) == 0 {
+			t.Fatalf("country %q total %d, %d networks listed, %d in the truth", v.Country, v.Total, len(v.ASNs), len(want))
+		}
+		seen := 0
+		for i, a := range v.ASNs {
+			if i > 0 && a.Slash24 > v.ASNs[i-1].Slash24 {
+				t.Errorf("not largest first: AS%d (%d) after AS%d (%d)", a.ASN, a.Slash24, v.ASNs[i-1].ASN, v.ASNs[i-1].Slash24)
+			}
+			if n, ok := want[a.ASN]; ok {
+				seen++
+				if a.Name != n.Name || a.Access != string(n.Access) || a.Baseline == nil {
+					t.Errorf("AS%d: %+v, truth %+v", a.ASN, a, n)
+				}
+			}
+		}
+		if seen != len(want) {
+			t.Errorf("%d of the truth's %d KZ networks listed", seen, len(want))
+		}
+		// The three largest, and the same total.
+		var top struct {
+			Total int       `json:"total"`
+			ASNs  []network `json:"asns"`
+		}
+		getJSON("/v1/countries/KZ/asns?limit=3", &top)
+		if top.Total != v.Total || len(top.ASNs) != min(3, v.Total) {
+			t.Fatalf("limit=3: total %d, %d networks", top.Total, len(top.ASNs))
+		}
+		for i := range top.ASNs {
+			if top.ASNs[i].ASN != v.ASNs[i].ASN {
+				t.Errorf("limit=3: #%d is AS%d, want AS%d", i, top.ASNs[i].ASN, v.ASNs[i].ASN)
+			}
+		}
+	})
+
+	t.Run("csv, etag and chart", func(t *testing.T) {
+		code, body := s.get(t, "/v1/countries/KZ/series?format=csv")
+		lines := strings.Split(strings.TrimSpace(body), "\n")
+		var js series
+		getJSON("/v1/countries/KZ/series", &js)
+		if code != 200 || len(lines) != len(js.Points)+1 || !strings.HasPrefix(lines[0], "time,") {
+			t.Errorf("csv: %d, %d lines for %d points; first %q", code, len(lines), len(js.Points), lines[0])
+		}
+		if code, body := s.get(t, "/v1/countries/KZ/series", "Accept", "text/csv"); code != 200 || strings.TrimSpace(body) != strings.Join(lines, "\n") {
+			t.Errorf("Accept: text/csv: %d, differs from ?format=csv", code)
+		}
+		code, body = s.get(t, "/v1/countries/KZ/chart.svg")
+		if code != 200 || !strings.Contains(body, "<svg") || !strings.Contains(body, "Kazakhstan") {
+			t.Errorf("chart: %d %.300s", code, body)
+		}
+	})
+
+	t.Run("openapi, health and metrics", func(t *testing.T) {
+		var doc struct {
+			OpenAPI string                     `json:"openapi"`
+			Paths   map[string]json.RawMessage `json:"paths"`
+		}
+		getJSON("/openapi.json", &doc)
+		for _, p := range []string{"/v1/countries", "/v1/countries/{cc}/series", "/v1/countries/{cc}/asns", "/v1/asns/{asn}", "/v1/asns/{asn}/series", "/v1/events", "/v1/events/{id}", "/v1/events/{id}/prefixes"} {
+			if doc.Paths[p] == nil {
+				t.Errorf("openapi.json has no %s", p)
+			}
+		}
+		if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+			t.Errorf("openapi %q", doc.OpenAPI)
+		}
+		var h struct {
+			Status string `json:"status"`
+		}
+		getJSON("/v1/health", &h)
+		if h.Status != "ok" {
+			t.Errorf("health %+v", h)
+		}
+		code, body := s.get(t, "/metrics")
+		if code != 200 || !strings.Contains(body, `bgpwatch_http_requests_total{code="200",method="GET",route="/v1/countries/{cc}/series"}`) {
+			t.Errorf("metrics: %d, no count of the series requests:\n%.2000s", code, body)
+		}
+	})
 }
