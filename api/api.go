@@ -84,6 +84,10 @@ type Config struct {
 	CacheTTL time.Duration
 	// AccessLog turns per-request log lines on.
 	AccessLog bool
+	// QueryTimeout bounds the database work behind one request (0: 15 s),
+	// so a database that hangs rather than refuses gets a 503 "timeout"
+	// problem instead of a request that never ends.
+	QueryTimeout time.Duration
 	// Version is reported by /v1/health.
 	Version string
 	// BaselineWindow is the history a network's baseline is the median of
@@ -107,6 +111,7 @@ type Server struct {
 	cache   *respCache
 
 	baselineWindow time.Duration
+	queryTimeout   time.Duration
 
 	idPrefix string        // random per process, so ids differ across restarts
 	idSeq    atomic.Uint64 // request ids are idPrefix + sequence
@@ -133,6 +138,10 @@ func New(cfg Config) *Server {
 	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
 	s.idPrefix = hex.EncodeToString(b[:]) + "-"
 	s.cache = newRespCache(cfg.CacheTTL, s.now)
+	s.queryTimeout = cfg.QueryTimeout
+	if s.queryTimeout <= 0 {
+		s.queryTimeout = defaultQueryTimeout
+	}
 	s.baselineWindow = cfg.BaselineWindow
 	if s.baselineWindow <= 0 {
 		s.baselineWindow = 24 * time.Hour // detect.DefaultConfig().Window
@@ -149,7 +158,7 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestIDMiddleware, s.recoverMiddleware, s.observeMiddleware, s.corsMiddleware, middleware.GetHead)
+	r.Use(s.requestIDMiddleware, s.recoverMiddleware, s.observeMiddleware, s.corsMiddleware, s.timeoutMiddleware, middleware.GetHead)
 	if s.cfg.RateLimit > 0 {
 		r.Use(httprate.LimitBy(s.cfg.RateLimit, time.Minute,
 			func(r *http.Request) (string, error) { return s.clientIP(r).String(), nil },

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -125,6 +126,18 @@ var (
 	nosniff    = []string{"nosniff"}
 	gzipHeader = []string{"gzip"}
 )
+
+// timeoutMiddleware bounds every request's context by the query timeout:
+// the admin endpoints, the health check and mounted routes (charts) give
+// up on a hung database after it. Reads through the cache set their own
+// bound (see read), since their work is detached from the request.
+func (s *Server) timeoutMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.queryTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
 
 // corsMiddleware lets browser tools on any origin read the public API.
 // The admin endpoints get no CORS headers, so browsers keep other origins

@@ -17,8 +17,9 @@ import (
 
 var slogInfo = slog.LevelInfo
 
-// computeTimeout bounds the database work behind one read response.
-const computeTimeout = 15 * time.Second
+// defaultQueryTimeout bounds the database work behind one request when
+// Config.QueryTimeout is 0.
+const defaultQueryTimeout = 15 * time.Second
 
 func strAttr(k, v string) slog.Attr               { return slog.String(k, v) }
 func intAttr(k string, v int) slog.Attr           { return slog.Int(k, v) }
@@ -130,7 +131,7 @@ func (s *Server) read(h readFunc) http.HandlerFunc {
 		// it refreshes the cache in the background: detach it from the
 		// client's cancellation, but bound it.
 		rs, err := s.cache.get(key, func() (*response, error) {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), computeTimeout)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.queryTimeout)
 			defer cancel()
 			rs, err := h(r.WithContext(ctx))
 			if err != nil {
