@@ -8,108 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/store"
-	"github.com/bgpwatch/bgpwatch/store/pgserver"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
-
-// privatePG is a PostgreSQL server of the test's own, which it may stop and
-// start: the shared storetest server must not be restarted under the other
-// test binaries using it. It is durable (not pgserver's Unsafe mode), so
-// that an immediate stop loses nothing a commit acknowledged.
-type privatePG struct {
-	t   *testing.T
-	dir string
-	srv *pgserver.Server
-}
-
-// startPrivatePG starts the server in a directory the postgres account can
-// traverse (as root the server runs under it) and opens a migrated database.
-func startPrivatePG(t *testing.T) (*privatePG, *store.DB) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for p := filepath.Dir(dir); p != os.TempDir() && p != "/"; p = filepath.Dir(p) {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pg := &privatePG{t: t, dir: dir}
-	pg.start()
-	t.Cleanup(func() {
-		if pg.srv != nil {
-			pg.srv.Stop(context.Background()) //nolint:errcheck // best effort at the end
-			if c := pg.srv.ClusterDir(); strings.HasPrefix(c, pgserver.RootClusterBase+"/") {
-				os.RemoveAll(c)
-			}
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, store.Config{URL: pg.srv.URL("")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return pg, db
-}
-
-func (pg *privatePG) start() {
-	pg.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: pg.dir})
-	if err != nil {
-		pg.t.Fatal(err)
-	}
-	pg.srv = srv
-}
-
-// stop stops the server: "fast" as pg_ctl stop -m fast does (pgserver's
-// Stop), "immediate" with SIGQUIT to the postmaster as pg_ctl stop -m
-// immediate does: no shutdown checkpoint, crash recovery at the next start.
-func (pg *privatePG) stop(mode string) {
-	pg.t.Helper()
-	switch mode {
-	case "fast":
-		if err := pg.srv.Stop(context.Background()); err != nil {
-			pg.t.Fatal(err)
-		}
-	case "immediate":
-		b, err := os.ReadFile(filepath.Join(pg.srv.ClusterDir(), "postmaster.pid"))
-		if err != nil {
-			pg.t.Fatal(err)
-		}
-		var pid int
-		if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
-			pg.t.Fatalf("postmaster.pid: %q", b)
-		}
-		if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
-			pg.t.Fatal(err)
-		}
-		deadline := time.Now().Add(time.Minute)
-		for syscall.Kill(pid, 0) == nil {
-			if time.Now().After(deadline) {
-				pg.t.Fatalf("postmaster %d still running a minute after SIGQUIT", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		pg.srv.Release()
-	default:
-		pg.t.Fatalf("stop mode %q", mode)
-	}
-	pg.srv = nil
-}
 
 // TestDBRestartAPI stops PostgreSQL under a running API server: every
 // endpoint that reads the database must answer 503 with a problem+json
@@ -122,9 +28,9 @@ func TestDBRestartAPI(t *testing.T) {
 	}
 	for _, mode := range []string{"fast", "immediate"} {
 		t.Run(mode, func(t *testing.T) {
-			pg, db := startPrivatePG(t)
+			pg, db := storetest.StartPrivate(t)
 			countryEv, _ := fill(t, db)
-			var logs syncLog
+			var logs storetest.SyncBuffer
 			srv := httptest.NewServer(api.New(api.Config{
 				Store: db, Webhooks: db, AdminToken: adminToken, Now: func() time.Time { return fxNow },
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)), Version: "test",
@@ -168,7 +74,7 @@ func TestDBRestartAPI(t *testing.T) {
 				}
 			}
 
-			pg.stop(mode)
+			pg.Stop(mode)
 			// The bound: a read's database work is cut off after 15 s
 			// (computeTimeout); a stopped server refuses at once.
 			const bound = 20 * time.Second
@@ -199,7 +105,7 @@ func TestDBRestartAPI(t *testing.T) {
 				t.Errorf("metrics during the outage: %d, want 200 with bgpwatch_database_up 0", code)
 			}
 
-			pg.start()
+			pg.Start()
 			back := time.Now()
 			retries := 0
 			deadline := back.Add(30 * time.Second)
@@ -236,22 +142,4 @@ func TestDBRestartAPI(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncLog collects log output from the handlers' goroutines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,16 +1,10 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,118 +12,9 @@ import (
 	"github.com/bgpwatch/bgpwatch/bgp/live"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
-	"github.com/bgpwatch/bgpwatch/store/pgserver"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 	"github.com/bgpwatch/bgpwatch/visibility"
 )
-
-// privatePG is a PostgreSQL server of the test's own, which it may stop and
-// start: the shared storetest server must not be restarted under the other
-// test binaries using it. It is durable (not pgserver's Unsafe mode), so
-// that an immediate stop loses nothing a commit acknowledged.
-type privatePG struct {
-	t   *testing.T
-	dir string
-	srv *pgserver.Server
-}
-
-// startPrivatePG starts the server in a directory the postgres account can
-// traverse (as root the server runs under it) and opens a migrated database.
-func startPrivatePG(t *testing.T) (*privatePG, *store.DB) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for p := filepath.Dir(dir); p != os.TempDir() && p != "/"; p = filepath.Dir(p) {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pg := &privatePG{t: t, dir: dir}
-	pg.start()
-	t.Cleanup(func() {
-		if pg.srv != nil {
-			pg.srv.Stop(context.Background()) //nolint:errcheck // best effort at the end
-			if c := pg.srv.ClusterDir(); strings.HasPrefix(c, pgserver.RootClusterBase+"/") {
-				os.RemoveAll(c)
-			}
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, store.Config{URL: pg.srv.URL("")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return pg, db
-}
-
-func (pg *privatePG) start() {
-	pg.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: pg.dir})
-	if err != nil {
-		pg.t.Fatal(err)
-	}
-	pg.srv = srv
-}
-
-// stop stops the server: "fast" as pg_ctl stop -m fast does (pgserver's
-// Stop), "immediate" with SIGQUIT to the postmaster as pg_ctl stop -m
-// immediate does: no shutdown checkpoint, crash recovery at the next start.
-func (pg *privatePG) stop(mode string) {
-	pg.t.Helper()
-	switch mode {
-	case "fast":
-		if err := pg.srv.Stop(context.Background()); err != nil {
-			pg.t.Fatal(err)
-		}
-	case "immediate":
-		b, err := os.ReadFile(filepath.Join(pg.srv.ClusterDir(), "postmaster.pid"))
-		if err != nil {
-			pg.t.Fatal(err)
-		}
-		var pid int
-		if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
-			pg.t.Fatalf("postmaster.pid: %q", b)
-		}
-		if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
-			pg.t.Fatal(err)
-		}
-		deadline := time.Now().Add(time.Minute)
-		for syscall.Kill(pid, 0) == nil {
-			if time.Now().After(deadline) {
-				pg.t.Fatalf("postmaster %d still running a minute after SIGQUIT", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		pg.srv.Release()
-	default:
-		pg.t.Fatalf("stop mode %q", mode)
-	}
-	pg.srv = nil
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // liveDriver runs a pipeline under live.Run, as serve does, with the wall
 // clock and the ticker replaced: every channel is unbuffered, so
@@ -293,10 +178,10 @@ func TestDBRestartLivePipeline(t *testing.T) {
 
 	for _, mode := range []string{"fast", "immediate"} {
 		t.Run(mode, func(t *testing.T) {
-			pg, db := startPrivatePG(t)
-			var logs syncBuffer
+			pg, db := storetest.StartPrivate(t)
+			var logs storetest.SyncBuffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			atDown, before, after, recovery := scenario(t, db, log, func() { pg.stop(mode) }, pg.start)
+			atDown, before, after, recovery := scenario(t, db, log, func() { pg.Stop(mode) }, pg.Start)
 			if before.EventsStarted != 2 || before.EventsSaved != 0 {
 				t.Errorf("during the outage: %+v, want the two events started, none saved", before)
 			}

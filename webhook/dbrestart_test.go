@@ -1,131 +1,18 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/store"
-	"github.com/bgpwatch/bgpwatch/store/pgserver"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
-
-// privatePG is a PostgreSQL server of the test's own, which it may stop and
-// start: the shared storetest server must not be restarted under the other
-// test binaries using it. It is durable (not pgserver's Unsafe mode), so
-// that an immediate stop loses nothing a commit acknowledged.
-type privatePG struct {
-	t   *testing.T
-	dir string
-	srv *pgserver.Server
-}
-
-// startPrivatePG starts the server in a directory the postgres account can
-// traverse (as root the server runs under it) and opens a migrated database.
-func startPrivatePG(t *testing.T) (*privatePG, *store.DB) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for p := filepath.Dir(dir); p != os.TempDir() && p != "/"; p = filepath.Dir(p) {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pg := &privatePG{t: t, dir: dir}
-	pg.start()
-	t.Cleanup(func() {
-		if pg.srv != nil {
-			pg.srv.Stop(context.Background()) //nolint:errcheck // best effort at the end
-			if c := pg.srv.ClusterDir(); strings.HasPrefix(c, pgserver.RootClusterBase+"/") {
-				os.RemoveAll(c)
-			}
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, store.Config{URL: pg.srv.URL("")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return pg, db
-}
-
-func (pg *privatePG) start() {
-	pg.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: pg.dir})
-	if err != nil {
-		pg.t.Fatal(err)
-	}
-	pg.srv = srv
-}
-
-// stop stops the server: "fast" as pg_ctl stop -m fast does (pgserver's
-// Stop), "immediate" with SIGQUIT to the postmaster as pg_ctl stop -m
-// immediate does: no shutdown checkpoint, crash recovery at the next start.
-func (pg *privatePG) stop(mode string) {
-	pg.t.Helper()
-	switch mode {
-	case "fast":
-		if err := pg.srv.Stop(context.Background()); err != nil {
-			pg.t.Fatal(err)
-		}
-	case "immediate":
-		b, err := os.ReadFile(filepath.Join(pg.srv.ClusterDir(), "postmaster.pid"))
-		if err != nil {
-			pg.t.Fatal(err)
-		}
-		var pid int
-		if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
-			pg.t.Fatalf("postmaster.pid: %q", b)
-		}
-		if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
-			pg.t.Fatal(err)
-		}
-		deadline := time.Now().Add(time.Minute)
-		for syscall.Kill(pid, 0) == nil {
-			if time.Now().After(deadline) {
-				pg.t.Fatalf("postmaster %d still running a minute after SIGQUIT", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		pg.srv.Release()
-	default:
-		pg.t.Fatalf("stop mode %q", mode)
-	}
-	pg.srv = nil
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // listening reports whether a session LISTENs for notices (the
 // dispatcher's listener, idle in its wait). Errors count as no.
@@ -140,7 +27,7 @@ func listening(db *store.DB) bool {
 
 // runDispatcher runs a dispatcher logging into logs until the test ends
 // or stop is called; stop fails the test if Run does not return in time.
-func runDispatcher(t *testing.T, db *store.DB, cfg Config, logs *syncBuffer) (stop func()) {
+func runDispatcher(t *testing.T, db *store.DB, cfg Config, logs *storetest.SyncBuffer) (stop func()) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d := NewDispatcher(db, cfg, log)
@@ -187,7 +74,7 @@ func TestDBRestartDispatcher(t *testing.T) {
 	}
 	for _, mode := range []string{"fast", "immediate"} {
 		t.Run(mode, func(t *testing.T) {
-			pg, db := startPrivatePG(t)
+			pg, db := storetest.StartPrivate(t)
 			rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) int {
 				if n == 0 {
 					w.Header().Set("Retry-After", "60")
@@ -197,7 +84,7 @@ func TestDBRestartDispatcher(t *testing.T) {
 			})
 			sub := subscribe(t, db, bgpwatch.Subscription{URL: rc.url()})
 			clock := newFakeClock()
-			var logs syncBuffer
+			var logs storetest.SyncBuffer
 			stop := runDispatcher(t, db, restartConfig(clock), &logs)
 			waitFor(t, 30*time.Second, "the dispatcher to LISTEN", func() bool { return listening(db) })
 
@@ -216,10 +103,10 @@ func TestDBRestartDispatcher(t *testing.T) {
 				return len(ds) == 1 && ds[0].Attempts == 1
 			})
 
-			pg.stop(mode)
+			pg.Stop(mode)
 			clock.Advance(61 * time.Second) // the retry is due, but the database is down
 			time.Sleep(1500 * time.Millisecond)
-			pg.start()
+			pg.Start()
 			back := time.Now()
 
 			var q request
@@ -287,7 +174,7 @@ func TestDBRestartAckDuringOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a private PostgreSQL server")
 	}
-	pg, db := startPrivatePG(t)
+	pg, db := storetest.StartPrivate(t)
 	stopped := make(chan struct{})
 	hung := make(chan struct{})
 	rc := newReceiver(t, func(n int, _ http.ResponseWriter, _ *http.Request) int {
@@ -301,7 +188,7 @@ func TestDBRestartAckDuringOutage(t *testing.T) {
 	clock := newFakeClock()
 	cfg := restartConfig(clock)
 	cfg.Timeout = time.Minute // the receiver answers only after the stop
-	var logs syncBuffer
+	var logs storetest.SyncBuffer
 	stop := runDispatcher(t, db, cfg, &logs)
 	waitFor(t, 30*time.Second, "the dispatcher to LISTEN", func() bool { return listening(db) })
 
@@ -312,11 +199,11 @@ func TestDBRestartAckDuringOutage(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no attempt within 30 s of the notice")
 	}
-	pg.stop("fast")
+	pg.Stop("fast")
 	close(stopped) // the 2xx arrives while the database is down
 	<-rc.got
 	time.Sleep(1500 * time.Millisecond)
-	pg.start()
+	pg.Start()
 	back := time.Now()
 	waitFor(t, 60*time.Second, "the acknowledged delivery to be recorded", func() bool {
 		ds, _, err := db.ListDeliveries(context.Background(), sub.ID, 10, "")

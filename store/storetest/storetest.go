@@ -10,6 +10,9 @@
 //
 // With $BGPWATCH_TEST_DB set to a PostgreSQL URL (a role allowed to create
 // databases), that server is used instead.
+//
+// A test that stops and starts PostgreSQL under the code it tests gets a
+// server of its own from StartPrivate.
 package storetest
 
 import (

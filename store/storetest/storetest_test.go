@@ -2,8 +2,11 @@ package storetest_test
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
 
@@ -42,5 +45,54 @@ func TestParallel(t *testing.T) {
 				t.Fatalf("schema version %d, want >= 1", v)
 			}
 		})
+	}
+}
+
+// TestStartPrivate stops a private server both ways and starts it again:
+// the database must be unreachable while it is down, and a committed row
+// must survive each stop (the immediate one by crash recovery).
+func TestStartPrivate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private PostgreSQL server")
+	}
+	ctx := context.Background()
+	pg, db := storetest.StartPrivate(t)
+	if _, err := db.Pool().Exec(ctx, "INSERT INTO asns (asn, name) VALUES (64500, 'kept')"); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"immediate", "fast"} {
+		pg.Stop(mode)
+		if err := db.Ping(ctx); !store.Unavailable(err) {
+			t.Fatalf("after stop %s: ping %v, want the database unavailable", mode, err)
+		}
+		pg.Start()
+		// The pool may hand out a connection of the old server first.
+		var name string
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			err = db.Pool().QueryRow(ctx, "SELECT name FROM asns WHERE asn = 64500").Scan(&name)
+			if err == nil || !store.Unavailable(err) || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil || name != "kept" {
+			t.Fatalf("after stop %s and start: %q, %v; want the committed row", mode, name, err)
+		}
+	}
+}
+
+func TestSyncBuffer(t *testing.T) {
+	var b storetest.SyncBuffer
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 100 {
+				b.Write([]byte("x"))
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(b.String()); n != 400 {
+		t.Fatalf("%d bytes, want 400", n)
 	}
 }
