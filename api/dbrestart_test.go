@@ -3,11 +3,8 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -29,58 +26,18 @@ func TestDBRestartAPI(t *testing.T) {
 	for _, mode := range []string{"fast", "immediate"} {
 		t.Run(mode, func(t *testing.T) {
 			pg, db := storetest.StartPrivate(t)
-			countryEv, _ := fill(t, db)
 			var logs storetest.SyncBuffer
-			srv := httptest.NewServer(api.New(api.Config{
-				Store: db, Webhooks: db, AdminToken: adminToken, Now: func() time.Time { return fxNow },
-				Logger: slog.New(slog.NewTextHandler(&logs, nil)), Version: "test",
-			}))
-			t.Cleanup(srv.Close)
-			client := &http.Client{Timeout: time.Minute}
-			get := func(path string) (int, string, []byte, time.Duration) {
-				t.Helper()
-				req, err := http.NewRequest("GET", srv.URL+path, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Authorization", "Bearer "+adminToken)
-				began := time.Now()
-				res, err := client.Do(req)
-				if err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-				defer res.Body.Close()
-				b, err := io.ReadAll(res.Body)
-				if err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-				return res.StatusCode, res.Header.Get("Content-Type"), b, time.Since(began)
-			}
-			paths := []string{
-				"/v1/health",
-				"/v1/countries",
-				"/v1/countries/KZ/series",
-				"/v1/countries/KZ/asns",
-				"/v1/asns/9198",
-				"/v1/asns/9198/series",
-				"/v1/events",
-				fmt.Sprintf("/v1/events/%d", countryEv),
-				fmt.Sprintf("/v1/events/%d/prefixes", countryEv),
-				"/v1/webhooks",
-			}
-			for _, p := range paths {
-				if code, _, b, _ := get(p); code != http.StatusOK {
-					t.Fatalf("before the stop: %s: %d %s", p, code, b)
-				}
-			}
+			o := startOutageAPI(t, db, slog.New(slog.NewTextHandler(&logs, nil)), 0)
+			o.allOK("before the stop")
 
 			pg.Stop(mode)
 			// The bound: a read's database work is cut off after 15 s
-			// (computeTimeout); a stopped server refuses at once.
+			// (Config.QueryTimeout); a stopped server refuses at once.
 			const bound = 20 * time.Second
 			var slowest time.Duration
-			for _, p := range paths {
-				code, ctype, b, took := get(p)
+			for _, p := range o.paths {
+				a := o.get(p)
+				code, ctype, b, took := a.code, a.ctype, a.body, a.took
 				slowest = max(slowest, took)
 				var prob api.Problem
 				if code != http.StatusServiceUnavailable || ctype != "application/problem+json" || json.Unmarshal(b, &prob) != nil || prob.Status != code {
@@ -101,31 +58,17 @@ func TestDBRestartAPI(t *testing.T) {
 			if !strings.Contains(logs.String(), ".s.PGSQL") {
 				t.Errorf("the log does not keep the driver's error:\n%s", logs.String())
 			}
-			if code, _, b, _ := get("/metrics"); code != http.StatusOK || !strings.Contains(string(b), "bgpwatch_database_up 0") {
-				t.Errorf("metrics during the outage: %d, want 200 with bgpwatch_database_up 0", code)
+			if a := o.get("/metrics"); a.code != http.StatusOK || !strings.Contains(string(a.body), "bgpwatch_database_up 0") {
+				t.Errorf("metrics during the outage: %d, want 200 with bgpwatch_database_up 0", a.code)
 			}
 
 			pg.Start()
 			back := time.Now()
-			retries := 0
-			deadline := back.Add(30 * time.Second)
-			for _, p := range paths {
-				for {
-					code, _, b, _ := get(p)
-					if code == http.StatusOK {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s still answers %d %s 30 s after the restart", p, code, b)
-					}
-					retries++
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
+			retries := o.waitOK(30 * time.Second)
 			t.Logf("all endpoints answer 200 %v after the server was back (%d answers not 200 on the way)",
 				time.Since(back).Round(time.Millisecond), retries)
-			if code, _, b, _ := get("/metrics"); code != http.StatusOK || !strings.Contains(string(b), "bgpwatch_database_up 1") {
-				t.Errorf("metrics after the restart: %d, want bgpwatch_database_up 1", code)
+			if a := o.get("/metrics"); a.code != http.StatusOK || !strings.Contains(string(a.body), "bgpwatch_database_up 1") {
+				t.Errorf("metrics after the restart: %d, want bgpwatch_database_up 1", a.code)
 			}
 			// A failing query is not an outage: it stays a 500.
 			_, err := db.Pool().Exec(context.Background(), `SELECT * FROM no_such_table`)
