@@ -7,6 +7,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/internal/logthrottle"
 	"github.com/bgpwatch/bgpwatch/visibility"
 )
 
@@ -51,9 +52,11 @@ type RunConfig struct {
 
 // Run feeds observations from in into p and advances p on the wall clock
 // until ctx ends; then it writes what is pending and returns. Errors of
-// the pipeline (a database hiccup) are logged and retried at the next
-// tick: live ingest does not stop for them. in is bounded: sources wait
-// when Run falls behind, and Status reports the queue length.
+// the pipeline (a database hiccup) are retried at the next tick: live
+// ingest does not stop for them. They are logged when they start, then
+// once a minute (on the Now clock) while they last, and once when a tick
+// writes again. in is bounded: sources wait when Run falls behind, and
+// Status reports the queue length.
 func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg RunConfig) error {
 	log := cfg.Logger
 	if log == nil {
@@ -74,10 +77,12 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 		ticks = t.C
 	}
 	var (
-		pending  int
-		lastObs  time.Time
-		prev     ingest.Stats
-		failures int
+		pending int
+		lastObs time.Time
+		prev    ingest.Stats
+		// Only a successful Advance ends an outage: it has written what
+		// failed before, while a nil from Observe may not have tried.
+		outage = logthrottle.New(log, slog.LevelWarn, "live pipeline", remindEvery)
 	)
 	publish := func() {
 		if cfg.Recorder != nil {
@@ -116,8 +121,7 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 			o.Time = t
 		}
 		if err := p.Observe(ctx, o); err != nil && ctx.Err() == nil {
-			failures++
-			log.Warn("live pipeline", "err", err, "failures", failures)
+			outage.Fail(now(), err)
 		}
 		pending++
 		lastObs = o.Time
@@ -142,9 +146,12 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 				}
 			}
 		case <-ticks:
-			if err := p.Advance(ctx, now()); err != nil && ctx.Err() == nil {
-				failures++
-				log.Warn("live pipeline", "err", err, "failures", failures)
+			t := now()
+			switch err := p.Advance(ctx, t); {
+			case err == nil:
+				outage.OK(t)
+			case ctx.Err() == nil:
+				outage.Fail(t, err)
 			}
 			publish()
 		}
@@ -153,6 +160,9 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 
 // maxSkew is how far behind the wall clock an observation's own time may be.
 const maxSkew = time.Minute
+
+// remindEvery is how often a lasting pipeline failure is logged again.
+const remindEvery = time.Minute
 
 // source is the label of live ingest in metrics.
 const source = "live"

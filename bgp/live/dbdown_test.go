@@ -1,0 +1,188 @@
+package live_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/bgp/live"
+	"github.com/bgpwatch/bgpwatch/ingest"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
+)
+
+// logBuffer collects log lines from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
+}
+
+// setReachable opens or shuts db's database on the shared test server:
+// shut, it refuses new sessions and its open ones are ended, as in an
+// outage, while the server keeps serving the other tests' databases.
+func setReachable(t *testing.T, db *store.DB, up bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := storetest.URL("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	name := db.Pool().Config().ConnConfig.Database
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" ALLOW_CONNECTIONS "+strconv.FormatBool(up)); err != nil {
+		t.Fatal(err)
+	}
+	if up {
+		return
+	}
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunLogsOutageOnce runs live ingest at a one-second tick through a
+// two-minute database outage: every tick retries the held bin and fails.
+// The log must say so once when it starts, remind once a minute, and say
+// once that it is over; the held bin must be written at the first tick
+// after it.
+func TestRunLogsOutageOnce(t *testing.T) {
+	db := storetest.New(t)
+	t.Cleanup(func() { setReachable(t, db, true) })
+	var logs logBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := ingest.New(ingest.Config{
+		CountryOf: func(a bgpwatch.ASN) string { return "KZ" },
+		Source:    store.SourceLive, FlushBins: 1,
+	}, db)
+
+	t0 := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	in := make(chan bgpwatch.Observation)
+	ticks := make(chan time.Time)
+	stats := make(chan ingest.Stats, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- live.Run(ctx, p, in, live.RunConfig{
+			Ticks:  ticks,
+			Now:    func() time.Time { return time.Unix(0, now.Load()).UTC() },
+			Stats:  func() ingest.Stats { st := p.Stats(); stats <- st; return st },
+			Logger: log,
+		})
+	}()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		for {
+			select {
+			case <-stats:
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+				return
+			}
+		}
+	}
+	t.Cleanup(stop)
+	// tick sets the clock to at and waits until Run has advanced to it.
+	tick := func(at time.Time) ingest.Stats {
+		t.Helper()
+		now.Store(at.UnixNano())
+		ticks <- at
+		select {
+		case st := <-stats:
+			return st
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("no tick at %s within 2 minutes", at)
+			return ingest.Stats{}
+		}
+	}
+
+	// Three full-feed peers see two networks.
+	for i := range 3 {
+		peer := bgpwatch.Peer{Collector: "bgp", ASN: bgpwatch.ASN(64500 + i), Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})}
+		for k := range 8 {
+			in <- bgpwatch.Observation{Time: t0.Add(time.Second), Kind: bgpwatch.Announce, Peer: peer,
+				Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(k), 0}), 24), Origin: bgpwatch.ASN(9198 + k%2)}
+		}
+	}
+	tick(t0.Add(bgpwatch.BinStep))
+	if st := tick(t0.Add(2 * bgpwatch.BinStep)); st.BinsWritten != 2 {
+		t.Fatalf("before the outage: %d bins written, want 2", st.BinsWritten)
+	}
+
+	setReachable(t, db, false)
+	down := t0.Add(3 * bgpwatch.BinStep) // closes a bin, which cannot be written
+	const failing = 119                  // ticks, one a second
+	for i := range failing {
+		if st := tick(down.Add(time.Duration(i) * time.Second)); st.BinsWritten != 2 {
+			t.Fatalf("%d bins written with the database shut, want 2", st.BinsWritten)
+		}
+	}
+	setReachable(t, db, true)
+	// The held bin is written at the next tick (a session the outage ended
+	// may still be in the pool: a few tries are allowed, all well within
+	// a minute of the last reminder).
+	written := false
+	for i := 0; i < 10 && !written; i++ {
+		written = tick(down.Add(failing*time.Second+time.Duration(i)*100*time.Millisecond)).BinsWritten == 3
+	}
+	if !written {
+		t.Fatalf("the held bin was not written after the database came back; log:\n%s", strings.Join(logs.lines(), "\n"))
+	}
+	stop()
+
+	var problems, recovered []string
+	for _, l := range logs.lines() {
+		switch {
+		case !strings.Contains(l, "live pipeline"):
+		case strings.Contains(l, "level=WARN"), strings.Contains(l, "level=ERROR"):
+			problems = append(problems, l)
+		case strings.Contains(l, "recovered"):
+			recovered = append(recovered, l)
+		}
+	}
+	t.Logf("%d failing ticks: %d warnings, %d recovery lines:\n%s", failing, len(problems), len(recovered),
+		strings.Join(append(problems, recovered...), "\n"))
+	// The first failure, and a reminder a minute later.
+	if len(problems) != 2 || !strings.Contains(problems[0], "write bins") ||
+		!strings.Contains(problems[1], "still failing") || !strings.Contains(problems[1], "failures=61") {
+		t.Errorf("warnings during the outage:\n%s\nwant the failure with its error and one reminder after a minute (61 failures)", strings.Join(problems, "\n"))
+	}
+	if len(recovered) != 1 || !strings.Contains(recovered[0], "level=INFO") || !strings.Contains(recovered[0], "after=") {
+		t.Errorf("recovery lines:\n%s\nwant one, at INFO, with the outage's length", strings.Join(recovered, "\n"))
+	}
+}
