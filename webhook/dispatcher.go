@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/logthrottle"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
@@ -124,6 +125,11 @@ type Dispatcher struct {
 	inflight int
 	hosts    map[string]int
 
+	// Failures of fan-out and claims, retried at every poll, are logged
+	// when they start, as a reminder, and when they end; Run's goroutine
+	// only.
+	fanOutage, claimOutage *logthrottle.Outage
+
 	attempts, delivered, failed, fanned atomic.Uint64
 }
 
@@ -133,8 +139,14 @@ func NewDispatcher(db *store.DB, cfg Config, logger *slog.Logger) *Dispatcher {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Dispatcher{db: db, cfg: cfg.withDefaults(), log: logger,
-		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), hosts: map[string]int{}}
+		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), hosts: map[string]int{},
+		fanOutage:   logthrottle.New(logger, slog.LevelError, "webhook: fan-out", remindEvery),
+		claimOutage: logthrottle.New(logger, slog.LevelError, "webhook: claim", remindEvery)}
 }
+
+// remindEvery is how often (on Config.Clock) a fan-out or claim failure
+// that lasts is logged again.
+const remindEvery = time.Minute
 
 // QueueDepth is the number of deliveries not yet delivered or failed.
 func (d *Dispatcher) QueueDepth(ctx context.Context) (int, error) { return d.db.QueueDepth(ctx) }
@@ -260,10 +272,11 @@ func (d *Dispatcher) fanOut(ctx context.Context) {
 		})
 		if err != nil {
 			if ctx.Err() == nil {
-				d.log.Error("webhook: fan-out", "err", err)
+				d.fanOutage.Fail(d.cfg.Clock(), err)
 			}
 			return
 		}
+		d.fanOutage.OK(d.cfg.Clock())
 		d.fanned.Add(uint64(k))
 		if n == 0 {
 			return
@@ -321,10 +334,11 @@ func (d *Dispatcher) claim(ctx, attempt context.Context, wg *sync.WaitGroup) {
 				d.release(c.Host)
 			}
 			if ctx.Err() == nil {
-				d.log.Error("webhook: claim", "err", err)
+				d.claimOutage.Fail(d.cfg.Clock(), err)
 			}
 			return
 		}
+		d.claimOutage.OK(d.cfg.Clock())
 		for _, c := range cs {
 			wg.Go(func() {
 				defer signal(d.freed)
