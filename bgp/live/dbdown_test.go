@@ -1,13 +1,11 @@
 package live_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,22 +19,81 @@ import (
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
 
-// logBuffer collects log lines from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// lines splits a log into its lines.
+func lines(b *storetest.SyncBuffer) []string {
+	return strings.Split(strings.TrimSpace(b.String()), "\n")
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+// runDriver runs live.Run over a pipeline with a clock and ticks that the
+// test drives.
+type runDriver struct {
+	t      *testing.T
+	now    atomic.Int64
+	in     chan bgpwatch.Observation
+	ticks  chan time.Time
+	stats  chan ingest.Stats
+	cancel context.CancelFunc
+	done   chan error
+	closed bool
 }
 
-func (b *logBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
+func startRun(t *testing.T, p *ingest.Pipeline, t0 time.Time, cfg live.RunConfig) *runDriver {
+	d := &runDriver{t: t, in: make(chan bgpwatch.Observation), ticks: make(chan time.Time),
+		stats: make(chan ingest.Stats, 1), done: make(chan error, 1)}
+	d.now.Store(t0.UnixNano())
+	cfg.Ticks = d.ticks
+	cfg.Now = func() time.Time { return time.Unix(0, d.now.Load()).UTC() }
+	cfg.Stats = func() ingest.Stats { st := p.Stats(); d.stats <- st; return st }
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	go func() { d.done <- live.Run(ctx, p, d.in, cfg) }()
+	t.Cleanup(d.stop)
+	return d
+}
+
+// tick sets the clock to at and waits until Run has advanced to it.
+func (d *runDriver) tick(at time.Time) ingest.Stats {
+	d.t.Helper()
+	d.now.Store(at.UnixNano())
+	d.ticks <- at
+	select {
+	case st := <-d.stats:
+		return st
+	case <-time.After(2 * time.Minute):
+		d.t.Fatalf("no tick at %s within 2 minutes", at)
+		return ingest.Stats{}
+	}
+}
+
+// stop ends Run and checks that it wrote what was pending without error.
+func (d *runDriver) stop() {
+	if d.closed {
+		return
+	}
+	d.closed = true
+	d.cancel()
+	for {
+		select {
+		case <-d.stats:
+		case err := <-d.done:
+			if err != nil {
+				d.t.Errorf("Run: %v", err)
+			}
+			return
+		}
+	}
+}
+
+// announceTwoNetworks has three full-feed peers announce eight /24s of
+// two networks at t.
+func (d *runDriver) announceTwoNetworks(t time.Time) {
+	for i := range 3 {
+		peer := bgpwatch.Peer{Collector: "bgp", ASN: bgpwatch.ASN(64500 + i), Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})}
+		for k := range 8 {
+			d.in <- bgpwatch.Observation{Time: t, Kind: bgpwatch.Announce, Peer: peer,
+				Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(k), 0}), 24), Origin: bgpwatch.ASN(9198 + k%2)}
+		}
+	}
 }
 
 // setReachable opens or shuts db's database on the shared test server:
@@ -75,70 +132,17 @@ func setReachable(t *testing.T, db *store.DB, up bool) {
 func TestRunLogsOutageOnce(t *testing.T) {
 	db := storetest.New(t)
 	t.Cleanup(func() { setReachable(t, db, true) })
-	var logs logBuffer
+	var logs storetest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p := ingest.New(ingest.Config{
 		CountryOf: func(a bgpwatch.ASN) string { return "KZ" },
 		Source:    store.SourceLive, FlushBins: 1,
 	}, db)
-
 	t0 := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
-	var now atomic.Int64
-	now.Store(t0.UnixNano())
-	in := make(chan bgpwatch.Observation)
-	ticks := make(chan time.Time)
-	stats := make(chan ingest.Stats, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- live.Run(ctx, p, in, live.RunConfig{
-			Ticks:  ticks,
-			Now:    func() time.Time { return time.Unix(0, now.Load()).UTC() },
-			Stats:  func() ingest.Stats { st := p.Stats(); stats <- st; return st },
-			Logger: log,
-		})
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		for {
-			select {
-			case <-stats:
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-				return
-			}
-		}
-	}
-	t.Cleanup(stop)
-	// tick sets the clock to at and waits until Run has advanced to it.
-	tick := func(at time.Time) ingest.Stats {
-		t.Helper()
-		now.Store(at.UnixNano())
-		ticks <- at
-		select {
-		case st := <-stats:
-			return st
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("no tick at %s within 2 minutes", at)
-			return ingest.Stats{}
-		}
-	}
+	d := startRun(t, p, t0, live.RunConfig{Logger: log})
+	tick, stop := d.tick, d.stop
 
-	// Three full-feed peers see two networks.
-	for i := range 3 {
-		peer := bgpwatch.Peer{Collector: "bgp", ASN: bgpwatch.ASN(64500 + i), Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})}
-		for k := range 8 {
-			in <- bgpwatch.Observation{Time: t0.Add(time.Second), Kind: bgpwatch.Announce, Peer: peer,
-				Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(k), 0}), 24), Origin: bgpwatch.ASN(9198 + k%2)}
-		}
-	}
+	d.announceTwoNetworks(t0.Add(time.Second))
 	tick(t0.Add(bgpwatch.BinStep))
 	if st := tick(t0.Add(2 * bgpwatch.BinStep)); st.BinsWritten != 2 {
 		t.Fatalf("before the outage: %d bins written, want 2", st.BinsWritten)
@@ -161,12 +165,12 @@ func TestRunLogsOutageOnce(t *testing.T) {
 		written = tick(down.Add(failing*time.Second+time.Duration(i)*100*time.Millisecond)).BinsWritten == 3
 	}
 	if !written {
-		t.Fatalf("the held bin was not written after the database came back; log:\n%s", strings.Join(logs.lines(), "\n"))
+		t.Fatalf("the held bin was not written after the database came back; log:\n%s", strings.Join(lines(&logs), "\n"))
 	}
 	stop()
 
 	var problems, recovered []string
-	for _, l := range logs.lines() {
+	for _, l := range lines(&logs) {
 		switch {
 		case !strings.Contains(l, "live pipeline"):
 		case strings.Contains(l, "level=WARN"), strings.Contains(l, "level=ERROR"):

@@ -48,6 +48,11 @@ type RunConfig struct {
 	Recorder Recorder
 	// Logger receives pipeline errors; nil discards them.
 	Logger *slog.Logger
+	// WriteTimeout bounds the pipeline's database work between two ticks;
+	// 0 means 30 s. A database that hangs rather than refuses then fails
+	// the call, which is retried at a later tick with nothing lost, instead
+	// of holding live ingest (and the sessions behind it) forever.
+	WriteTimeout time.Duration
 }
 
 // Run feeds observations from in into p and advances p on the wall clock
@@ -76,6 +81,22 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 		defer t.Stop()
 		ticks = t.C
 	}
+	writeTimeout := cfg.WriteTimeout
+	if writeTimeout <= 0 {
+		writeTimeout = 30 * time.Second
+	}
+	// opCtx bounds the pipeline calls; it is renewed at every tick, which
+	// is far cheaper than a timer per observation.
+	var (
+		opCtx    context.Context
+		opCancel = context.CancelFunc(func() {})
+	)
+	renew := func() {
+		opCancel()
+		opCtx, opCancel = context.WithTimeout(ctx, writeTimeout)
+	}
+	renew()
+	defer func() { opCancel() }()
 	var (
 		pending int
 		lastObs time.Time
@@ -120,7 +141,7 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 		if t := now(); o.Time.IsZero() || o.Time.After(t) || t.Sub(o.Time) > maxSkew {
 			o.Time = t
 		}
-		if err := p.Observe(ctx, o); err != nil && ctx.Err() == nil {
+		if err := p.Observe(opCtx, o); err != nil && ctx.Err() == nil {
 			outage.Fail(now(), err)
 		}
 		pending++
@@ -147,7 +168,8 @@ func Run(ctx context.Context, p Pipeline, in <-chan bgpwatch.Observation, cfg Ru
 			}
 		case <-ticks:
 			t := now()
-			switch err := p.Advance(ctx, t); {
+			renew()
+			switch err := p.Advance(opCtx, t); {
 			case err == nil:
 				outage.OK(t)
 			case ctx.Err() == nil:
