@@ -4,13 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/live"
@@ -18,11 +15,6 @@ import (
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
-
-// lines splits a log into its lines.
-func lines(b *storetest.SyncBuffer) []string {
-	return strings.Split(strings.TrimSpace(b.String()), "\n")
-}
 
 // runDriver runs live.Run over a pipeline with a clock and ticks that the
 // test drives.
@@ -96,34 +88,6 @@ func (d *runDriver) announceTwoNetworks(t time.Time) {
 	}
 }
 
-// setReachable opens or shuts db's database on the shared test server:
-// shut, it refuses new sessions and its open ones are ended, as in an
-// outage, while the server keeps serving the other tests' databases.
-func setReachable(t *testing.T, db *store.DB, up bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	u, err := storetest.URL("postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	name := db.Pool().Config().ConnConfig.Database
-	if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" ALLOW_CONNECTIONS "+strconv.FormatBool(up)); err != nil {
-		t.Fatal(err)
-	}
-	if up {
-		return
-	}
-	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestRunLogsOutageOnce runs live ingest at a one-second tick through a
 // two-minute database outage: every tick retries the held bin and fails.
 // The log must say so once when it starts, remind once a minute, and say
@@ -131,7 +95,7 @@ func setReachable(t *testing.T, db *store.DB, up bool) {
 // after it.
 func TestRunLogsOutageOnce(t *testing.T) {
 	db := storetest.New(t)
-	t.Cleanup(func() { setReachable(t, db, true) })
+	t.Cleanup(func() { storetest.SetReachable(t, db, true) })
 	var logs storetest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p := ingest.New(ingest.Config{
@@ -148,7 +112,7 @@ func TestRunLogsOutageOnce(t *testing.T) {
 		t.Fatalf("before the outage: %d bins written, want 2", st.BinsWritten)
 	}
 
-	setReachable(t, db, false)
+	storetest.SetReachable(t, db, false)
 	down := t0.Add(3 * bgpwatch.BinStep) // closes a bin, which cannot be written
 	const failing = 119                  // ticks, one a second
 	for i := range failing {
@@ -156,7 +120,7 @@ func TestRunLogsOutageOnce(t *testing.T) {
 			t.Fatalf("%d bins written with the database shut, want 2", st.BinsWritten)
 		}
 	}
-	setReachable(t, db, true)
+	storetest.SetReachable(t, db, true)
 	// The held bin is written at the next tick (a session the outage ended
 	// may still be in the pool: a few tries are allowed, all well within
 	// a minute of the last reminder).
@@ -165,12 +129,12 @@ func TestRunLogsOutageOnce(t *testing.T) {
 		written = tick(down.Add(failing*time.Second+time.Duration(i)*100*time.Millisecond)).BinsWritten == 3
 	}
 	if !written {
-		t.Fatalf("the held bin was not written after the database came back; log:\n%s", strings.Join(lines(&logs), "\n"))
+		t.Fatalf("the held bin was not written after the database came back; log:\n%s", strings.Join(logs.Lines(), "\n"))
 	}
 	stop()
 
 	var problems, recovered []string
-	for _, l := range lines(&logs) {
+	for _, l := range logs.Lines() {
 		switch {
 		case !strings.Contains(l, "live pipeline"):
 		case strings.Contains(l, "level=WARN"), strings.Contains(l, "level=ERROR"):

@@ -143,3 +143,23 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Lines returns what was written so far, a line each.
+func (s *SyncBuffer) Lines() []string {
+	return strings.Split(strings.TrimSpace(s.String()), "\n")
+}
+
+// Count returns how many lines contain all of subs.
+func (s *SyncBuffer) Count(subs ...string) int {
+	n := 0
+	for _, l := range s.Lines() {
+		all := true
+		for _, sub := range subs {
+			all = all && strings.Contains(l, sub)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
