@@ -40,7 +40,12 @@ type Config struct {
 	// Grace is how long attempts under way may finish after Run's context
 	// is done (default 5 s); still unanswered ones are then cut off and sent
 	// again by the next dispatcher (same delivery_id).
-	Grace      time.Duration
+	Grace time.Duration
+	// DBTimeout bounds each fan-out and claim round trip to the database
+	// (default 30 s): a database that hangs rather than refuses fails the
+	// poll, which is logged and retried, instead of stalling the
+	// dispatcher until the connection dies.
+	DBTimeout  time.Duration
 	Clock      func() time.Time
 	HTTPClient *http.Client // nil: a client without redirects or cookies
 }
@@ -88,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 5 * time.Second
+	}
+	if c.DBTimeout <= 0 {
+		c.DBTimeout = 30 * time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -260,7 +268,8 @@ func (d *Dispatcher) fanOut(ctx context.Context) {
 	for ctx.Err() == nil {
 		var subs []bgpwatch.Subscription
 		loaded := false
-		n, k, err := d.db.FanOutNotices(ctx, 100, func(ctx context.Context, n store.Notice) ([]store.NewDelivery, error) {
+		dctx, cancel := context.WithTimeout(ctx, d.cfg.DBTimeout)
+		n, k, err := d.db.FanOutNotices(dctx, 100, func(ctx context.Context, n store.Notice) ([]store.NewDelivery, error) {
 			if !loaded { // only when there is something to fan out
 				var err error
 				if subs, err = d.db.ListSubscriptions(ctx); err != nil {
@@ -270,6 +279,7 @@ func (d *Dispatcher) fanOut(ctx context.Context) {
 			}
 			return d.plan(ctx, subs, n)
 		})
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				d.fanOutage.Fail(d.cfg.Clock(), err)
@@ -326,9 +336,11 @@ func (d *Dispatcher) claim(ctx, attempt context.Context, wg *sync.WaitGroup) {
 		if free <= 0 {
 			return
 		}
-		cs, err := d.db.ClaimDeliveries(ctx, store.ClaimRequest{
+		dctx, cancel := context.WithTimeout(ctx, d.cfg.DBTimeout)
+		cs, err := d.db.ClaimDeliveries(dctx, store.ClaimRequest{
 			Now: d.cfg.Clock(), Lease: d.cfg.Lease, Limit: free, PerHost: d.cfg.PerEndpoint, Busy: busy,
 		}, d.acquire)
+		cancel()
 		if err != nil {
 			for _, c := range cs { // leased but the commit failed: give the slots back
 				d.release(c.Host)
