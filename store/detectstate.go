@@ -44,12 +44,17 @@ type SeriesStep struct {
 }
 
 // DetectorHistory is what the store holds about the time before a bin: the
-// bins written (the bins of country_series), every ASN's and country's
-// visible /24s in them as steps (ascending; 0 before the first step), and
-// the events of the source that overlap them. Events that may still be
-// open carry their contributing ASNs and their evidence.
+// bins written (the bins of country_series), the source's FullFeed in
+// them, every ASN's and country's visible /24s in them as steps
+// (ascending; 0 before the first step), and the events of the source that
+// overlap them. Events that may still be open carry their contributing
+// ASNs and their evidence.
 type DetectorHistory struct {
-	Bins      []time.Time
+	Bins []time.Time
+	// FullFeed holds each bin's full-feed peers as the source wrote them
+	// (bin_feeds), parallel to Bins; 0 where none is stored (written by
+	// another source, or before bin_feeds existed).
+	FullFeed  []int32
 	ASNs      map[bgpwatch.ASN][]SeriesStep
 	Countries map[string][]SeriesStep
 	// LastASNs are the counts of the ASNs that are not zero at the last bin.
@@ -139,6 +144,25 @@ func (db *DB) DetectorHistory(ctx context.Context, q HistoryQuery) (*DetectorHis
 	}
 	g := newBinGrid(h.Bins)
 
+	// FullFeed of the bins: one small row per bin.
+	h.FullFeed = make([]int32, len(h.Bins))
+	rows, err = db.Pool().Query(ctx, `SELECT bin, full_feed FROM bin_feeds WHERE source = $1 AND bin >= $2 AND bin < $3`,
+		q.Source, lo, before)
+	if err != nil {
+		return nil, fmt.Errorf("detector history: full feed: %w", err)
+	}
+	var t time.Time
+	var ff int32
+	_, err = pgx.ForEachRow(rows, []any{&t, &ff}, func() error {
+		if i := g.index(t.Unix()); i < len(g.bins) && g.bins[i] == t.Unix() {
+			h.FullFeed[i] = ff
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("detector history: full feed: %w", err)
+	}
+
 	// Countries: a row per bin.
 	ccRows := map[string][]seriesRow{}
 	rows, err = db.Pool().Query(ctx, `
@@ -149,7 +173,6 @@ func (db *DB) DetectorHistory(ctx context.Context, q HistoryQuery) (*DetectorHis
 	}
 	var cc string
 	var r seriesRow
-	var t time.Time
 	var p, s, v int32
 	_, err = pgx.ForEachRow(rows, []any{&cc, &t, &p, &s, &v}, func() error {
 		r.bin, r.Prefixes, r.Slash24, r.V6Prefixes = t.Unix(), int(p), int(s), int(v)

@@ -3,8 +3,11 @@ package store_test
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/store"
@@ -185,5 +188,106 @@ func TestDetectorHistory(t *testing.T) {
 	empty, err := db.DetectorHistory(ctx, store.HistoryQuery{Before: b.From, Span: span, Source: store.SourceLive})
 	if err != nil || len(empty.Bins) != 0 || len(empty.ASNs) != 0 {
 		t.Errorf("history before the first bin: %+v, %v", empty, err)
+	}
+}
+
+func TestBinFeeds(t *testing.T) {
+	// FullFeed is stored per source and bin with the series, replaced with
+	// them, and read back aligned with the history's bins.
+	ctx := context.Background()
+	db := storetest.New(t)
+	t0 := time.Date(2022, 1, 31, 23, 45, 0, 0, time.UTC) // the batch spans a month boundary
+	bin := func(i int) time.Time { return t0.Add(time.Duration(i) * bgpwatch.BinStep) }
+	batch := func(source string, ff ...int) *store.SeriesBatch {
+		b := &store.SeriesBatch{From: bin(0), To: bin(4), Source: source}
+		for i := range 5 {
+			b.Countries = append(b.Countries, store.CountryPoint{Country: "KZ", Bin: bin(i), Counts: bgpwatch.Counts{Slash24: 100}})
+			if i < len(ff) && ff[i] > 0 {
+				b.Feeds = append(b.Feeds, store.FeedPoint{Bin: bin(i), FullFeed: ff[i]})
+			}
+		}
+		return b
+	}
+	type row struct {
+		source string
+		bin    time.Time
+		ff     int
+	}
+	rows := func() []row {
+		t.Helper()
+		rs, err := db.Pool().Query(ctx, `SELECT source, bin, full_feed FROM bin_feeds ORDER BY source, bin`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []row
+		var r row
+		if _, err := pgx.ForEachRow(rs, []any{&r.source, &r.bin, &r.ff}, func() error {
+			r.bin = r.bin.UTC()
+			out = append(out, r)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	history := func(source string) []int32 {
+		t.Helper()
+		h, err := db.DetectorHistory(ctx, store.HistoryQuery{Before: bin(5), Span: time.Hour, Source: source})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Bins) != 5 || len(h.FullFeed) != len(h.Bins) {
+			t.Fatalf("%s history: %d bins, %d FullFeed values; want 5 and 5", source, len(h.Bins), len(h.FullFeed))
+		}
+		return h.FullFeed
+	}
+
+	// Written twice (a replay run again over the same range): the same rows.
+	for range 2 {
+		for _, b := range []*store.SeriesBatch{batch(store.SourceLive, 40, 40, 41, 42), batch(store.SourceReplay, 7, 7, 7, 7, 8)} {
+			if err := db.WriteBins(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []row{
+		{"live", bin(0), 40}, {"live", bin(1), 40}, {"live", bin(2), 41}, {"live", bin(3), 42},
+		{"replay", bin(0), 7}, {"replay", bin(1), 7}, {"replay", bin(2), 7}, {"replay", bin(3), 7}, {"replay", bin(4), 8},
+	}
+	if got := rows(); !slices.Equal(got, want) {
+		t.Fatalf("bin_feeds after two writes:\n got %v\nwant %v", got, want)
+	}
+	if got, want := history(store.SourceLive), []int32{40, 40, 41, 42, 0}; !slices.Equal(got, want) {
+		t.Errorf("live FullFeed %v, want %v (0: none stored)", got, want)
+	}
+	if got, want := history(store.SourceReplay), []int32{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
+		t.Errorf("replay FullFeed %v, want %v", got, want)
+	}
+
+	// A rewrite of the range replaces the source's rows, the other
+	// source's stay; a batch without a source leaves them all alone.
+	if err := db.WriteBins(ctx, batch(store.SourceLive, 0, 30, 0, 31, 32)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteBins(ctx, batch("")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := history(store.SourceLive), []int32{0, 30, 0, 31, 32}; !slices.Equal(got, want) {
+		t.Errorf("live FullFeed after a rewrite %v, want %v", got, want)
+	}
+	if got, want := history(store.SourceReplay), []int32{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
+		t.Errorf("replay FullFeed after the live rewrite %v, want %v", got, want)
+	}
+	if got := rows(); len(got) != 8 {
+		t.Errorf("%d bin_feeds rows, want 8: %v", len(got), got)
+	}
+
+	// A bin the series do not have is not in the history, whatever its FullFeed.
+	lone := &store.SeriesBatch{From: bin(-3), To: bin(-3), Source: store.SourceLive, Feeds: []store.FeedPoint{{Bin: bin(-3), FullFeed: 5}}}
+	if err := db.WriteBins(ctx, lone); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := history(store.SourceLive), []int32{0, 30, 0, 31, 32}; !slices.Equal(got, want) {
+		t.Errorf("FullFeed %v, want %v: a bin without series rows leaked into the history", got, want)
 	}
 }

@@ -25,6 +25,12 @@ type ASNPoint struct {
 	bgpwatch.Counts
 }
 
+// FeedPoint is one bin_feeds row: the number of full-feed peers of a bin.
+type FeedPoint struct {
+	Bin      time.Time
+	FullFeed int
+}
+
 // SeriesBatch is one idempotent series write: it replaces every series row
 // whose bin lies in [From, To] (bin start times, inclusive) with the rows in
 // it. The caller decides which asn_series rows are change points or key
@@ -33,12 +39,19 @@ type SeriesBatch struct {
 	From, To  time.Time
 	Countries []CountryPoint
 	ASNs      []ASNPoint
+	// Source, when set (SourceLive or SourceReplay), also replaces that
+	// source's bin_feeds rows of [From, To] with Feeds: the bins' FullFeed,
+	// which a resumed detector's collector-outage guard starts from (see
+	// DetectorHistory). Without it bin_feeds is left alone.
+	Source string
+	Feeds  []FeedPoint
 }
 
 // WriteBins writes a batch of series rows in one transaction: it creates
 // the month partitions the batch needs, deletes the rows of the batch's bin
-// range and copies the new rows in. Writing the same batch twice leaves the
-// same rows, which keeps replays idempotent.
+// range and copies the new rows in (and the same for the source's
+// bin_feeds rows). Writing the same batch twice leaves the same rows, which
+// keeps replays idempotent.
 func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
 	if b == nil || b.To.Before(b.From) {
 		return nil
@@ -87,8 +100,37 @@ func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
 			return fmt.Errorf("write bins: copy asn_series: %w", err)
 		}
 	}
+	if err := writeFeeds(ctx, tx, b, from, to); err != nil {
+		return err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("write bins: commit: %w", err)
+	}
+	return nil
+}
+
+// writeFeeds replaces the batch source's bin_feeds rows of [from, to].
+func writeFeeds(ctx context.Context, tx pgx.Tx, b *SeriesBatch, from, to time.Time) error {
+	if b.Source == "" {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM bin_feeds WHERE source = $1 AND bin >= $2 AND bin <= $3`, b.Source, from, to); err != nil {
+		return fmt.Errorf("write bins: clear bin_feeds: %w", err)
+	}
+	if len(b.Feeds) == 0 {
+		return nil
+	}
+	bins := make([]time.Time, len(b.Feeds))
+	ffs := make([]int32, len(b.Feeds))
+	for i, f := range b.Feeds {
+		bins[i], ffs[i] = f.Bin.UTC(), int32(f.FullFeed)
+	}
+	// The rows of the range are gone already; the upsert keeps a row
+	// outside it (a caller's mistake) from failing the whole batch.
+	if _, err := tx.Exec(ctx, `INSERT INTO bin_feeds (source, bin, full_feed)
+		SELECT $1, bin, full_feed FROM unnest($2::timestamptz[], $3::integer[]) AS f (bin, full_feed)
+		ON CONFLICT (source, bin) DO UPDATE SET full_feed = excluded.full_feed`, b.Source, bins, ffs); err != nil {
+		return fmt.Errorf("write bins: bin_feeds: %w", err)
 	}
 	return nil
 }

@@ -147,7 +147,9 @@ func (db *DB) Close() {
 const MigrationLockID int64 = 0x6267_7077
 
 // withProvider runs f with a goose provider on a short-lived database/sql
-// handle over the pool's configuration.
+// handle over the pool's configuration. Migrations may be applied out of
+// order: version numbers are owned by area (see package migrations), so a
+// new migration can be numbered below one a database has applied already.
 func (db *DB) withProvider(ctx context.Context, f func(*goose.Provider) error) error {
 	sqlDB := stdlib.OpenDB(*db.pool.Config().ConnConfig.Copy())
 	defer sqlDB.Close()
@@ -157,7 +159,7 @@ func (db *DB) withProvider(ctx context.Context, f func(*goose.Provider) error) e
 		return fmt.Errorf("migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
