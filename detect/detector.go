@@ -400,13 +400,18 @@ func (d *Detector) acceptFeed(ff int) bool {
 			ok = false
 		}
 	}
+	d.pushFeed(ff)
+	return ok
+}
+
+// pushFeed adds a bin's FullFeed to the window, replacing the oldest.
+func (d *Detector) pushFeed(ff int) {
 	if len(d.feed) < d.cfg.FeedWindow {
 		d.feed = append(d.feed, ff)
 	} else {
 		d.feed[d.feedPos] = ff
 		d.feedPos = (d.feedPos + 1) % d.cfg.FeedWindow
 	}
-	return ok
 }
 
 // discover starts tracking ASNs at or above trackMin /24s and every country

@@ -117,11 +117,16 @@
 // the history already shows, e.g. an end whose save was lost in a crash).
 // Because a restarted source may see incomplete tables at first, the bins
 // after Resume are checked against the view just before it (see Resume).
-// Limits: the store keeps no FullFeed, so the history's bins are taken as
-// accepted and the full-feed window starts empty; an event that began
-// before the history has its alert area counted from the history's first
-// bin (at least the stored area) and, for a country, as contributors the
-// stored ones plus the national ASNs that have a baseline at that bin.
+// The history's FullFeed (History.FullFeed, stored with the bins) fills the
+// full-feed window, so a collector outage right after the restart is
+// skipped as it would have been without one; where none is stored (bins of
+// another source, or written before it was kept) the window starts empty.
+// Limits: the history's bins are all taken as accepted, so the values of a
+// bin that was skipped as a collector outage enter the baselines; an event
+// that began before the history has its alert area counted from the
+// history's first bin (at least the stored area) and, for a country, as
+// contributors the stored ones plus the national ASNs that have a baseline
+// at that bin.
 //
 // # Cost
 //

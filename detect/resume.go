@@ -24,6 +24,10 @@ type Step struct {
 type History struct {
 	// Bins are the starts of the bins, ascending.
 	Bins []time.Time
+	// FullFeed holds the bins' FullFeed, parallel to Bins; 0 (or a
+	// shorter slice) where it is unknown. The known values enter the
+	// full-feed window in order, as observed bins' would.
+	FullFeed []int
 	// ASNs and Countries hold each entity's visible /24s as steps over
 	// Bins, ascending by At; an entity is 0 before its first step.
 	ASNs      map[bgpwatch.ASN][]Step
@@ -98,11 +102,13 @@ func valueAt(steps []Step, i int32) int32 {
 // Started, the events the history shows as open that are not stored. The
 // history's own transitions of stored events are not repeated.
 //
-// Bins are trusted as accepted (the store does not keep FullFeed), so the
-// full-feed window starts empty. The withdrawal log is empty but for the
-// stored evidence of open events; bins that come again up to the
-// history's last bin (a replay that starts from an earlier RIB) only add
-// their withdrawals to it.
+// Bins are trusted as accepted, but their FullFeed (where known) enters the
+// full-feed window as acceptFeed would have put it there, so that a
+// collector outage in the first bins after the restart is skipped as it
+// would have been without one; with no FullFeed known the window starts
+// empty. The withdrawal log is empty but for the stored evidence of open
+// events; bins that come again up to the history's last bin (a replay that
+// starts from an earlier RIB) only add their withdrawals to it.
 //
 // Guard: a restarted live source may deliver incomplete tables at first.
 // After Resume, a bin in which all countries together have more than
@@ -152,6 +158,9 @@ func (d *Detector) Resume(h *History) []Transition {
 		}
 		prev = t
 		ix := int32(i)
+		if i < len(h.FullFeed) && h.FullFeed[i] > 0 {
+			d.pushFeed(h.FullFeed[i])
+		}
 		d.started = true
 		d.last = t
 		d.accepted++

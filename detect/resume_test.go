@@ -18,6 +18,7 @@ func historyOf(bins []*bgpwatch.Bin, stored []bgpwatch.Event) *History {
 	lastC := map[string]int32{}
 	for i, b := range bins {
 		h.Bins = append(h.Bins, b.Start)
+		h.FullFeed = append(h.FullFeed, b.FullFeed)
 		for a, c := range b.ASNs {
 			if v := int32(c.Slash24); v != lastA[a] {
 				h.ASNs[a] = append(h.ASNs[a], Step{At: int32(i), Slash24: v})
@@ -69,6 +70,11 @@ func restart(cfg Config, s *sim, bins []*bgpwatch.Bin, split, savedUpTo, window 
 		all = append(all, b.Observe(bin)...)
 	}
 	return all, catchUp, b
+}
+
+// feedWindow returns the full-feed window oldest first.
+func feedWindow(d *Detector) []int {
+	return append(slices.Clone(d.feed[d.feedPos:]), d.feed[:d.feedPos]...)
 }
 
 // chrono returns a history's values oldest first.
@@ -203,6 +209,66 @@ func TestResumeWithoutWarmUp(t *testing.T) {
 	}
 	if r, checking := d.Resumed(); !r || checking || d.ResumeDropped() {
 		t.Errorf("Resumed() = %v, %v; dropped %v", r, checking, d.ResumeDropped())
+	}
+}
+
+func TestResumeFeedWindow(t *testing.T) {
+	// The collector loses three quarters of its full-feed peers right at
+	// the restart, for four bins, and the few left do not see a KZ network.
+	// A detector that ran on skips those bins (FeedCollapse); so must the
+	// resumed one, whose full-feed window comes from the history.
+	s := sim{n: 380, asns: []simASN{
+		{asn: otherASN, cc: "DE", size: 10000}, // the KZ network is 4 % of the view: the resume guard passes
+		{asn: kzFixed, cc: "KZ", access: bgpwatch.AccessFixed, size: 400, count: outage(400, 0, [2]int{340, 344})},
+	}, feed: func(i int) int {
+		if i >= 340 && i < 344 {
+			return 10
+		}
+		return 38 + i%5 // varied, so that the window's order shows
+	}}
+	bins := s.bins()
+	tests := []struct {
+		name string
+		feed bool // the history carries FullFeed
+		want []span
+	}{
+		{"FullFeed stored", true, nil},
+		// What a restart did before FullFeed was stored (and still does
+		// on a history without it): the window starts with the collapsed
+		// bins, so they pass for normal.
+		{"no FullFeed stored", false, []span{{bgpwatch.ScopeASN, "KZ", kzFixed, 340, 344}, {bgpwatch.ScopeCountry, "KZ", 0, 340, 344}}},
+	}
+	full, _ := s.run(DefaultConfig())
+	if len(full) != 0 {
+		t.Fatalf("a detector that ran on reported %+v", spans(final(full)))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := historyOf(bins[28:340], nil)
+			if !tt.feed {
+				h.FullFeed = nil
+			}
+			d := New(DefaultConfig(), s.info)
+			tr := d.Resume(h)
+			if tt.feed {
+				ran := New(DefaultConfig(), s.info)
+				for _, b := range bins[:340] {
+					ran.Observe(b)
+				}
+				if got, want := feedWindow(d), feedWindow(ran); !slices.Equal(got, want) {
+					t.Errorf("full-feed window after Resume %v, want %v (as after observing the bins)", got, want)
+				}
+			}
+			for _, b := range bins[340:] {
+				tr = append(tr, d.Observe(b)...)
+			}
+			if got := spans(final(tr)); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("events %+v, want %+v", got, tt.want)
+			}
+			if r, checking := d.Resumed(); !r || checking || d.ResumeDropped() {
+				t.Errorf("Resumed() = %v, %v; dropped %v", r, checking, d.ResumeDropped())
+			}
+		})
 	}
 }
 
