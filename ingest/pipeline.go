@@ -56,10 +56,11 @@ type Config struct {
 	// years in one replay would otherwise fill millions of empty bins).
 	MaxGap time.Duration
 	// History, when set, resumes the detector at the first bin (and after
-	// a reset) from the stored series and events of Source before that bin
-	// (or before WriteFrom, if later), instead of starting cold: no warm-up,
-	// and stored ongoing events go on under their natural keys (see
-	// detect.Detector.Resume). *store.DB implements it.
+	// a reset) from the stored series, and the FullFeed and events of
+	// Source, before that bin (or before WriteFrom, if later), instead of
+	// starting cold: no warm-up, the collector-outage check works from the
+	// first bin, and stored ongoing events go on under their natural keys
+	// (see detect.Detector.Resume). *store.DB implements it.
 	History HistoryReader
 	// Logger receives event and flush messages; nil discards them.
 	Logger *slog.Logger
@@ -151,6 +152,7 @@ func New(cfg Config, sink Sink) *Pipeline {
 		country:   make(map[bgpwatch.ASN]string),
 		pending:   make(map[eventKey]int),
 	}
+	p.batch.Source = cfg.Source // bin_feeds rows are the source's
 	p.reset()
 	p.emitFn = p.emit
 	return p
@@ -301,9 +303,17 @@ func (p *Pipeline) Resume(ctx context.Context, first time.Time) error {
 	}
 	h := &detect.History{
 		Bins:      sh.Bins,
+		FullFeed:  make([]int, len(sh.FullFeed)),
 		ASNs:      make(map[bgpwatch.ASN][]detect.Step, len(sh.ASNs)),
 		Countries: make(map[string][]detect.Step, len(sh.Countries)),
 		Events:    sh.Events,
+	}
+	feeds := 0
+	for i, ff := range sh.FullFeed {
+		h.FullFeed[i] = int(ff)
+		if ff > 0 {
+			feeds++
+		}
 	}
 	for a, st := range sh.ASNs {
 		h.ASNs[a] = toSteps(st)
@@ -332,7 +342,7 @@ func (p *Pipeline) Resume(ctx context.Context, first time.Time) error {
 		}
 	}
 	p.log.Info("detector resumed from the stored history", "from", sh.Bins[0], "to", sh.Bins[len(sh.Bins)-1],
-		"bins", len(sh.Bins), "asns", len(sh.ASNs), "countries", len(sh.Countries),
+		"bins", len(sh.Bins), "full_feed_bins", feeds, "asns", len(sh.ASNs), "countries", len(sh.Countries),
 		"events", len(sh.Events), "ongoing", ongoing, "catch_up", len(trs), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
@@ -374,9 +384,9 @@ func (p *Pipeline) track(b *bgpwatch.Bin) {
 	}
 }
 
-// addRows appends the bin's series rows to the batch: every seen country,
-// and the ASNs whose counts changed (all non-zero ASNs at a key frame: the
-// first written bin and 00:00 UTC).
+// addRows appends the bin's rows to the batch: every seen country, the
+// ASNs whose counts changed (all non-zero ASNs at a key frame: the first
+// written bin and 00:00 UTC), and its FullFeed.
 func (p *Pipeline) addRows(b *bgpwatch.Bin) {
 	start := b.Start.UTC()
 	key := !p.wroteAny || start.Truncate(24*time.Hour).Equal(start)
@@ -390,6 +400,7 @@ func (p *Pipeline) addRows(b *bgpwatch.Bin) {
 		p.stats.FirstBin = start
 	}
 	p.stats.LastBin = start
+	p.batch.Feeds = append(p.batch.Feeds, store.FeedPoint{Bin: start, FullFeed: b.FullFeed})
 
 	asnsPer := make(map[string]int, len(p.countries)+1)
 	for a, c := range b.ASNs {
@@ -470,6 +481,7 @@ func (p *Pipeline) flush(ctx context.Context) error {
 		p.stats.BinsWritten += p.batchBins // counted once stored, for honest metrics
 		p.batch.Countries = p.batch.Countries[:0]
 		p.batch.ASNs = p.batch.ASNs[:0]
+		p.batch.Feeds = p.batch.Feeds[:0]
 		p.batchBins = 0
 	}
 	for i := range p.events {

@@ -2,14 +2,17 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/detect"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
+	"github.com/bgpwatch/bgpwatch/visibility"
 )
 
 // liveWorld is a small Internet seen by three full-feed peers: two KZ
@@ -19,6 +22,7 @@ type liveWorld struct {
 	prefixes map[bgpwatch.ASN][]netip.Prefix
 	country  map[bgpwatch.ASN]string
 	peers    []bgpwatch.Peer
+	tune     func(*ingest.Config) // changes the pipelines' configuration, if set
 }
 
 const (
@@ -61,13 +65,22 @@ func (w *liveWorld) start(t *testing.T, db *store.DB, resume bool) *liveRun {
 	if resume {
 		cfg.History = db
 	}
+	if w.tune != nil {
+		w.tune(&cfg)
+	}
 	return &liveRun{t: t, w: w, p: ingest.New(cfg, db), ctx: context.Background()}
 }
 
 // send announces (or withdraws) the prefixes of the ASNs at every peer.
 func (r *liveRun) send(at time.Time, kind bgpwatch.ObservationKind, asns ...bgpwatch.ASN) {
 	r.t.Helper()
-	for _, peer := range r.w.peers {
+	r.sendFrom(r.w.peers, at, kind, asns...)
+}
+
+// sendFrom announces (or withdraws) the prefixes of the ASNs at the peers.
+func (r *liveRun) sendFrom(peers []bgpwatch.Peer, at time.Time, kind bgpwatch.ObservationKind, asns ...bgpwatch.ASN) {
+	r.t.Helper()
+	for _, peer := range peers {
 		for _, a := range asns {
 			for _, pf := range r.w.prefixes[a] {
 				o := bgpwatch.Observation{Time: at, Kind: kind, Peer: peer, Prefix: pf, Origin: a}
@@ -105,6 +118,14 @@ type storedEvent struct {
 	started          time.Time
 	ended            *time.Time
 	started_, ended_ int // notices
+}
+
+func (e storedEvent) String() string {
+	end := "ongoing"
+	if e.ended != nil {
+		end = e.ended.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("#%d %s AS%d %s..%s notices %d/%d", e.id, e.scope, e.asn, e.started.Format(time.RFC3339), end, e.started_, e.ended_)
 }
 
 func storedEvents(t *testing.T, db *store.DB) []storedEvent {
@@ -244,6 +265,83 @@ func TestResumeLiveOngoingEvent(t *testing.T) {
 			}
 			if n != 10 {
 				t.Errorf("ASN event lists %d withdrawn prefixes after its end, want 10", n)
+			}
+		})
+	}
+}
+
+// TestResumeFeedCollapseAfterRestart: forty full-feed peers for four
+// hours; after the restart only ten of them come back at first, for four
+// bins, and those ten do not see a KZ network. That is a collector outage
+// (FullFeed 10 against 40 before), not a KZ outage: the detector, resumed
+// with the FullFeed stored with the bins, skips those bins. The control is
+// a database without stored FullFeed (as before bin_feeds): its resumed
+// detector takes the first bins after the restart for normal and reports
+// the KZ network and KZ as down.
+func TestResumeFeedCollapseAfterRestart(t *testing.T) {
+	t0 := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+	restart := t0.Add(4*time.Hour + 10*time.Minute)
+	back := restart.Add(20 * time.Minute) // the thirty others are back
+	for _, stored := range []bool{true, false} {
+		name := "FullFeed stored"
+		if !stored {
+			name = "no FullFeed stored"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.New(t)
+			w := newLiveWorld()
+			w.peers = nil
+			for i := range 40 {
+				w.peers = append(w.peers, bgpwatch.Peer{Collector: "bgp", ASN: bgpwatch.ASN(64500 + i), Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})})
+			}
+			few, others := w.peers[:10], w.peers[10:]
+			w.tune = func(c *ingest.Config) { // serve's settings (a zero FeedCollapse turns the check off)
+				c.Detect = detect.DefaultConfig()
+				c.Visibility = visibility.DefaultConfig()
+			}
+
+			first := w.start(t, db, false)
+			first.send(t0, bgpwatch.Announce, all...)
+			first.run(t0, t0.Add(4*time.Hour))
+			first.stop()
+			var n, lo, hi int
+			if err := db.Pool().QueryRow(ctx, `SELECT count(*), min(full_feed), max(full_feed) FROM bin_feeds WHERE source = 'live'`).Scan(&n, &lo, &hi); err != nil {
+				t.Fatal(err)
+			}
+			if n != 48 || lo != 40 || hi != 40 {
+				t.Fatalf("bin_feeds: %d rows, FullFeed %d..%d; want 48 rows of 40", n, lo, hi)
+			}
+			if !stored {
+				if _, err := db.Pool().Exec(ctx, `DELETE FROM bin_feeds`); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			second := w.start(t, db, true)
+			second.sendFrom(few, restart.Add(time.Second), bgpwatch.Announce, asKZ2, 3320, 701)
+			second.run(restart, back)
+			second.sendFrom(few, back.Add(time.Second), bgpwatch.Announce, asKZ)
+			second.sendFrom(others, back.Add(time.Second), bgpwatch.Announce, all...)
+			second.run(back, back.Add(time.Hour))
+			second.stop()
+
+			if st := second.p.Stats(); st.ResumedBins != 48 || st.ResumeDropped {
+				t.Errorf("stats %+v: want the 48 bins of the first run resumed", st)
+			}
+			var ff int
+			if err := db.Pool().QueryRow(ctx, `SELECT full_feed FROM bin_feeds WHERE source = 'live' AND bin = $1`, restart).Scan(&ff); err != nil || ff != 10 {
+				t.Errorf("FullFeed of the first bin after the restart: %d, %v; want 10", ff, err)
+			}
+			evs := storedEvents(t, db)
+			if stored {
+				if len(evs) != 0 {
+					t.Errorf("events %+v from a collector outage right after the restart", evs)
+				}
+				return
+			}
+			if len(evs) != 2 || !evs[0].started.Equal(restart) || !evs[1].started.Equal(restart) {
+				t.Fatalf("without stored FullFeed: events %+v; want the KZ network and KZ from %s (the control proves nothing)", evs, restart)
 			}
 		})
 	}
