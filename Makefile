@@ -35,15 +35,9 @@ test: deps
 vet:
 	$(GO) vet ./...
 
-# Runs every FuzzX target briefly (FUZZTIME each).
+# Runs every FuzzX target briefly (FUZZTIME each); see scripts/fuzz-smoke.
 fuzz-smoke:
-	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
-		dir=$$(dirname $$f); \
-		for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
-			echo "fuzz $$dir $$t"; \
-			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime=$(FUZZTIME) ./$$dir; \
-		done; \
-	done
+	GO=$(GO) ./scripts/fuzz-smoke $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
