@@ -115,6 +115,7 @@ type Server struct {
 
 	idPrefix string        // random per process, so ids differ across restarts
 	idSeq    atomic.Uint64 // request ids are idPrefix + sequence
+	date     httpDate
 
 	extentMu sync.Mutex
 	extent   store.Extent
@@ -158,7 +159,7 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestIDMiddleware, s.recoverMiddleware, s.observeMiddleware, s.corsMiddleware, s.timeoutMiddleware, middleware.GetHead)
+	r.Use(s.requestIDMiddleware, s.recoverMiddleware, s.observeMiddleware, s.corsMiddleware, middleware.GetHead)
 	if s.cfg.RateLimit > 0 {
 		r.Use(httprate.LimitBy(s.cfg.RateLimit, time.Minute,
 			func(r *http.Request) (string, error) { return s.clientIP(r).String(), nil },
@@ -173,9 +174,7 @@ func (s *Server) routes() chi.Router {
 		s.writeError(w, r, errMethodNotAllow)
 	})
 
-	r.Get("/openapi.json", s.handleOpenAPI)
-	r.Get("/metrics", s.metrics.handler().ServeHTTP)
-	r.Get("/v1/health", s.handleHealth)
+	// Reads through the cache bound their own database work (see read).
 	r.Get("/v1/countries", s.read(s.handleCountries))
 	r.Get("/v1/countries/{cc}/series", s.read(s.handleCountrySeries))
 	r.Get("/v1/countries/{cc}/asns", s.read(s.handleCountryASNs))
@@ -184,18 +183,25 @@ func (s *Server) routes() chi.Router {
 	r.Get("/v1/events", s.read(s.handleEvents))
 	r.Get("/v1/events/{id}", s.read(s.handleEvent))
 	r.Get("/v1/events/{id}/prefixes", s.read(s.handleEventPrefixes))
-	r.Get("/v1/peers", s.handlePeers)
 
+	// Everything else runs in the request, bounded by the query timeout.
 	r.Group(func(r chi.Router) {
-		r.Use(s.adminMiddleware)
-		r.Post("/v1/webhooks", s.handleCreateWebhook)
-		r.Get("/v1/webhooks", s.handleListWebhooks)
-		r.Delete("/v1/webhooks/{id}", s.handleDeleteWebhook)
-		r.Get("/v1/webhooks/{id}/deliveries", s.handleDeliveries)
+		r.Use(s.timeoutMiddleware)
+		r.Get("/openapi.json", s.handleOpenAPI)
+		r.Get("/metrics", s.metrics.handler().ServeHTTP)
+		r.Get("/v1/health", s.handleHealth)
+		r.Get("/v1/peers", s.handlePeers)
+		r.Group(func(r chi.Router) {
+			r.Use(s.adminMiddleware)
+			r.Post("/v1/webhooks", s.handleCreateWebhook)
+			r.Get("/v1/webhooks", s.handleListWebhooks)
+			r.Delete("/v1/webhooks/{id}", s.handleDeleteWebhook)
+			r.Get("/v1/webhooks/{id}/deliveries", s.handleDeliveries)
+		})
+		if s.cfg.Mount != nil {
+			s.cfg.Mount(r, s.writeError)
+		}
 	})
-	if s.cfg.Mount != nil {
-		s.cfg.Mount(r, s.writeError)
-	}
 	return r
 }
 

@@ -81,6 +81,10 @@ func TestEndpoints(t *testing.T) {
 			res.Header.Get("Access-Control-Allow-Origin") != "*" || res.Header.Get("X-Request-Id") == "" {
 			t.Errorf("headers %v", res.Header)
 		}
+		// The Date header comes from a once-a-second cache.
+		if d, err := http.ParseTime(res.Header.Get("Date")); err != nil || time.Since(d).Abs() > 2*time.Second {
+			t.Errorf("Date %q: %v", res.Header.Get("Date"), err)
+		}
 	})
 
 	t.Run("country series default window ends at the data", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -36,15 +37,39 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// requestIDMiddleware gives every response its X-Request-Id, and its Date
+// from a once-a-second cache (net/http would format it per response).
 func (s *Server) requestIDMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
 			id = s.idPrefix + strconv.FormatUint(s.idSeq.Add(1), 36)
 		}
-		w.Header()["X-Request-Id"] = []string{id}
+		h := w.Header()
+		h["X-Request-Id"] = []string{id}
+		h["Date"] = s.date.header(time.Now())
 		next.ServeHTTP(w, r)
 	})
+}
+
+// httpDate is the Date header value of the current second.
+type httpDate struct {
+	cur atomic.Pointer[dateValue]
+}
+
+type dateValue struct {
+	unix int64
+	h    []string // never modified: shared by all responses of that second
+}
+
+func (d *httpDate) header(now time.Time) []string {
+	sec := now.Unix()
+	if v := d.cur.Load(); v != nil && v.unix == sec {
+		return v.h
+	}
+	v := &dateValue{sec, []string{now.UTC().Format(http.TimeFormat)}}
+	d.cur.Store(v)
+	return v.h
 }
 
 // recoverMiddleware turns a handler panic into a 500 problem; the server
@@ -98,6 +123,10 @@ func (s *Server) observeMiddleware(next http.Handler) http.Handler {
 		d := time.Since(start)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
+		} else if f, ok := w.(http.Flusher); ok {
+			// Send the response before the bookkeeping below instead of
+			// when this returns: the client does not wait for the log.
+			f.Flush()
 		}
 		route := "unmatched"
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" && sw.status != http.StatusNotFound && sw.status != http.StatusMethodNotAllowed {
@@ -127,10 +156,11 @@ var (
 	gzipHeader = []string{"gzip"}
 )
 
-// timeoutMiddleware bounds every request's context by the query timeout:
-// the admin endpoints, the health check and mounted routes (charts) give
-// up on a hung database after it. Reads through the cache set their own
-// bound (see read), since their work is detached from the request.
+// timeoutMiddleware bounds a request's context by the query timeout: the
+// admin endpoints, the health check, metrics and mounted routes (charts)
+// give up on a hung database after it. Reads through the cache do not need
+// it: they set their own bound (see read), since their work is detached
+// from the request, and a cache hit needs no timer.
 func (s *Server) timeoutMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.queryTimeout)

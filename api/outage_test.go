@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/store"
 )
@@ -40,6 +42,17 @@ func startOutageAPI(t *testing.T, db *store.DB, log *slog.Logger, timeout time.D
 	srv := httptest.NewServer(api.New(api.Config{
 		Store: db, Webhooks: db, AdminToken: adminToken, Now: func() time.Time { return fxNow },
 		Logger: log, Version: "test", QueryTimeout: timeout,
+		// A mounted route (as the web page's charts are) that reads the
+		// database in the request.
+		Mount: func(r chi.Router, writeError func(http.ResponseWriter, *http.Request, error)) {
+			r.Get("/test/mounted", func(w http.ResponseWriter, r *http.Request) {
+				if err := db.Ping(r.Context()); err != nil {
+					writeError(w, r, err)
+					return
+				}
+				io.WriteString(w, "ok")
+			})
+		},
 	}))
 	t.Cleanup(srv.Close)
 	return &outageAPI{t: t, url: srv.URL, client: &http.Client{Timeout: time.Minute}, paths: []string{
@@ -54,6 +67,7 @@ func startOutageAPI(t *testing.T, db *store.DB, log *slog.Logger, timeout time.D
 		fmt.Sprintf("/v1/events/%d/prefixes", countryEv),
 		"/v1/webhooks",
 		"/v1/webhooks/1/deliveries",
+		"/test/mounted",
 	}}
 }
 

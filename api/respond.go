@@ -123,33 +123,24 @@ func acceptsGzip(r *http.Request) bool {
 // If-None-Match (304), Cache-Control and gzip.
 func (s *Server) read(h readFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := r.URL.Path + "?" + r.URL.RawQuery
+		var kb [256]byte
+		k := append(kb[:0], r.URL.Path...)
+		k = append(append(k, '?'), r.URL.RawQuery...)
 		if wantsCSV(r) {
-			key += "|csv"
+			k = append(k, "|csv"...)
 		}
-		// The computation outlives this request when others wait for it or
-		// it refreshes the cache in the background: detach it from the
-		// client's cancellation, but bound it.
-		rs, err := s.cache.get(key, func() (*response, error) {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.queryTimeout)
-			defer cancel()
-			rs, err := h(r.WithContext(ctx))
-			if err != nil {
-				return nil, err
-			}
-			sum := sha256.Sum256(rs.body)
-			rs.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
-			rs.etagH, rs.cacheH, rs.ctypeH = []string{rs.etag}, []string{rs.cacheControl}, []string{rs.ctype}
-			rs.lenH = []string{itoa(len(rs.body))}
-			return rs, nil
-		})
+		rs := s.cache.fresh(k)
+		var err error
+		if rs == nil {
+			rs, err = s.compute(string(k), h, r)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		hd := w.Header()
-		for k, v := range rs.header {
-			hd[k] = v
+		for hk, v := range rs.header {
+			hd[hk] = v
 		}
 		hd["Etag"] = rs.etagH
 		hd["Cache-Control"] = rs.cacheH
@@ -175,6 +166,26 @@ func (s *Server) read(h readFunc) http.HandlerFunc {
 	}
 }
 
+// compute runs h for a cache miss (or an expired entry) of key. The
+// computation outlives this request when others wait for it or it
+// refreshes the cache in the background: it is detached from the client's
+// cancellation, but bounded.
+func (s *Server) compute(key string, h readFunc, r *http.Request) (*response, error) {
+	return s.cache.get(key, func() (*response, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.queryTimeout)
+		defer cancel()
+		rs, err := h(r.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(rs.body)
+		rs.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+		rs.etagH, rs.cacheH, rs.ctypeH = []string{rs.etag}, []string{rs.cacheControl}, []string{rs.ctype}
+		rs.lenH = []string{itoa(len(rs.body))}
+		return rs, nil
+	})
+}
+
 func etagMatch(inm, etag string) bool {
 	for _, t := range strings.Split(inm, ",") {
 		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
@@ -193,7 +204,7 @@ type respCache struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[string]*cacheEntry
 }
 
@@ -212,6 +223,29 @@ const (
 
 func newRespCache(ttl time.Duration, now func() time.Time) *respCache {
 	return &respCache{ttl: ttl, now: now, entries: make(map[string]*cacheEntry)}
+}
+
+// fresh returns the cached response for key when it is there and has not
+// expired, else nil: the common case, without allocating or waiting.
+func (c *respCache) fresh(key []byte) *response {
+	if c.ttl <= 0 {
+		return nil
+	}
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.entries[string(key)]
+	if !ok {
+		return nil
+	}
+	select {
+	case <-e.done:
+		if e.err == nil && now.Before(e.expires) {
+			return e.rs
+		}
+	default:
+	}
+	return nil
 }
 
 // get returns the cached response for key or computes it with f. Errors are
