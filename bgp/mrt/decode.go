@@ -272,13 +272,10 @@ func (r *Record) TableDump(dst *TableDump) error {
 // Message is a BGP4MP / BGP4MP_ET MESSAGE* record (or a deprecated MRT BGP
 // record, see LegacyBGP). Peer is the remote side, Local the collector.
 type Message struct {
-	PeerAS, LocalAS     uint32
-	IfIndex             uint16
-	AFI                 uint16
-	PeerAddr, LocalAddr netip.Addr
-	AS4                 bool
-	AddPath             bool
-	Local               bool // *_LOCAL: sent by the collector
+	Session
+	AS4     bool
+	AddPath bool
+	Local   bool // *_LOCAL: sent by the collector
 	// Data is the BGP message, starting with the 16-byte marker. Legacy
 	// MRT BGP records have no BGP header: Data is then nil and Update holds
 	// the UPDATE body.
@@ -311,42 +308,60 @@ func (r *Record) Message(dst *Message) error {
 	dst.Local = st == SubMessageLocal || st == SubMessageAS4Local || st == SubMessageLocalAddPath || st == SubMessageAS4LocalAddPath
 	dst.AddPath = st >= SubMessageAddPath
 	dst.Update = nil
+	rest, err := r.session("bgp4mp message", dst.AS4, 0, &dst.Session)
+	if err != nil {
+		return err
+	}
+	dst.Data = rest
+	return nil
+}
+
+// session decodes the peer part that starts every BGP4MP record: peer
+// and local AS (4 bytes with as4, else 2), interface index, address family
+// and the two addresses. At least tail bytes must follow it; rest is what
+// does.
+func (r *Record) session(what string, as4 bool, tail int, p *Session) (rest []byte, err error) {
 	b := r.Body
 	aslen := 2
-	if dst.AS4 {
+	if as4 {
 		aslen = 4
 	}
 	if len(b) < 2*aslen+4 {
-		return r.errf("bgp4mp message: record too short")
+		return nil, r.errf("%s: record too short", what)
 	}
-	dst.PeerAS, dst.LocalAS = asn(b, aslen), asn(b[aslen:], aslen)
+	p.PeerAS, p.LocalAS = asn(b, aslen), asn(b[aslen:], aslen)
 	b = b[2*aslen:]
-	dst.IfIndex = binary.BigEndian.Uint16(b)
-	dst.AFI = binary.BigEndian.Uint16(b[2:])
+	p.IfIndex = binary.BigEndian.Uint16(b)
+	p.AFI = binary.BigEndian.Uint16(b[2:])
 	b = b[4:]
 	alen := 4
-	switch dst.AFI {
+	switch p.AFI {
 	case AFIIPv4:
 	case AFIIPv6:
 		alen = 16
 	default:
-		return r.errf("bgp4mp message: unsupported address family %d", dst.AFI)
+		return nil, r.errf("%s: unsupported address family %d", what, p.AFI)
 	}
-	if len(b) < 2*alen {
-		return r.errf("bgp4mp message: record too short")
+	if len(b) < 2*alen+tail {
+		return nil, r.errf("%s: record too short", what)
 	}
-	dst.PeerAddr, dst.LocalAddr = addrN(b, alen), addrN(b[alen:], alen)
-	dst.Data = b[2*alen:]
-	return nil
+	p.PeerAddr, p.LocalAddr = addrN(b, alen), addrN(b[alen:], alen)
+	return b[2*alen:], nil
 }
 
 // StateChange is a BGP4MP(_ET) STATE_CHANGE(_AS4) record or a deprecated MRT
 // BGP STATE_CHANGE.
 type StateChange struct {
+	Session
+	Old, New uint16
+}
+
+// Session is the peering a BGP4MP record comes from, as the collector saw
+// it.
+type Session struct {
 	PeerAS, LocalAS     uint32
 	IfIndex, AFI        uint16
 	PeerAddr, LocalAddr netip.Addr
-	Old, New            uint16
 }
 
 // BGP FSM states as used in STATE_CHANGE records.
@@ -357,32 +372,10 @@ const (
 
 // StateChange decodes a BGP4MP(_ET) STATE_CHANGE(_AS4) record.
 func (r *Record) StateChange(dst *StateChange) error {
-	b := r.Body
-	aslen := 2
-	if r.Subtype == SubStateChangeAS4 {
-		aslen = 4
+	b, err := r.session("state change", r.Subtype == SubStateChangeAS4, 4, &dst.Session)
+	if err != nil {
+		return err
 	}
-	if len(b) < 2*aslen+4 {
-		return r.errf("state change: record too short")
-	}
-	dst.PeerAS, dst.LocalAS = asn(b, aslen), asn(b[aslen:], aslen)
-	b = b[2*aslen:]
-	dst.IfIndex = binary.BigEndian.Uint16(b)
-	dst.AFI = binary.BigEndian.Uint16(b[2:])
-	b = b[4:]
-	alen := 4
-	switch dst.AFI {
-	case AFIIPv4:
-	case AFIIPv6:
-		alen = 16
-	default:
-		return r.errf("state change: unsupported address family %d", dst.AFI)
-	}
-	if len(b) < 2*alen+4 {
-		return r.errf("state change: record too short")
-	}
-	dst.PeerAddr, dst.LocalAddr = addrN(b, alen), addrN(b[alen:], alen)
-	b = b[2*alen:]
 	dst.Old = binary.BigEndian.Uint16(b)
 	dst.New = binary.BigEndian.Uint16(b[2:])
 	return nil
@@ -398,7 +391,7 @@ func (r *Record) LegacyBGP(msg *Message, sc *StateChange) (kind int, err error) 
 		if len(b) < 12 {
 			return 0, r.errf("bgp update: record too short")
 		}
-		*msg = Message{AFI: AFIIPv4}
+		*msg = Message{Session: Session{AFI: AFIIPv4}}
 		msg.PeerAS = uint32(binary.BigEndian.Uint16(b))
 		msg.PeerAddr = addr4(b[2:])
 		msg.LocalAS = uint32(binary.BigEndian.Uint16(b[6:]))
@@ -409,7 +402,7 @@ func (r *Record) LegacyBGP(msg *Message, sc *StateChange) (kind int, err error) 
 		if len(b) < 10 {
 			return 0, r.errf("bgp state change: record too short")
 		}
-		*sc = StateChange{AFI: AFIIPv4}
+		*sc = StateChange{Session: Session{AFI: AFIIPv4}}
 		sc.PeerAS = uint32(binary.BigEndian.Uint16(b))
 		sc.PeerAddr = addr4(b[2:])
 		sc.Old = binary.BigEndian.Uint16(b[6:])
