@@ -133,7 +133,12 @@ func (s *Server) observeMiddleware(next http.Handler) http.Handler {
 			route = rc.RoutePattern()
 		}
 		s.metrics.observeRequest(route, r.Method, sw.status, d)
-		if s.cfg.AccessLog {
+		if s.cfg.AccessLog && s.access != nil {
+			s.access.write(time.Now(), &accessEntry{
+				id: requestID(w), client: s.clientIP(r).String(), method: r.Method, path: r.URL.Path,
+				route: route, status: sw.status, bytes: sw.bytes, duration: d,
+			})
+		} else if s.cfg.AccessLog {
 			s.log.LogAttrs(r.Context(), slogInfo, "request",
 				strAttr("request_id", requestID(w)),
 				strAttr("client", s.clientIP(r).String()),

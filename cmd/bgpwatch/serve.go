@@ -152,7 +152,7 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	acfg := api.Config{
 		Store: db, Webhooks: db, Logger: log, Metrics: metrics,
 		AdminToken: cfg.adminToken, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
-		CacheTTL: cfg.cacheTTL, QueryTimeout: cfg.queryTimeout, AccessLog: cfg.accessLog, Version: version,
+		CacheTTL: cfg.cacheTTL, QueryTimeout: cfg.queryTimeout, AccessLog: cfg.accessLog, AccessLogTo: lb, Version: version,
 	}
 	if lv != nil {
 		acfg.Peers = lv.lister()
