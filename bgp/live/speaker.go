@@ -23,7 +23,9 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +47,7 @@ type Neighbor struct {
 	ASN      bgpwatch.ASN
 	Passive  bool   // wait for the neighbor to connect
 	Port     uint16 // remote port for active sessions; 0 means 179
-	Password string // TCP MD5 signature key; "" for none
+	Password string // TCP MD5 signature key (RFC 2385, at most 80 bytes); "" for none
 	AddPath  bool   // negotiate ADD-PATH receive (RFC 7911)
 }
 
@@ -101,6 +103,7 @@ type Speaker struct {
 
 	mu       sync.Mutex
 	sessions map[netip.Addr]*Session
+	md5Errs  map[string]any // gobgp's errors setting a neighbor's TCP MD5 key on its listeners, by address
 
 	routes, obs, est atomic.Int64
 	maxLag           atomic.Int64
@@ -137,6 +140,7 @@ func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*S
 		resets:    make(chan string, 16),
 		resetDone: make(chan struct{}),
 		sessions:  make(map[netip.Addr]*Session),
+		md5Errs:   make(map[string]any),
 	}
 	gl.familyDisabled = func(peer string) {
 		// Called by gobgp with its FSM lock held: never block.
@@ -144,6 +148,11 @@ func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*S
 		case s.resets <- peer:
 		default:
 		}
+	}
+	gl.md5Failed = func(peer string, err any) {
+		s.mu.Lock()
+		s.md5Errs[peer] = err
+		s.mu.Unlock()
 	}
 	go s.srv.Serve()
 	fail := func(err error) (*Speaker, error) {
@@ -157,6 +166,9 @@ func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*S
 	port := cfg.ListenPort
 	if port == 0 {
 		port = 179
+	}
+	if port > 0 && slices.ContainsFunc(cfg.Neighbors, func(n Neighbor) bool { return n.Password != "" }) {
+		noMPTCPListeners()
 	}
 	if err := s.srv.StartBgp(ctx, &gobgpapi.StartBgpRequest{Global: &gobgpapi.Global{
 		Asn: uint32(cfg.ASN), RouterId: cfg.RouterID.String(), ListenPort: port, ListenAddresses: listen,
@@ -206,6 +218,9 @@ func (s *Speaker) addNeighbor(ctx context.Context, local bgpwatch.ASN, n Neighbo
 	if !n.Address.IsValid() || n.ASN == 0 {
 		return fmt.Errorf("%w: address and ASN are required", bgpwatch.ErrInvalid)
 	}
+	if len(n.Password) > 80 { // Linux's TCP_MD5SIG_MAXKEYLEN
+		return fmt.Errorf("%w: TCP MD5 key longer than 80 bytes", bgpwatch.ErrInvalid)
+	}
 	afi := func(a gobgpapi.Family_Afi) *gobgpapi.AfiSafi {
 		as := &gobgpapi.AfiSafi{Config: &gobgpapi.AfiSafiConfig{
 			Family: &gobgpapi.Family{Afi: a, Safi: gobgpapi.Family_SAFI_UNICAST}, Enabled: true,
@@ -241,7 +256,57 @@ func (s *Speaker) addNeighbor(ctx context.Context, local bgpwatch.ASN, n Neighbo
 		State: "idle", Since: s.now(),
 	}
 	s.mu.Unlock()
-	return s.srv.AddPeer(ctx, &gobgpapi.AddPeerRequest{Peer: p})
+	if err := s.srv.AddPeer(ctx, &gobgpapi.AddPeerRequest{Peer: p}); err != nil {
+		return err
+	}
+	// gobgp sets the key on its listeners within AddPeer but only logs a
+	// failure and goes on without it: the neighbor's signed segments
+	// would be dropped, and the session never come up, silently.
+	s.mu.Lock()
+	merr, bad := s.md5Errs[n.Address.String()]
+	s.mu.Unlock()
+	if bad {
+		return fmt.Errorf("TCP MD5 key could not be set on the listening socket: %v", merr)
+	}
+	return nil
+}
+
+// noMPTCPListeners makes the listeners the process opens from now on
+// plain TCP sockets, so that gobgp can set TCP MD5 keys on its own.
+//
+// Since Go 1.24 the net package opens listeners as Multipath TCP sockets
+// by default (GODEBUG multipathtcp=2) where the kernel has MPTCP, and
+// Linux refuses TCP_MD5SIG on an MPTCP socket (ENOPROTOOPT). gobgp
+// creates its listeners with a default net.ListenConfig, which bgpwatch
+// cannot reach. So passive sessions with a Password never established:
+// TestBIRDPasswordSession on Linux 6.18, Go 1.26, gobgp logging "failed
+// to set md5 ... protocol not available", while dialing out worked
+// (dialers are not MPTCP by default).
+//
+// The setting is process-wide, read by the net package at each Listen,
+// and os.Setenv("GODEBUG") changes it at run time: set it to listeners
+// off, keeping dialers as they were. An explicit choice of plain TCP
+// listeners (0 or 3) is left alone.
+func noMPTCPListeners() {
+	env := os.Getenv("GODEBUG")
+	val := ""
+	for kv := range strings.SplitSeq(env, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == "multipathtcp" {
+			val = v // the last one counts
+		}
+	}
+	switch val {
+	case "0", "3":
+		return
+	case "1": // dialers and listeners: keep dialers
+		val = "3"
+	default:
+		val = "0"
+	}
+	if env != "" {
+		env += ","
+	}
+	os.Setenv("GODEBUG", env+"multipathtcp="+val)
 }
 
 // Stop closes every session and the server.
@@ -510,13 +575,21 @@ func originOf(p *gobgpapi.Path) bgpwatch.ASN {
 // changes this.
 const gobgpFamilyDisabled = "Capability was disabled"
 
+// gobgpMD5Failed is the message gobgp v3 logs (pkg/server/server.go,
+// addNeighbor) when it cannot set a neighbor's TCP MD5 key on a listener;
+// "Key" is the neighbor's address, "Err" the error.
+const gobgpMD5Failed = "failed to set md5"
+
 // gobgpLogger adapts gobgp's logger to slog. Fatal and Panic are logged as
 // errors: the process stays up. familyDisabled, when set, is called with
-// the neighbor's address when gobgp disables an address family.
+// the neighbor's address when gobgp disables an address family;
+// md5Failed with the neighbor's address and the error when gobgp cannot
+// set its TCP MD5 key on a listener.
 type gobgpLogger struct {
 	log            *slog.Logger
 	level          atomic.Uint32
 	familyDisabled func(peer string)
+	md5Failed      func(peer string, err any)
 }
 
 func (l *gobgpLogger) attrs(f gobgplog.Fields) []any {
@@ -538,6 +611,11 @@ func (l *gobgpLogger) Warn(msg string, f gobgplog.Fields) {
 	if msg == gobgpFamilyDisabled && l.familyDisabled != nil {
 		if peer, ok := f["Key"].(string); ok {
 			l.familyDisabled(peer)
+		}
+	}
+	if msg == gobgpMD5Failed && l.md5Failed != nil {
+		if peer, ok := f["Key"].(string); ok {
+			l.md5Failed(peer, f["Err"])
 		}
 	}
 }

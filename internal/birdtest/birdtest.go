@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,12 +34,28 @@ const DefaultRemoteASN = 65000
 type Route struct {
 	Prefix netip.Prefix
 	Origin uint32
+	// Source is the static protocol the route comes from: 0 the
+	// default one, n > 0 an extra one. Routes for the same prefix from
+	// different sources are different paths in BIRD's table, which it
+	// sends with their own path ids when AddPathTx is set (a single
+	// static protocol holds one route per prefix).
+	Source int
 }
 
 // BIRD is one BIRD 2 daemon run by a test.
 type BIRD struct {
 	// RemoteASN is bgpwatch's ASN as the daemon configures its neighbor.
 	RemoteASN uint32
+	// Password, when set before WriteConfig, is the session's TCP MD5
+	// signature key (RFC 2385).
+	Password string
+	// AddPathTx, when set before WriteConfig, offers ADD-PATH transmit
+	// (RFC 7911) for both families: when the neighbor can receive, the
+	// daemon sends every path of a prefix, not only its best.
+	AddPathTx bool
+	// Passive, when set before WriteConfig, makes the daemon wait for
+	// bgpwatch to connect to it (on Port) instead of connecting itself.
+	Passive bool
 
 	t      testing.TB
 	dir    string
@@ -112,6 +129,9 @@ func New(t testing.TB, addr netip.Addr, asn uint32, remote netip.AddrPort) *BIRD
 // Addr is the daemon's address (its side of the session).
 func (b *BIRD) Addr() netip.Addr { return b.addr }
 
+// Port is the port the daemon listens on for incoming sessions (on Addr).
+func (b *BIRD) Port() uint16 { return b.port }
+
 // ASN is the daemon's local ASN.
 func (b *BIRD) ASN() uint32 { return b.asn }
 
@@ -121,31 +141,64 @@ func (b *BIRD) sock() string { return filepath.Join(b.dir, "bird.ctl") }
 // bgpwatch listener (BIRD connects; it listens on a free port of its own
 // address, never 179), exporting
 // routes as static blackhole routes, each with its origin prepended.
+// Password, AddPathTx and Passive, when set, add the session's MD5 key,
+// ADD-PATH transmit and passive mode.
 func (b *BIRD) WriteConfig(routes []Route) {
 	b.t.Helper()
-	var st4, st6 strings.Builder
+	// One static protocol per source and family, in source order.
+	type key struct {
+		source int
+		v6     bool
+	}
+	lines := map[key]*strings.Builder{{0, false}: {}, {0, true}: {}}
+	sources := []int{0}
 	for _, r := range routes {
 		line := fmt.Sprintf("\troute %s blackhole { bgp_path.prepend(%d); };\n", r.Prefix, r.Origin)
 		if r.Origin == 0 {
 			line = fmt.Sprintf("\troute %s blackhole;\n", r.Prefix)
 		}
-		if r.Prefix.Addr().Is4() {
-			st4.WriteString(line)
-		} else {
-			st6.WriteString(line)
+		k := key{r.Source, !r.Prefix.Addr().Is4()}
+		if lines[k] == nil {
+			lines[k] = &strings.Builder{}
+			if !slices.Contains(sources, r.Source) {
+				sources = append(sources, r.Source)
+			}
 		}
+		lines[k].WriteString(line)
+	}
+	slices.Sort(sources)
+	var static strings.Builder
+	for _, src := range sources {
+		for _, v6 := range []bool{false, true} {
+			l := lines[key{src, v6}]
+			if l == nil {
+				continue
+			}
+			name, fam := "s4", "ipv4"
+			if v6 {
+				name, fam = "s6", "ipv6"
+			}
+			if src != 0 {
+				name += fmt.Sprintf("_%d", src)
+			}
+			fmt.Fprintf(&static, "protocol static %s {\n\t%s { import all; };\n%s}\n", name, fam, l)
+		}
+	}
+	var opts, chanOpts string
+	if b.Password != "" {
+		opts += fmt.Sprintf("\tpassword %q;\n", b.Password)
+	}
+	if b.Passive {
+		opts += "\tpassive on;\n"
+	}
+	if b.AddPathTx {
+		chanOpts = " add paths tx;"
 	}
 	conf := fmt.Sprintf(`
 router id %[1]s;
 log "%[2]s/bird.log" all;
 protocol device { scan time 60; }
-protocol static s4 {
-	ipv4 { import all; };
-%[3]s}
-protocol static s6 {
-	ipv6 { import all; };
-%[4]s}
-protocol bgp bw {
+%[3]sprotocol bgp bw {
 	local %[1]s port %[10]d as %[5]d;
 	neighbor %[6]s port %[7]d as %[9]d;
 	connect delay time 1;
@@ -154,10 +207,10 @@ protocol bgp bw {
 	hold time 30;
 	multihop;
 	strict bind;
-	ipv4 { import all; export all; };
-	ipv6 { import all; export all; next hop address 2001:db8:ffff::%[8]d; };
+%[4]s	ipv4 { import all; export all;%[11]s };
+	ipv6 { import all; export all; next hop address 2001:db8:ffff::%[8]d;%[11]s };
 }
-`, b.addr, b.dir, st4.String(), st6.String(), b.asn, b.remote.Addr(), b.remote.Port(), b.addr.As4()[3], b.RemoteASN, b.port)
+`, b.addr, b.dir, static.String(), opts, b.asn, b.remote.Addr(), b.remote.Port(), b.addr.As4()[3], b.RemoteASN, b.port, chanOpts)
 	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(conf), 0o644); err != nil {
 		b.t.Fatal(err)
 	}
@@ -226,11 +279,15 @@ func (b *BIRD) Birdc(args ...string) string {
 	return string(out)
 }
 
-// Reconfigure makes the running daemon export routes instead.
+// Reconfigure makes the running daemon export routes instead (and take
+// changed Password, AddPathTx or Passive settings; a changed session
+// setting restarts the session).
 func (b *BIRD) Reconfigure(routes []Route) {
 	b.t.Helper()
 	b.WriteConfig(routes)
-	if out := b.Birdc("configure"); !strings.Contains(out, "Reconfigured") {
+	// "Reconfiguration in progress" when protocols restart (a session
+	// setting changed, a static protocol was removed).
+	if out := b.Birdc("configure"); !strings.Contains(out, "Reconfigured") && !strings.Contains(out, "Reconfiguration in progress") {
 		b.t.Fatalf("birdc configure: %s", out)
 	}
 }
