@@ -7,15 +7,17 @@
 # wrk against the 7-day country series (the default window) at 200
 # connections for DURATION seconds. Target: p99 <= 20 ms on 2 cores.
 #
-# wrk runs on the same machine as the server, so it takes CPU the server
-# would otherwise have. By default it runs as one thread pinned to the last
-# CPU (taskset), the server free on all of them: the load generator's own
-# preemption then does not show up as server latency. PIN= (empty) and
-# THREADS=2 give the unpinned wrk -t2 figure, which on 2 cores measures
-# wrk and the server fighting over both cores as much as the server.
+# wrk runs on the same machine as the server, and on 2 cores they would
+# fight over both: the figure would then measure the load generator's and
+# the server's preemption of each other as much as the server. By default
+# each gets its own core: the server is pinned (taskset) to CPU 0, so Go
+# runs it with GOMAXPROCS=1, and wrk, one thread, to the last CPU. With
+# SERVER_CPUS= (empty) the server may use every CPU (sharing wrk's); with
+# PIN= (empty) and THREADS=2 wrk is unpinned too, the plain `wrk -t2`.
 #
 # Usage: scripts/bench-api.sh [DURATION]      (default 20 s)
-# Env:   CONNS (200), THREADS (1), PIN (last CPU; empty: no pinning),
+# Env:   CONNS (200), THREADS (1), PIN (wrk's CPU, the last; empty: any),
+#        SERVER_CPUS (the server's, 0; empty: any),
 #        GZIP (1: send Accept-Encoding: gzip), CACHE_TTL (5s; 0 measures
 #        the database path), ACCESS_LOG (true), PATH_UNDER_TEST.
 set -eu
@@ -27,6 +29,10 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 if [ "${PIN-unset}" = unset ]; then
 	PIN=""
 	[ "$ncpu" -ge 2 ] && command -v taskset >/dev/null && PIN=$((ncpu - 1))
+fi
+if [ "${SERVER_CPUS-unset}" = unset ]; then
+	SERVER_CPUS=""
+	[ "$ncpu" -ge 2 ] && command -v taskset >/dev/null && SERVER_CPUS=0
 fi
 GZIP=${GZIP:-1}
 CACHE_TTL=${CACHE_TTL:-5s}
@@ -69,7 +75,7 @@ else
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$work/bgpwatch" serve --listen "127.0.0.1:$port" --rate-limit 0 --cache-ttl "$CACHE_TTL" --webhooks=false --access-log="${ACCESS_LOG:-true}" \
+${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$work/bgpwatch" serve --listen "127.0.0.1:$port" --rate-limit 0 --cache-ttl "$CACHE_TTL" --webhooks=false --access-log="${ACCESS_LOG:-true}" \
 	2>"$work/serve.log" &
 pid=$!
 url="http://127.0.0.1:$port"
@@ -80,7 +86,7 @@ done
 target=${PATH_UNDER_TEST:-/v1/countries/$cc/series}
 [ -n "$(curl -fsS "$url/v1/countries" | grep -o '"code":"KZ"')" ] || { echo "bench-api: no KZ data after the fill" >&2; exit 1; }
 points=$(curl -fsS "$url$target" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["points"]))')
-echo "bench-api: GET $target -> $points points; wrk -t$THREADS -c$CONNS -d${DURATION}s gzip=$GZIP cache-ttl=$CACHE_TTL wrk-cpu=${PIN:-any} cpus=$ncpu" >&2
+echo "bench-api: GET $target -> $points points; wrk -t$THREADS -c$CONNS -d${DURATION}s gzip=$GZIP cache-ttl=$CACHE_TTL wrk-cpu=${PIN:-any} server-cpus=${SERVER_CPUS:-any} cpus=$ncpu" >&2
 hdr=""
 [ "$GZIP" = 1 ] && hdr="Accept-Encoding: gzip"
 ${PIN:+taskset -c "$PIN"} wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${hdr:+-H "$hdr"} "$url$target"
