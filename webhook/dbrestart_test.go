@@ -154,10 +154,10 @@ func TestDBRestartDispatcher(t *testing.T) {
 				t.Errorf("%d requests, want 3 (503, its retry, the second notice)", n)
 			}
 			out := logs.String()
-			if n := strings.Count(out, "listening for notices failed;"); n != 1 {
+			if n := strings.Count(out, "listening for notices (polling meanwhile): failing"); n != 1 {
 				t.Errorf("the lost LISTEN connection was warned about %d times, want once; log:\n%s", n, out)
 			}
-			if !strings.Contains(out, "listening for notices again") {
+			if !strings.Contains(out, "listening for notices (polling meanwhile): recovered") {
 				t.Errorf("the recovered LISTEN connection was not logged; log:\n%s", out)
 			}
 			if strings.Contains(out, "panic") {

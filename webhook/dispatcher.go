@@ -152,7 +152,7 @@ func NewDispatcher(db *store.DB, cfg Config, logger *slog.Logger) *Dispatcher {
 		claimOutage: logthrottle.New(logger, slog.LevelError, "webhook: claim", remindEvery)}
 }
 
-// remindEvery is how often (on Config.Clock) a fan-out or claim failure
+// remindEvery is how often (on Config.Clock) a fan-out, claim or listen failure
 // that lasts is logged again.
 const remindEvery = time.Minute
 
@@ -232,30 +232,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 const listenRetry = time.Second
 
 // listen turns committed notices into wake-ups; it reconnects on failure.
-// A failure is logged once, the recovery once.
+// A failure is logged when it starts, then once per remindEvery, and the
+// recovery once (logthrottle), meanwhile the poll delivers.
 func (d *Dispatcher) listen(ctx context.Context) {
-	failures := 0
-	var since time.Time
+	outage := logthrottle.New(d.log, slog.LevelWarn, "webhook: listening for notices (polling meanwhile)", remindEvery)
 	wake := func() { // called on this goroutine, by ListenNotices
-		if failures > 0 {
-			d.log.Info("webhook: listening for notices again", "failures", failures,
-				"after", time.Since(since).Round(time.Millisecond))
-			failures = 0
-		}
+		outage.OK(d.cfg.Clock())
 		d.poke()
 	}
 	for ctx.Err() == nil {
 		err := d.db.ListenNotices(ctx, wake)
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
 			continue
 		}
-		if failures == 0 {
-			since = time.Now()
-			d.log.Warn("webhook: listening for notices failed; polling meanwhile", "err", err)
-		} else {
-			d.log.Debug("webhook: listening for notices failed again", "err", err, "failures", failures+1)
-		}
-		failures++
+		outage.Fail(d.cfg.Clock(), err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(min(d.cfg.Poll, listenRetry)):
