@@ -55,7 +55,8 @@ func BenchmarkPipelineRIB(b *testing.B) {
 
 // BenchmarkResume measures resuming a pipeline's detector from a stored
 // history of 80k ASNs and 250 countries: 36 hours of series (daily key
-// frames, 2000 ASNs changing per bin) before the first bin. "query" is the
+// frames, 2000 ASNs changing per bin, each bin's FullFeed) before the
+// first bin. "query" is the
 // store's DetectorHistory alone, "resume" adds the conversion and
 // detect.Resume (26 hours of bins through the state machine). Run it with
 // -benchtime=1x: the setup writes about a million rows.
@@ -74,8 +75,10 @@ func BenchmarkResume(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	rows := 0
 	for d := day0; d.Before(before); d = d.Add(12 * time.Hour) {
-		batch := store.SeriesBatch{From: d, To: d.Add(12*time.Hour - bgpwatch.BinStep)}
+		batch := store.SeriesBatch{From: d, To: d.Add(12*time.Hour - bgpwatch.BinStep), Source: store.SourceLive}
 		for t := d; !t.After(batch.To); t = t.Add(bgpwatch.BinStep) {
+			// As the live pipeline writes them: 40 full-feed peers a bin.
+			batch.Feeds = append(batch.Feeds, store.FeedPoint{Bin: t, FullFeed: 40})
 			key := t.Truncate(24 * time.Hour).Equal(t)
 			if !key {
 				seen := make(map[int]bool, changes)
@@ -100,7 +103,7 @@ func BenchmarkResume(b *testing.B) {
 				batch.Countries = append(batch.Countries, store.CountryPoint{Country: cc(bgpwatch.ASN(c)), Bin: t, Counts: bgpwatch.Counts{Prefixes: s, Slash24: s}})
 			}
 		}
-		rows += len(batch.ASNs) + len(batch.Countries)
+		rows += len(batch.ASNs) + len(batch.Countries) + len(batch.Feeds)
 		if err := db.WriteBins(ctx, &batch); err != nil {
 			b.Fatal(err)
 		}
@@ -124,6 +127,15 @@ func BenchmarkResume(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(h.ASNs)), "asns")
 		b.ReportMetric(float64(len(h.Bins)), "bins")
+		feeds := 0
+		for _, f := range h.FullFeed {
+			if f > 0 {
+				feeds++
+			}
+		}
+		if feeds != len(h.Bins) {
+			b.Fatalf("%d of %d bins have a stored FullFeed", feeds, len(h.Bins))
+		}
 		b.ReportMetric(float64(steps), "asn-steps")
 		b.ReportMetric(float64(rows), "stored-rows")
 	})
