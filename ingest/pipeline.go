@@ -48,6 +48,10 @@ type Config struct {
 	FlushBins int
 	// Source is stored with events: store.SourceReplay or store.SourceLive.
 	Source string
+	// Exclusive refuses to overwrite bins another source stored (see
+	// store.SeriesBatch.Exclusive): the write fails with an
+	// *store.OtherSourceError and the pipeline stops.
+	Exclusive bool
 	// Notify queues webhook notices for the events saved.
 	Notify bool
 	// MaxGap: when an observation comes more than MaxGap after the previous
@@ -153,6 +157,7 @@ func New(cfg Config, sink Sink) *Pipeline {
 		pending:   make(map[eventKey]int),
 	}
 	p.batch.Source = cfg.Source // bin_feeds rows are the source's
+	p.batch.Exclusive = cfg.Exclusive
 	p.reset()
 	p.emitFn = p.emit
 	return p

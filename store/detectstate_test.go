@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,6 +282,40 @@ func TestBinFeeds(t *testing.T) {
 	}
 	if got := rows(); len(got) != 8 {
 		t.Errorf("%d bin_feeds rows, want 8: %v", len(got), got)
+	}
+
+	// An exclusive write refuses bins another source wrote (live has rows
+	// for bins 1, 3 and 4 now), names them and changes nothing; bins only
+	// its own source wrote it replaces.
+	excl := batch(store.SourceReplay, 9, 9, 9, 9, 9)
+	excl.Exclusive = true
+	for i := range excl.Countries {
+		excl.Countries[i].Slash24 = 1
+	}
+	err := db.WriteBins(ctx, excl)
+	var ose *store.OtherSourceError
+	if !errors.As(err, &ose) || !errors.Is(err, store.ErrOtherSource) || ose.Source != store.SourceLive ||
+		ose.Bins != 3 || !ose.From.Equal(bin(1)) || !ose.To.Equal(bin(4)) ||
+		!strings.Contains(err.Error(), "3 bins from 2022-01-31T23:50:00Z to 2022-02-01T00:05:00Z were written by live ingest") {
+		t.Fatalf("exclusive write over live bins: %v (%+v)", err, ose)
+	}
+	if got, want := history(store.SourceReplay), []int32{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
+		t.Errorf("replay FullFeed after a refused write %v, want %v", got, want)
+	}
+	var kz int
+	if err := db.Pool().QueryRow(ctx, `SELECT sum(visible_slash24) FROM country_series WHERE country = 'KZ'`).Scan(&kz); err != nil || kz != 500 {
+		t.Errorf("KZ series after a refused write: sum %d (%v), want 500", kz, err)
+	}
+	own := &store.SeriesBatch{From: bin(10), To: bin(11), Source: store.SourceReplay, Exclusive: true,
+		Feeds: []store.FeedPoint{{Bin: bin(10), FullFeed: 3}, {Bin: bin(11), FullFeed: 3}}}
+	for range 2 { // its own bins, written again
+		if err := db.WriteBins(ctx, own); err != nil {
+			t.Fatalf("exclusive write of its own bins: %v", err)
+		}
+	}
+	excl.Exclusive = false
+	if err := db.WriteBins(ctx, excl); err != nil {
+		t.Fatalf("non-exclusive write over live bins: %v", err)
 	}
 
 	// A bin the series do not have is not in the history, whatever its FullFeed.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,7 +46,29 @@ type SeriesBatch struct {
 	// DetectorHistory). Without it bin_feeds is left alone.
 	Source string
 	Feeds  []FeedPoint
+	// Exclusive (with Source) refuses, with an *OtherSourceError, to
+	// replace bins that bin_feeds says another source wrote: a replay of
+	// the recent past must not silently overwrite what live ingest stored.
+	Exclusive bool
 }
+
+// ErrOtherSource is wrapped by OtherSourceError.
+var ErrOtherSource = errors.New("bins written by another source")
+
+// OtherSourceError is an exclusive write's refusal: Bins bins from From to
+// To (bin starts) were written by Source.
+type OtherSourceError struct {
+	Source   string
+	From, To time.Time
+	Bins     int
+}
+
+func (e *OtherSourceError) Error() string {
+	return fmt.Sprintf("write bins: %d bins from %s to %s were written by %s ingest; refusing to replace them",
+		e.Bins, e.From.UTC().Format(time.RFC3339), e.To.UTC().Format(time.RFC3339), e.Source)
+}
+
+func (e *OtherSourceError) Unwrap() error { return ErrOtherSource }
 
 // WriteBins writes a batch of series rows in one transaction: it creates
 // the month partitions the batch needs, deletes the rows of the batch's bin
@@ -62,6 +85,11 @@ func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
 		return fmt.Errorf("write bins: begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if b.Exclusive && b.Source != "" {
+		if err := checkOtherSource(ctx, tx, b.Source, from, to); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.Exec(ctx, `SELECT ensure_series_partitions($1, $2)`, from, to); err != nil {
 		return fmt.Errorf("write bins: partitions: %w", err)
 	}
@@ -107,6 +135,24 @@ func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
 		return fmt.Errorf("write bins: commit: %w", err)
 	}
 	return nil
+}
+
+// checkOtherSource fails when another source than src wrote a bin of
+// [from, to].
+func checkOtherSource(ctx context.Context, tx pgx.Tx, src string, from, to time.Time) error {
+	var e OtherSourceError
+	var first, last *time.Time
+	var other *string
+	err := tx.QueryRow(ctx, `SELECT count(DISTINCT bin), min(bin), max(bin), min(source) FROM bin_feeds
+		WHERE source <> $1 AND bin >= $2 AND bin <= $3`, src, from, to).Scan(&e.Bins, &first, &last, &other)
+	if err != nil {
+		return fmt.Errorf("write bins: check other sources: %w", err)
+	}
+	if e.Bins == 0 {
+		return nil
+	}
+	e.From, e.To, e.Source = *first, *last, *other
+	return &e
 }
 
 // writeFeeds replaces the batch source's bin_feeds rows of [from, to].

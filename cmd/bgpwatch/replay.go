@@ -86,6 +86,7 @@ with --json.`)
 	from := fs.String("from", "", "start of the replay (RFC 3339)")
 	to := fs.String("to", "", "end of the replay (RFC 3339)")
 	notify := fs.Bool("notify", false, "queue webhook notices for the events found")
+	overwriteLive := fs.Bool("overwrite-live", false, "replace series bins that live ingest (serve) stored; without it replay stops there with an error")
 	asJSON := fs.Bool("json", false, "print one JSON summary object on stdout at the end")
 	strict := fs.Bool("strict", false, "stop at the first damaged record (exit 1)")
 	flushBins := fs.Int("flush-bins", 24, "bins per database transaction")
@@ -162,6 +163,7 @@ with --json.`)
 		WriteFrom:  fromT,
 		FlushBins:  *flushBins,
 		Source:     store.SourceReplay,
+		Exclusive:  !*overwriteLive,
 		Notify:     *notify,
 		History:    st, // resume from what earlier replays stored before the first bin
 		Logger:     log,
@@ -187,6 +189,9 @@ with --json.`)
 	}
 	if errors.Is(err, ingest.ErrDamaged) {
 		return fmt.Errorf("stopped (--strict): %w", err)
+	}
+	if errors.Is(err, store.ErrOtherSource) {
+		return fmt.Errorf("%w: the replay stopped there; replay a range outside them (--from, --to), or pass --overwrite-live to replace them", err)
 	}
 	return err
 }

@@ -421,6 +421,45 @@ func TestReplayFromTo(t *testing.T) {
 	}
 }
 
+// TestReplayOverLiveBins: replay refuses to overwrite bins live ingest
+// stored, says which and how to force it; --overwrite-live replaces them.
+func TestReplayOverLiveBins(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	dir, truth := scenarioDir(t, "small")
+	live := truth.Start.Add(20 * time.Hour)
+	b := &store.SeriesBatch{From: live, To: live.Add(bgpwatch.BinStep), Source: store.SourceLive}
+	for i := range 2 {
+		bin := live.Add(time.Duration(i) * bgpwatch.BinStep)
+		b.Countries = append(b.Countries, store.CountryPoint{Country: "ZZ", Bin: bin, Counts: bgpwatch.Counts{Slash24: 7}})
+		b.Feeds = append(b.Feeds, store.FeedPoint{Bin: bin, FullFeed: 3})
+	}
+	if err := db.WriteBins(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	args := replayArgs(dir, truth, db.Pool().Config().ConnString())
+	code, _, errOut := runCLI(t, nil, args...)
+	want := "2 bins from " + live.UTC().Format(time.RFC3339) + " to " + live.Add(bgpwatch.BinStep).UTC().Format(time.RFC3339) + " were written by live ingest"
+	if code == exitOK || !strings.Contains(errOut, want) || !strings.Contains(errOut, "--overwrite-live") {
+		t.Fatalf("replay over live bins: exit %d, want a failure saying %q and naming --overwrite-live:\n%s", code, want, errOut)
+	}
+	t.Logf("refused: %s", strings.TrimSpace(errOut[strings.LastIndex(strings.TrimSpace(errOut), "\n")+1:]))
+	var zz, before int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM country_series WHERE country = 'ZZ'`).Scan(&zz); err != nil || zz != 2 {
+		t.Errorf("live rows after the refused replay: %d (%v), want 2", zz, err)
+	}
+	if err := db.Pool().QueryRow(ctx, `SELECT count(DISTINCT bin) FROM country_series WHERE bin < $1`, live).Scan(&before); err != nil || before == 0 {
+		t.Errorf("replayed bins before the live ones: %d (%v), want them stored", before, err)
+	}
+	code, _, errOut = runCLI(t, nil, replayArgs(dir, truth, db.Pool().Config().ConnString(), "--overwrite-live")...)
+	if code != exitOK {
+		t.Fatalf("replay --overwrite-live: exit %d\n%s", code, errOut)
+	}
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM country_series WHERE country = 'ZZ'`).Scan(&zz); err != nil || zz != 0 {
+		t.Errorf("live rows after replay --overwrite-live: %d (%v), want 0", zz, err)
+	}
+}
+
 // TestReplayWithoutDelegations: without RIR files no ASN has a country;
 // replay still writes the ASN series and says what is missing.
 func TestReplayWithoutDelegations(t *testing.T) {
