@@ -14,7 +14,9 @@
 // as Withdraw) and drops a malformed AGGREGATOR, keeping the route. An
 // NLRI that cannot be parsed resets the session (observed as PeerDown);
 // for MP_REACH_NLRI and MP_UNREACH_NLRI the speaker does the reset itself,
-// since gobgp's own handling would leave stale routes (see resetLoop).
+// since gobgp's own handling would leave stale routes (see resetLoop), and
+// damps a neighbor that keeps sending them: each such reset in a row keeps
+// the session down twice as long as the one before (see damper).
 package live
 
 import (
@@ -65,6 +67,13 @@ type Config struct {
 	// (gobgp's default is 30 s, too slow to notice a restarted router).
 	// 0 means 5 s.
 	ConnectRetry time.Duration
+	// ResetBackoffMax caps the damping of a neighbor whose sessions the
+	// speaker resets for unparsable MP_REACH_NLRI or MP_UNREACH_NLRI: the
+	// n-th such reset in a row keeps the session down for ConnectRetry ×
+	// 2^(n-1), at most ResetBackoffMax. The count starts over once a
+	// session has stayed established for 4 times its last wait without
+	// such an error. 0 means 15 minutes.
+	ResetBackoffMax time.Duration
 	// Now stamps observations; nil means time.Now.
 	Now func() time.Time
 	// Logger receives session and gobgp messages; nil discards them.
@@ -79,6 +88,13 @@ type Session struct {
 	Updates     int64     // routes (announcements and withdrawals) received
 	LastUpdate  time.Time // zero before the first route
 	Established int64     // times the session reached Established
+	// ResetCount is the number of resets in a row for unparsable
+	// MP_REACH_NLRI or MP_UNREACH_NLRI (0 again once a session has stayed
+	// up long enough after the last one).
+	ResetCount int
+	// IdleUntil is when a session held down after such a reset may come
+	// back; zero when it is not held down.
+	IdleUntil time.Time
 }
 
 // Stats counts what a Speaker has seen.
@@ -100,10 +116,18 @@ type Speaker struct {
 	// resetLoop); resetDone is closed when resetLoop has returned.
 	resets    chan string
 	resetDone chan struct{}
+	// retry is Config.ConnectRetry, backoffMax Config.ResetBackoffMax
+	// (defaults applied).
+	retry, backoffMax time.Duration
+	// held counts the goroutines of the damping that are running (see
+	// goLocked); Stop waits for them.
+	held sync.WaitGroup
 
 	mu       sync.Mutex
+	stopping bool // set by Stop: no more damping goroutines or timers
 	sessions map[netip.Addr]*Session
-	md5Errs  map[string]any // gobgp's errors setting a neighbor's TCP MD5 key on its listeners, by address
+	damp     map[netip.Addr]*damper // by configured neighbor address
+	md5Errs  map[string]any         // gobgp's errors setting a neighbor's TCP MD5 key on its listeners, by address
 
 	routes, obs, est atomic.Int64
 	maxLag           atomic.Int64
@@ -131,16 +155,23 @@ func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*S
 	if retry <= 0 {
 		retry = 5 * time.Second
 	}
+	backoffMax := cfg.ResetBackoffMax
+	if backoffMax <= 0 {
+		backoffMax = 15 * time.Minute
+	}
 	gl := &gobgpLogger{log: log.With("component", "gobgp")}
 	s := &Speaker{
-		srv:       server.NewBgpServer(server.LoggerOption(gl)),
-		log:       log,
-		now:       now,
-		done:      make(chan struct{}),
-		resets:    make(chan string, 16),
-		resetDone: make(chan struct{}),
-		sessions:  make(map[netip.Addr]*Session),
-		md5Errs:   make(map[string]any),
+		srv:        server.NewBgpServer(server.LoggerOption(gl)),
+		log:        log,
+		now:        now,
+		done:       make(chan struct{}),
+		resets:     make(chan string, 16),
+		resetDone:  make(chan struct{}),
+		retry:      retry,
+		backoffMax: backoffMax,
+		sessions:   make(map[netip.Addr]*Session),
+		damp:       make(map[netip.Addr]*damper),
+		md5Errs:    make(map[string]any),
 	}
 	gl.familyDisabled = func(peer string) {
 		// Called by gobgp with its FSM lock held: never block.
@@ -255,6 +286,7 @@ func (s *Speaker) addNeighbor(ctx context.Context, local bgpwatch.ASN, n Neighbo
 		Peer:  bgpwatch.Peer{Collector: Collector, ASN: n.ASN, Addr: n.Address},
 		State: "idle", Since: s.now(),
 	}
+	s.damp[n.Address] = &damper{conf: p}
 	s.mu.Unlock()
 	if err := s.srv.AddPeer(ctx, &gobgpapi.AddPeerRequest{Peer: p}); err != nil {
 		return err
@@ -309,8 +341,16 @@ func noMPTCPListeners() {
 	os.Setenv("GODEBUG", env+"multipathtcp="+val)
 }
 
-// Stop closes every session and the server.
+// Stop closes every session and the server. Sessions held down by the
+// reset damping are not brought back.
 func (s *Speaker) Stop() {
+	s.mu.Lock()
+	s.stopping = true
+	for _, d := range s.damp {
+		d.stopTimers()
+	}
+	s.mu.Unlock()
+	s.held.Wait()
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
@@ -323,8 +363,15 @@ func (s *Speaker) Stop() {
 func (s *Speaker) Sessions() []Session {
 	s.mu.Lock()
 	out := make([]Session, 0, len(s.sessions))
-	for _, x := range s.sessions {
-		out = append(out, *x)
+	for a, x := range s.sessions {
+		c := *x
+		if d := s.damp[a]; d != nil {
+			c.ResetCount = d.count
+			if d.pending || d.removed {
+				c.IdleUntil = d.until
+			}
+		}
+		out = append(out, c)
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b Session) int { return a.Peer.Addr.Compare(b.Peer.Addr) })
@@ -415,25 +462,247 @@ func (s *Speaker) resetLoop(ctx context.Context) {
 	}
 }
 
+// damper is the reset damping state of one configured neighbor, under
+// Speaker.mu.
+//
+// A reset for an unparsable MP_REACH_NLRI or MP_UNREACH_NLRI marks the
+// neighbor pending and computes its wait (resetSession). Once gobgp has
+// the session down, the neighbor is removed from gobgp (hold), so gobgp
+// neither accepts nor opens a connection for it, and added back, with the
+// same configuration, when the wait has passed since the reset (readd); a
+// freshly added neighbor goes straight from Idle to Active. gobgp's own
+// idle hold after a reset (IdleHoldTimeAfterReset) counts in whole seconds
+// and is reset to 5 s once expired, and DisablePeer/EnablePeer restarts
+// that idle hold on enabling, so neither can keep a session down for an
+// exact, growing time.
+//
+// When a session of a neighbor with resets in a row has stayed
+// established for 4 times the last wait, the count starts over (quiet).
+type damper struct {
+	conf    *gobgpapi.Peer // the neighbor as added to gobgp
+	count   int            // resets in a row
+	wait    time.Duration  // the wait of the latest reset
+	until   time.Time      // when the session held down may come back
+	pending bool           // reset requested; the neighbor not yet removed
+	removed bool           // removed from gobgp, until readd
+	gen     int            // bumped to void a quiet timer that already fired
+	quiet   *time.Timer    // clears count after a stable session
+	back    *time.Timer    // readd
+}
+
+// quietFactor times the last wait is how long a session must stay
+// established before its reset count starts over.
+const quietFactor = 4
+
+func (d *damper) stopTimers() {
+	d.gen++
+	if d.quiet != nil {
+		d.quiet.Stop()
+		d.quiet = nil
+	}
+	if d.back != nil {
+		d.back.Stop()
+		d.back = nil
+	}
+}
+
+// backoff is the wait after the n-th reset in a row (n >= 1).
+func (s *Speaker) backoff(n int) time.Duration {
+	w := s.retry
+	for i := 1; i < n && w < s.backoffMax; i++ {
+		w *= 2
+	}
+	return min(w, s.backoffMax)
+}
+
+// goLocked runs f on a goroutine that Stop waits for, unless the speaker
+// is stopping. s.mu must be held.
+func (s *Speaker) goLocked(f func()) {
+	if s.stopping {
+		return
+	}
+	s.held.Add(1)
+	go func() {
+		defer s.held.Done()
+		f()
+	}()
+}
+
 // resetSession hard-resets the session with addr (as gobgp spells it)
-// unless it is not established (already going down).
+// unless it is already being reset or gobgp has it not established
+// (already going down), and damps the neighbor (see damper).
+//
+// gobgp's own state is asked, not Session.State: the watch reports
+// Established some time after gobgp's handler of the session has started
+// parsing UPDATEs, so an UPDATE sent right after the OPEN exchange can
+// fail while Session.State still says "openconfirm".
 func (s *Speaker) resetSession(ctx context.Context, addr string) {
+	var d *damper
 	if a, err := netip.ParseAddr(addr); err == nil {
 		s.mu.Lock()
-		x, ok := s.sessions[a.Unmap()]
-		down := ok && x.State != "established"
+		d = s.damp[a.Unmap()]
+		busy := (d != nil && (d.pending || d.removed)) || s.stopping
 		s.mu.Unlock()
-		if down {
+		if busy {
 			return
 		}
 	}
-	s.log.Warn("unparsable MP_REACH_NLRI or MP_UNREACH_NLRI: resetting the session (RFC 7606 section 5.3)", "peer", addr)
+	if !s.gobgpEstablished(ctx, addr) {
+		return
+	}
+	if d != nil {
+		s.mu.Lock()
+		d.stopTimers()
+		d.count++
+		d.wait = s.backoff(d.count)
+		d.until = time.Now().Add(d.wait)
+		d.pending = true
+		n, wait := d.count, d.wait
+		s.mu.Unlock()
+		s.log.Warn(fmt.Sprintf("unparsable MP_REACH_NLRI or MP_UNREACH_NLRI: resetting the session (RFC 7606 section 5.3, %s in a row); next attempt in %s",
+			ordinal(n), wait), "peer", addr, "resets", n, "wait", wait)
+	} else {
+		s.log.Warn("unparsable MP_REACH_NLRI or MP_UNREACH_NLRI: resetting the session (RFC 7606 section 5.3)", "peer", addr)
+	}
 	err := s.srv.ResetPeer(ctx, &gobgpapi.ResetPeerRequest{
 		Address: addr, Communication: "bgpwatch: unparsable MP_REACH_NLRI or MP_UNREACH_NLRI",
 	})
+	if d == nil {
+		if err != nil {
+			s.log.Warn("session reset failed", "peer", addr, "err", err)
+		}
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
 		s.log.Warn("session reset failed", "peer", addr, "err", err)
+		d.pending = false
+		return
 	}
+	s.goLocked(func() { s.hold(addr, d) })
+}
+
+// gobgpEstablished reports whether gobgp has the session with addr
+// established.
+func (s *Speaker) gobgpEstablished(ctx context.Context, addr string) bool {
+	up := false
+	err := s.srv.ListPeer(ctx, &gobgpapi.ListPeerRequest{Address: addr}, func(p *gobgpapi.Peer) {
+		if p.State != nil && p.State.SessionState == gobgpapi.PeerState_ESTABLISHED {
+			up = true
+		}
+	})
+	return err == nil && up
+}
+
+// dampStateLocked follows a session's state change from was to now for
+// the damping; s.mu is held.
+func (s *Speaker) dampStateLocked(addr netip.Addr, d *damper, was, now string) {
+	switch {
+	case was == "established":
+		d.stopTimers()
+	case now == "established" && d.count > 0 && !s.stopping:
+		d.stopTimers()
+		gen, quiet := d.gen, quietFactor*d.wait
+		d.quiet = time.AfterFunc(quiet, func() {
+			s.mu.Lock()
+			if s.stopping || d.gen != gen || d.count == 0 {
+				s.mu.Unlock()
+				return
+			}
+			n := d.count
+			d.count, d.wait, d.quiet = 0, 0, nil
+			s.mu.Unlock()
+			s.log.Info("session stable: reset backoff cleared", "peer", addr, "resets", n, "stable", quiet)
+		})
+	}
+}
+
+// hold removes the neighbor d (addr as gobgp spells it) from gobgp, once
+// gobgp has its reset session down, and arms readd for the end of the
+// wait.
+//
+// gobgp broadcasts a session's state change (PeerDown for the watch) when
+// it processes it, and drops the state changes of a neighbor removed
+// before that, so the removal waits for gobgp's own state, polled: the
+// watch's report comes later and would not tell a session going down
+// from one just established whose Established has not yet been reported.
+func (s *Speaker) hold(addr string, d *damper) {
+	for deadline := time.Now().Add(5 * time.Second); s.gobgpEstablished(context.Background(), addr); {
+		s.mu.Lock()
+		stopping := s.stopping
+		s.mu.Unlock()
+		if stopping || time.Now().After(deadline) {
+			s.mu.Lock()
+			d.pending = false
+			s.mu.Unlock()
+			if !stopping {
+				s.log.Warn("session reset backoff: the session did not go down", "peer", addr)
+			}
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := s.srv.DeletePeer(context.Background(), &gobgpapi.DeletePeerRequest{Address: d.conf.Conf.NeighborAddress})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.pending = false
+	if err != nil {
+		// gobgp keeps the neighbor: it comes back after gobgp's idle hold.
+		s.log.Warn("session reset backoff: cannot hold the session down", "peer", addr, "err", err)
+		return
+	}
+	d.removed = true
+	s.armReaddLocked(addr, d, time.Until(d.until))
+}
+
+func (s *Speaker) armReaddLocked(addr string, d *damper, after time.Duration) {
+	if s.stopping {
+		return
+	}
+	d.back = time.AfterFunc(after, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.goLocked(func() { s.readd(addr, d) })
+	})
+}
+
+// readd adds the neighbor d back to gobgp at the end of its wait.
+func (s *Speaker) readd(addr string, d *damper) {
+	s.mu.Lock()
+	if s.stopping || !d.removed {
+		s.mu.Unlock()
+		return
+	}
+	d.back = nil
+	s.mu.Unlock()
+	err := s.srv.AddPeer(context.Background(), &gobgpapi.AddPeerRequest{Peer: d.conf})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.log.Error("session reset backoff: cannot restore the neighbor; retrying", "peer", addr, "err", err, "in", s.retry)
+		s.armReaddLocked(addr, d, s.retry)
+		return
+	}
+	d.removed = false
+	s.log.Info("session reset backoff over: the session may come back", "peer", addr, "resets", d.count)
+}
+
+// ordinal spells n as 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st.
+func ordinal(n int) string {
+	suffix := "th"
+	switch n % 10 {
+	case 1:
+		suffix = "st"
+	case 2:
+		suffix = "nd"
+	case 3:
+		suffix = "rd"
+	}
+	if n%100 >= 11 && n%100 <= 13 {
+		suffix = "th"
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
 }
 
 var stateNames = map[gobgpapi.PeerState_SessionState]string{
@@ -474,6 +743,9 @@ func (s *Speaker) peerEvent(ev *gobgpapi.WatchEventResponse_PeerEvent) (bgpwatch
 	}
 	if name == "established" && was != name {
 		x.Established++
+	}
+	if d := s.damp[addr]; d != nil && was != name {
+		s.dampStateLocked(addr, d, was, name)
 	}
 	peer := x.Peer
 	s.mu.Unlock()

@@ -98,6 +98,11 @@ type PeerInfo struct {
 	FullFeedV6    bool       `json:"full_feed_v6"`
 	LastUpdate    *time.Time `json:"last_update,omitempty"`
 	Updates       int64      `json:"updates"`
+	// ResetCount and IdleUntil show a BGP session's damping after resets
+	// for unparsable MP_REACH_NLRI or MP_UNREACH_NLRI (Session.ResetCount,
+	// Session.IdleUntil); absent when there is none.
+	ResetCount int        `json:"reset_count,omitempty"`
+	IdleUntil  *time.Time `json:"idle_until,omitempty"`
 }
 
 func tp(t time.Time) *time.Time {
@@ -126,6 +131,7 @@ func (s *Status) List() []PeerInfo {
 		pi := PeerInfo{
 			Source: src, Collector: x.Peer.Collector, Address: x.Peer.Addr.String(), ASN: uint32(x.Peer.ASN),
 			State: x.State, Since: tp(x.Since), LastUpdate: tp(x.LastUpdate), Updates: x.Updates,
+			ResetCount: x.ResetCount, IdleUntil: tp(x.IdleUntil),
 		}
 		if up && !x.Since.IsZero() {
 			pi.UptimeSeconds = now.Sub(x.Since).Seconds()
