@@ -57,7 +57,10 @@ type BGP struct {
 	ListenAddress string        `yaml:"listen_address"` // "" = all addresses
 	ListenPort    int32         `yaml:"listen_port"`    // 0 = 179; -1 = do not listen
 	ConnectRetry  time.Duration `yaml:"connect_retry"`
-	Neighbors     []Neighbor    `yaml:"neighbors"`
+	// ResetBackoffMax caps the doubling wait of a neighbor reset again and
+	// again for unparsable MP_REACH/MP_UNREACH (0 = 15 min).
+	ResetBackoffMax time.Duration `yaml:"reset_backoff_max"`
+	Neighbors       []Neighbor    `yaml:"neighbors"`
 }
 
 // Neighbor is one BGP session.
@@ -169,6 +172,9 @@ func (f *File) Validate(getenv func(string) string) error {
 		}
 		if b.ListenPort < -1 || b.ListenPort > 65535 {
 			return invalid("bgp.listen_port %d", b.ListenPort)
+		}
+		if b.ConnectRetry < 0 || b.ResetBackoffMax < 0 {
+			return invalid("bgp.connect_retry and bgp.reset_backoff_max must not be negative")
 		}
 		seen := map[netip.Addr]bool{}
 		for i := range b.Neighbors {
@@ -302,6 +308,7 @@ func (f *File) SpeakerConfig() live.Config {
 	b := f.BGP
 	c := live.Config{
 		ASN: bgpwatch.ASN(b.ASN), ListenPort: b.ListenPort, ConnectRetry: b.ConnectRetry,
+		ResetBackoffMax: b.ResetBackoffMax,
 	}
 	c.RouterID, _ = netip.ParseAddr(b.RouterID)
 	if b.ListenAddress != "" {

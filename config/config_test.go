@@ -27,7 +27,8 @@ func TestExampleFile(t *testing.T) {
 		t.Errorf("file = %+v", f)
 	}
 	sc := f.SpeakerConfig()
-	if sc.ASN != 65000 || sc.RouterID != netip.MustParseAddr("192.0.2.1") || len(sc.Neighbors) != 2 {
+	if sc.ASN != 65000 || sc.RouterID != netip.MustParseAddr("192.0.2.1") || len(sc.Neighbors) != 2 ||
+		sc.ConnectRetry != 5*time.Second || sc.ResetBackoffMax != 15*time.Minute {
 		t.Fatalf("speaker = %+v", sc)
 	}
 	n := sc.Neighbors[0]
@@ -86,6 +87,7 @@ func TestParse(t *testing.T) {
 					t.Errorf("password = %q", f.BGP.Neighbors[0].Password)
 				}
 			}},
+		{name: "negative backoff", in: "bgp: {asn: 1, router_id: 1.2.3.4, reset_backoff_max: -1m}\n", wantErr: "reset_backoff_max"},
 		{name: "bad url", in: "ris_live: {enabled: true, url: http://x}\n", wantErr: "ws://"},
 		{name: "bad share", in: "visibility: {visible_share: 1.5}\n", wantErr: "shares"},
 		{name: "evidence settings", in: "detection: {contrib_drop: 0.4, contrib_min_slash24: 8, minor_share: 0.2, lookback: 30m, max_withdrawn: 50, feed_collapse: 0.7, feed_window: 12}\n",
