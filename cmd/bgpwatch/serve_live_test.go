@@ -447,6 +447,7 @@ detection:
 	}
 	poll(t, 20*time.Second, "three established sessions with full tables", full)
 	tUp := time.Since(t0)
+	checkPeersSchema(t, s)
 
 	// Warm-up: KZ fully visible (64 /24s and its /48), then 5 more bins
 	// (the detector wants 3 s of history). The API's series are in 5-minute
@@ -575,4 +576,46 @@ detection:
 	}
 	t.Logf("sessions up %v, warm-up done %v after start; withdrawal → event.started webhook %v, restoration → event.ended webhook %v; total %v",
 		tUp.Round(time.Millisecond), tWarm.Round(time.Millisecond), latStart.Round(time.Millisecond), latEnd.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+}
+
+// checkPeersSchema checks every /v1/peers row against the Peer schema of
+// /openapi.json: the required fields are there, and no field is missing
+// from the schema.
+func checkPeersSchema(t *testing.T, s *served) {
+	t.Helper()
+	code, doc := s.get(t, "/openapi.json")
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string                   `json:"required"`
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if code != 200 || json.Unmarshal([]byte(doc), &spec) != nil {
+		t.Fatalf("openapi.json: %d", code)
+	}
+	schema, ok := spec.Components.Schemas["Peer"]
+	if !ok {
+		t.Fatal("openapi.json has no Peer schema")
+	}
+	code, b := s.get(t, "/v1/peers")
+	var out struct {
+		Peers []map[string]json.RawMessage `json:"peers"`
+	}
+	if code != 200 || json.Unmarshal([]byte(b), &out) != nil || len(out.Peers) == 0 {
+		t.Fatalf("peers: %d %s", code, b)
+	}
+	for i, p := range out.Peers {
+		for k := range p {
+			if _, ok := schema.Properties[k]; !ok {
+				t.Errorf("peers[%d].%s is not in the Peer schema", i, k)
+			}
+		}
+		for _, k := range schema.Required {
+			if _, ok := p[k]; !ok {
+				t.Errorf("peers[%d] lacks required %s: %s", i, k, b)
+			}
+		}
+	}
 }
