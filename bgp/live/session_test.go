@@ -447,10 +447,15 @@ func TestBIRDAddPathSession(t *testing.T) {
 
 	port := freePort(t, "127.0.0.1")
 	remote := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
-	sp, cons, _ := sessionSpeaker(t, port, []live.Neighbor{
+	sp, cons, logs := sessionSpeaker(t, port, []live.Neighbor{
 		{Address: addAddr, ASN: 65051, Passive: true, AddPath: true},
 		{Address: plainAddr, ASN: 65052, Passive: true},
 	})
+	// The listener is plain TCP even without passwords: gobgp can set
+	// TTL 255 on it for neighbors using TTL security.
+	if w := logs.matching("cannot set TTL"); len(w) > 0 {
+		t.Errorf("listener: %v", w)
+	}
 	var birds []*birdtest.BIRD
 	t0 := time.Now()
 	for i, a := range []netip.Addr{addAddr, plainAddr} {

@@ -198,7 +198,7 @@ func Start(ctx context.Context, cfg Config, out chan<- bgpwatch.Observation) (*S
 	if port == 0 {
 		port = 179
 	}
-	if port > 0 && slices.ContainsFunc(cfg.Neighbors, func(n Neighbor) bool { return n.Password != "" }) {
+	if port > 0 {
 		noMPTCPListeners()
 	}
 	if err := s.srv.StartBgp(ctx, &gobgpapi.StartBgpRequest{Global: &gobgpapi.Global{
@@ -304,7 +304,11 @@ func (s *Speaker) addNeighbor(ctx context.Context, local bgpwatch.ASN, n Neighbo
 }
 
 // noMPTCPListeners makes the listeners the process opens from now on
-// plain TCP sockets, so that gobgp can set TCP MD5 keys on its own.
+// plain TCP sockets, so that gobgp can set its socket options on them:
+// TCP MD5 keys, and TTL 255 for neighbors that use TTL security (GTSM,
+// RFC 5082: on an MPTCP listener gobgp only warned "cannot set TTL (255)
+// for TCPListener", at every start, and such a neighbor would drop the
+// packets of the sessions it opens to bgpwatch).
 //
 // Since Go 1.24 the net package opens listeners as Multipath TCP sockets
 // by default (GODEBUG multipathtcp=2) where the kernel has MPTCP, and
