@@ -40,6 +40,38 @@ func TestSpans(t *testing.T) {
 			},
 		},
 		{
+			// 75 % of the baseline is the ASN recovery level: a value exactly
+			// there has recovered (it took until the full return before).
+			name: "recovery exactly at the ASN level",
+			sim: sim{n: 200, asns: []simASN{de,
+				{asn: kzFixed, size: 400, count: steps(400, [3]int{72, 84, 10}, [3]int{84, 120, 300})},
+			}},
+			want: []span{{bgpwatch.ScopeASN, "", kzFixed, 72, 84}},
+		},
+		{
+			// 85 % is the country level (1-0.15 is not 0.85 in binary).
+			name: "recovery exactly at the country level",
+			sim: sim{n: 200, asns: []simASN{de,
+				{asn: kzFixed, cc: "KZ", size: 400, count: steps(400, [3]int{72, 84, 10}, [3]int{84, 120, 340})},
+			}},
+			want: []span{
+				{bgpwatch.ScopeASN, "KZ", kzFixed, 72, 84},
+				{bgpwatch.ScopeCountry, "KZ", 0, 72, 84},
+			},
+		},
+		{
+			// 50 % and 70 % are the start levels: exactly there starts.
+			name: "drop exactly to the start levels",
+			sim: sim{n: 200, asns: []simASN{de,
+				{asn: kzFixed, size: 400, count: steps(400, [3]int{72, 84, 200})},
+				{asn: kzOther, cc: "KZ", size: 400, count: steps(400, [3]int{72, 84, 280})},
+			}},
+			want: []span{
+				{bgpwatch.ScopeASN, "", kzFixed, 72, 84},
+				{bgpwatch.ScopeCountry, "KZ", 0, 72, 84},
+			},
+		},
+		{
 			name: "one-bin dip",
 			sim: sim{n: 200, asns: []simASN{de,
 				{asn: kzFixed, cc: "KZ", size: 400, count: outage(400, 0, [2]int{72, 73})},

@@ -259,9 +259,21 @@ const (
 	actEnd
 )
 
+// below reports v ≤ base×(1−drop): at or under a start level.
 func below(v, base int32, drop float64) bool {
-	return float64(v) <= float64(base)*(1-drop)
+	return float64(v) <= float64(base)*(1-drop)+levelEps
 }
+
+// recovered reports v ≥ base×(1−rec): at or above the recovery level
+// (not merely "not below" it: a value exactly at the level recovers).
+func recovered(v, base int32, rec float64) bool {
+	return float64(v) >= float64(base)*(1-rec)-levelEps
+}
+
+// levelEps absorbs the rounding of base×(1−x) (1−0.15 is not 0.85 in
+// binary), so that a value exactly at a level counts as at it; values
+// are whole /24 counts, so it moves nothing else.
+const levelEps = 1e-6
 
 func (d *Detector) binArea(v, base int32) float64 {
 	if base <= 0 || v >= base {
@@ -306,7 +318,7 @@ func (d *Detector) step(s *tracker, v int32, t time.Time, th Thresholds, tick bo
 		}
 		return act
 	}
-	if !below(v, o.base, th.Recover) {
+	if recovered(v, o.base, th.Recover) {
 		if o.recRun == 0 {
 			o.recStart = t
 			o.tentArea = 0

@@ -51,6 +51,18 @@ type sim struct {
 
 func constant(v int) func(int) int { return func(int) int { return v } }
 
+// steps returns a count function: full, but v in each [from, to, v).
+func steps(full int, spans ...[3]int) func(int) int {
+	return func(i int) int {
+		for _, s := range spans {
+			if i >= s[0] && i < s[1] {
+				return s[2]
+			}
+		}
+		return full
+	}
+}
+
 // outage returns a count function: full outside [from, to), low inside.
 func outage(full, low int, spans ...[2]int) func(int) int {
 	return func(i int) int {
