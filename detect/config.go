@@ -63,7 +63,9 @@ type Config struct {
 	FeedWindow int
 	// RecomputeEvery: cached medians are refreshed once per this many bins
 	// (on the clock: at the first accepted bin of each such period), and on
-	// demand when a value falls below the drop level.
+	// demand when a value falls below the drop level of an upper bound of
+	// the current median (the cached one, raised by the values stored
+	// since), so a drop from a median that rose since is not missed.
 	RecomputeEvery int
 	// ResumeTolerance: after Resume, a bin whose countries together have
 	// more than this share fewer /24s than the resumed history's median is

@@ -72,6 +72,17 @@ func TestSpans(t *testing.T) {
 			},
 		},
 		{
+			// The network doubled 146 bins before the cut, so the median of
+			// the last 24 h doubled between two ticks: the cut is a drop from
+			// the current median, not from the one cached at the last tick
+			// (with which it was missed altogether).
+			name: "drop soon after the network grew",
+			sim: sim{n: 500, asns: []simASN{de,
+				{asn: kzFixed, size: 400, count: steps(400, [3]int{0, 288, 200}, [3]int{434, 446, 180})},
+			}},
+			want: []span{{bgpwatch.ScopeASN, "", kzFixed, 434, 446}},
+		},
+		{
 			name: "one-bin dip",
 			sim: sim{n: 200, asns: []simASN{de,
 				{asn: kzFixed, cc: "KZ", size: 400, count: outage(400, 0, [2]int{72, 73})},

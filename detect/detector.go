@@ -290,7 +290,10 @@ func (d *Detector) step(s *tracker, v int32, t time.Time, th Thresholds, tick bo
 		if tick || h.len() == d.minHist {
 			h.get(&d.scratch)
 		}
-		if h.len() < d.minHist || !below(v, h.median, th.Drop) {
+		// The cached median is refreshed on ticks only, but a drop from
+		// the current one is never missed: hi bounds it from above, and
+		// only a value at or under hi's drop level costs a recomputation.
+		if h.len() < d.minHist || !below(v, h.hi, th.Drop) {
 			h.push(v)
 			return actNone
 		}

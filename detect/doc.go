@@ -26,7 +26,11 @@
 // is cached and recomputed only when the stored values changed, at most
 // hourly (at the first accepted bin of each period of RecomputeEvery bins
 // on the clock, so that runs started at different times recompute at the
-// same bins) and on demand when a value falls below the drop level. Warm-up: an entity needs MinHistory (2 h, 24 bins) of history
+// same bins) and on demand when a value falls below the drop level of an
+// upper bound of the current median (the cached one, raised by every value
+// stored since), so that a drop right after the entity grew is measured
+// against the median as it is. Warm-up: an entity needs MinHistory (2 h,
+// 24 bins) of history
 // before it can start an event; with less history nothing is reported
 // (an entity that appears already down has no baseline to fall from).
 //

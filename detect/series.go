@@ -13,6 +13,12 @@ type history struct {
 	size   int // capacity (bins in the window)
 	median int32
 	dirty  bool
+	// hi bounds the window's current median from above: the median at
+	// the last get, raised by every value pushed since. Pushing values no
+	// higher than hi cannot lift the median above it, whatever they
+	// evict, so a value above hi×(1−drop) cannot be a drop from the
+	// current median, cached or not (see Detector.step).
+	hi int32
 }
 
 func newHistory(size int) history { return history{size: size, dirty: true} }
@@ -32,8 +38,10 @@ func (h *history) push(v int32) {
 		}
 		h.ring = append(h.ring, v)
 		h.dirty = true
+		h.hi = max(h.hi, v)
 		return
 	}
+	h.hi = max(h.hi, v)
 	if old := h.ring[h.pos]; old != v {
 		h.ring[h.pos] = v
 		h.dirty = true
@@ -50,6 +58,7 @@ func (h *history) get(scratch *[]int32) int32 {
 		h.median = medianOf(h.ring, scratch)
 		h.dirty = false
 	}
+	h.hi = h.median
 	return h.median
 }
 
