@@ -2,11 +2,9 @@ package live_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,69 +12,6 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/live"
 )
-
-// logStore keeps the records logged through its handlers.
-type logStore struct {
-	mu   sync.Mutex
-	recs []logRec
-}
-
-type logRec struct {
-	at    time.Time
-	level slog.Level
-	msg   string
-	peer  string
-}
-
-// captureHandler records into store and passes records on to next.
-type captureHandler struct {
-	store *logStore
-	attrs []slog.Attr
-	next  slog.Handler
-}
-
-func (h captureHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h captureHandler) Handle(ctx context.Context, r slog.Record) error {
-	rec := logRec{at: time.Now(), level: r.Level, msg: r.Message}
-	find := func(a slog.Attr) bool {
-		if a.Key == "peer" {
-			rec.peer = fmt.Sprint(a.Value.Any())
-		}
-		return true
-	}
-	for _, a := range h.attrs {
-		find(a)
-	}
-	r.Attrs(find)
-	h.store.mu.Lock()
-	h.store.recs = append(h.store.recs, rec)
-	h.store.mu.Unlock()
-	if h.next.Enabled(ctx, r.Level) {
-		return h.next.WithAttrs(h.attrs).Handle(ctx, r)
-	}
-	return nil
-}
-
-func (h captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	h.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
-	return h
-}
-
-func (h captureHandler) WithGroup(string) slog.Handler { return h }
-
-// matching returns the messages logged for peer that contain sub.
-func (s *logStore) matching(peer netip.Addr, sub string) []logRec {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []logRec
-	for _, r := range s.recs {
-		if r.peer == peer.String() && strings.Contains(r.msg, sub) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 // dampedPeer is a rawPeer that connects again whenever its session ends,
 // reporting each new session on sessions.
@@ -135,9 +70,9 @@ func badMPReach(p *rawPeer) []byte {
 }
 
 // dampingSpeaker starts a speaker with a passive neighbor at peerAddr,
-// ConnectRetry 200 ms and ResetBackoffMax 1.6 s, logging into a store and
+// ConnectRetry 200 ms and ResetBackoffMax 1.6 s, logging into a recorder and
 // counting the PeerDown observations in downs.
-func dampingSpeaker(t *testing.T, peerAddr netip.Addr, peerASN uint32, downs *atomic.Int64) (*live.Speaker, netip.AddrPort, *logStore) {
+func dampingSpeaker(t *testing.T, peerAddr netip.Addr, peerASN uint32, downs *atomic.Int64) (*live.Speaker, netip.AddrPort, *logRecorder) {
 	t.Helper()
 	port := freePort(t, "127.0.0.1")
 	obs := make(chan bgpwatch.Observation, 1024)
@@ -155,18 +90,18 @@ func dampingSpeaker(t *testing.T, peerAddr netip.Addr, peerASN uint32, downs *at
 			}
 		}
 	}()
-	store := &logStore{}
+	logs := newLogRecorder(t)
 	sp, err := live.Start(context.Background(), live.Config{
 		ASN: 65000, RouterID: netip.MustParseAddr("127.0.0.1"),
 		ListenAddresses: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ListenPort: int32(port),
 		Neighbors:    []live.Neighbor{{Address: peerAddr, ASN: bgpwatch.ASN(peerASN), Passive: true}},
 		ConnectRetry: 200 * time.Millisecond, ResetBackoffMax: 1600 * time.Millisecond,
-		Logger: slog.New(captureHandler{store: store, next: testLogger(t).Handler()}),
+		Logger: slog.New(logs),
 	}, obs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sp, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), store
+	return sp, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), logs
 }
 
 // TestResetDamping: a neighbor whose UPDATEs keep carrying an unparsable
@@ -226,7 +161,7 @@ func TestResetDamping(t *testing.T) {
 		deadline := time.Now().Add(2 * time.Second)
 		var resets []logRec
 		for {
-			resets = logs.matching(peerAddr, "resetting the session")
+			resets = logs.forPeer(peerAddr, "resetting the session")
 			if len(resets) >= 6 || time.Now().After(deadline) {
 				break
 			}
@@ -323,7 +258,7 @@ func TestResetDamping(t *testing.T) {
 		if cleared < quiet-50*time.Millisecond || cleared > quiet+500*time.Millisecond {
 			t.Fatalf("reset count cleared after %v, want %v", cleared, quiet)
 		}
-		if n := len(logs.matching(peerAddr, "reset backoff cleared")); n != 1 {
+		if n := len(logs.forPeer(peerAddr, "reset backoff cleared")); n != 1 {
 			t.Errorf("%d log lines on the cleared backoff, want 1", n)
 		}
 		if rows := live.NewStatus(live.StatusConfig{Speaker: sp}).List(); len(rows) != 1 || rows[0].ResetCount != 0 || rows[0].IdleUntil != nil {
@@ -345,7 +280,7 @@ func TestResetDamping(t *testing.T) {
 		if gap < retry || gap > 2*retry {
 			t.Errorf("session back after %v, want %v", gap, retry)
 		}
-		resets := logs.matching(peerAddr, "resetting the session")
+		resets := logs.forPeer(peerAddr, "resetting the session")
 		if len(resets) != 3 || !strings.Contains(resets[2].msg, "1st in a row); next attempt in 200ms") {
 			t.Errorf("reset log lines %v, want a 3rd saying 1st in a row, 200ms", resets)
 		}

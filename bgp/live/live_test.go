@@ -62,6 +62,94 @@ type tWriter struct{ t *testing.T }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
+// logRecorder is a test's slog handler: it keeps every record the speaker
+// logs (gobgp's included, at debug level) for checks and passes it on to
+// the test log. Handlers made by WithAttrs share its records.
+type logRecorder struct {
+	next  slog.Handler
+	attrs []slog.Attr
+	recs  *logRecs
+}
+
+type logRecs struct {
+	mu   sync.Mutex
+	list []logRec
+}
+
+// logRec is one record: its message, the message with its attributes as
+// text, and its "peer" attribute.
+type logRec struct {
+	at        time.Time
+	level     slog.Level
+	msg, text string
+	peer      string
+}
+
+func newLogRecorder(t *testing.T) *logRecorder {
+	return &logRecorder{next: testLogger(t).Handler(), recs: &logRecs{}}
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logRecorder) Handle(ctx context.Context, r slog.Record) error {
+	rec := logRec{at: time.Now(), level: r.Level, msg: r.Message}
+	var b strings.Builder
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		if a.Key == "peer" {
+			rec.peer = fmt.Sprint(a.Value.Any())
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	rec.text = b.String()
+	h.recs.mu.Lock()
+	h.recs.list = append(h.recs.list, rec)
+	h.recs.mu.Unlock()
+	if h.next.Enabled(ctx, r.Level) {
+		return h.next.WithAttrs(h.attrs).Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *h
+	c.attrs = append(slices.Clone(h.attrs), as...)
+	return &c
+}
+
+func (h *logRecorder) WithGroup(string) slog.Handler { return h }
+
+// matching returns the recorded records, as text, that contain s.
+func (h *logRecorder) matching(s string) []string {
+	h.recs.mu.Lock()
+	defer h.recs.mu.Unlock()
+	var out []string
+	for _, r := range h.recs.list {
+		if strings.Contains(r.text, s) {
+			out = append(out, r.text)
+		}
+	}
+	return out
+}
+
+// forPeer returns the records logged for peer whose message contains sub.
+func (h *logRecorder) forPeer(peer netip.Addr, sub string) []logRec {
+	h.recs.mu.Lock()
+	defer h.recs.mu.Unlock()
+	var out []logRec
+	for _, r := range h.recs.list {
+		if r.peer == peer.String() && strings.Contains(r.msg, sub) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // notice is one webhook delivery the receiver got.
 type notice struct {
 	Type  string `json:"type"`

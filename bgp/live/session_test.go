@@ -119,61 +119,6 @@ func routeStrings(routes []birdtest.Route) []string {
 	return out
 }
 
-// logRecorder keeps the speaker's log messages (gobgp's included, at
-// debug level) for checks, and passes them on to the test log.
-type logRecorder struct {
-	next slog.Handler
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecorder) Handle(ctx context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
-	h.mu.Lock()
-	h.msgs = append(h.msgs, b.String())
-	h.mu.Unlock()
-	if h.next.Enabled(ctx, r.Level) {
-		return h.next.Handle(ctx, r)
-	}
-	return nil
-}
-func (h *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
-	return &withAttrs{h, as}
-}
-func (h *logRecorder) WithGroup(string) slog.Handler { return h }
-
-// matching returns the recorded messages containing s.
-func (h *logRecorder) matching(s string) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, m := range h.msgs {
-		if strings.Contains(m, s) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-type withAttrs struct {
-	h  *logRecorder
-	as []slog.Attr
-}
-
-func (w *withAttrs) Enabled(context.Context, slog.Level) bool { return true }
-func (w *withAttrs) Handle(ctx context.Context, r slog.Record) error {
-	r = r.Clone()
-	r.AddAttrs(w.as...)
-	return w.h.Handle(ctx, r)
-}
-func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
-	return &withAttrs{w.h, append(slices.Clone(w.as), as...)}
-}
-func (w *withAttrs) WithGroup(string) slog.Handler { return w }
-
 // sessionSpeaker starts a speaker listening on 127.0.0.1:port (AS 65000)
 // with neighbors, and a consumer of its observations.
 func sessionSpeaker(t *testing.T, port uint16, neighbors []live.Neighbor) (*live.Speaker, *consumer, *logRecorder) {
@@ -181,7 +126,7 @@ func sessionSpeaker(t *testing.T, port uint16, neighbors []live.Neighbor) (*live
 	obs := make(chan bgpwatch.Observation, 1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	rec := &logRecorder{next: testLogger(t).Handler()}
+	rec := newLogRecorder(t)
 	sp, err := live.Start(ctx, live.Config{
 		ASN: 65000, RouterID: netip.MustParseAddr("127.0.0.1"),
 		ListenAddresses: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ListenPort: int32(port),
