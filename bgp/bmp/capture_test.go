@@ -86,9 +86,9 @@ func TestCiscoCapture(t *testing.T) {
 	wantKinds := map[string]int{
 		"announce " + locRIB: 48,
 		"withdraw " + locRIB: 23,
-		"announce ipf-zbl1327-r-daisy-90/loc-rib/AS4226809946/0.0.0.0":         1,
-		"peer-down ipf-zbl1327-r-daisy-90/adj-rib-in-post/AS64496/203.0.113.44":  1,
-		"peer-down ipf-zbl1327-r-daisy-90/adj-rib-in-post/AS64496/203.0.113.28":  1,
+		"announce ipf-zbl1327-r-daisy-90/loc-rib/AS4226809946/0.0.0.0":            1,
+		"peer-down ipf-zbl1327-r-daisy-90/adj-rib-in-post/AS64496/203.0.113.44":   1,
+		"peer-down ipf-zbl1327-r-daisy-90/adj-rib-in-post/AS64496/203.0.113.28":   1,
 		"peer-down ipf-zbl1327-r-daisy-90/adj-rib-in-post/AS64496/2001:db8:44::1": 1,
 	}
 	if fmt.Sprint(kinds) != fmt.Sprint(wantKinds) {

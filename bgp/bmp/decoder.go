@@ -46,10 +46,10 @@ type PeerState struct {
 	EndOfRIB      RIBSet         // table kinds whose End-of-RIB was seen (IPv4 or IPv6)
 	Stats         map[Stat]int64 // last value per statistic (Stat with Value 0 as key)
 
-	hasCaps      bool
-	sent, recv   Capabilities
-	names        [numRIB]string // cached collector names
-	active       RIBSet         // counted kinds announced by Peer Up or Route Monitoring
+	hasCaps    bool
+	sent, recv Capabilities
+	names      [numRIB]string // cached collector names
+	active     RIBSet         // counted kinds announced by Peer Up or Route Monitoring
 }
 
 // Counters are a router's message counts.

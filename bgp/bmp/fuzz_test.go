@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
-
 )
 
 // seedStreams are small BMP streams built by the test helpers: every
@@ -112,4 +111,3 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 }
-
