@@ -495,3 +495,14 @@ func (r *Reader) Next() ([]byte, int64, error) {
 
 // NewReaderBytes returns a Reader over an in-memory stream.
 func NewReaderBytes(b []byte) *Reader { return NewReader(bytes.NewReader(b)) }
+
+// LooksLikeBMP reports whether b starts with a plausible BMP v3 common
+// header (version 3, a length from 6 to MaxMessageLen, a known type). An
+// MRT file never does: its first byte is that of a timestamp after 1971.
+func LooksLikeBMP(b []byte) bool {
+	if len(b) < CommonHeaderLen || b[0] != Version {
+		return false
+	}
+	n := binary.BigEndian.Uint32(b[1:])
+	return n >= CommonHeaderLen && n <= MaxMessageLen && b[5] <= TypeRouteMirroring
+}
