@@ -42,7 +42,7 @@ type PeerState struct {
 	LocalAddr     netip.Addr
 	Routes        int64          // routes (announced and withdrawn) reported
 	LastUpdate    time.Time      // time of the last Route Monitoring
-	RIBs          RIBSet         // table kinds seen for this peer
+	RIBs          RIBSet         // table kinds seen for this peer (Peer Up, Route Monitoring)
 	EndOfRIB      RIBSet         // table kinds whose End-of-RIB was seen (IPv4 or IPv6)
 	Stats         map[Stat]int64 // last value per statistic (Stat with Value 0 as key)
 
@@ -212,7 +212,9 @@ func (d *Decoder) Decode(b []byte, off int64, obs []bgpwatch.Observation) ([]bgp
 			obs = d.down(ps, t, obs)
 		}
 		ps.Up, ps.Since, ps.LocalAddr = true, t, m.PeerUp.LocalAddr
-		if k := m.Peer.RIB(); d.opt.RIBs.Has(k) {
+		k := m.Peer.RIB()
+		ps.RIBs = ps.RIBs.With(k)
+		if d.opt.RIBs.Has(k) {
 			ps.active = ps.active.With(k)
 		}
 		ps.EndOfRIB = 0
