@@ -1,9 +1,20 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"net"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/bgpwatch/bgpwatch/bgp/bmp"
+	"github.com/bgpwatch/bgpwatch/bgp/openbmp"
 )
 
 // BMP configures the BMP station: routers connect to Listen and stream
@@ -15,12 +26,36 @@ type BMP struct {
 	// adj-rib-in-pre (the default), adj-rib-in-post, adj-rib-out-pre,
 	// adj-rib-out-post, loc-rib.
 	RIBs []string `yaml:"ribs"`
+	// Kafka reads OpenBMP raw messages from Kafka (e.g. RouteViews).
+	Kafka *Kafka `yaml:"kafka"`
+}
+
+// Kafka configures the OpenBMP Kafka consumer.
+type Kafka struct {
+	Brokers    []string `yaml:"brokers"`
+	Topics     []string `yaml:"topics"`
+	TopicRegex string   `yaml:"topic_regex"` // instead of topics
+	Group      string   `yaml:"group"`       // default "bgpwatch"
+	FromStart  bool     `yaml:"from_start"`  // a new group starts at the oldest record, not the newest
+	TLS        *struct {
+		CAFile             string `yaml:"ca_file"`
+		CertFile           string `yaml:"cert_file"`
+		KeyFile            string `yaml:"key_file"`
+		ServerName         string `yaml:"server_name"`
+		InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	} `yaml:"tls"`
+	SASL *struct {
+		Mechanism   string `yaml:"mechanism"` // plain, scram-sha-256, scram-sha-512
+		Username    string `yaml:"username"`
+		Password    string `yaml:"password"`
+		PasswordEnv string `yaml:"password_env"`
+	} `yaml:"sasl"`
 }
 
 // Enabled reports whether a BMP source is configured.
-func (b *BMP) Enabled() bool { return b != nil && b.Listen != "" }
+func (b *BMP) Enabled() bool { return b != nil && (b.Listen != "" || b.Kafka != nil) }
 
-func (b *BMP) validate() error {
+func (b *BMP) validate(getenvFn func(string) string) error {
 	if b == nil {
 		return nil
 	}
@@ -32,7 +67,88 @@ func (b *BMP) validate() error {
 	if _, err := b.ribSet(); err != nil {
 		return invalid("bmp.ribs: %v", err)
 	}
+	if k := b.Kafka; k != nil {
+		if len(k.Brokers) == 0 {
+			return invalid("bmp.kafka.brokers is required")
+		}
+		if (len(k.Topics) == 0) == (k.TopicRegex == "") {
+			return invalid("bmp.kafka: give topics or topic_regex (one of them)")
+		}
+		if k.TopicRegex != "" {
+			if _, err := regexp.Compile(k.TopicRegex); err != nil {
+				return invalid("bmp.kafka.topic_regex: %v", err)
+			}
+		}
+		if s := k.SASL; s != nil {
+			switch s.Mechanism {
+			case "plain", "scram-sha-256", "scram-sha-512":
+			default:
+				return invalid("bmp.kafka.sasl.mechanism %q: want plain, scram-sha-256 or scram-sha-512", s.Mechanism)
+			}
+			if s.Username == "" {
+				return invalid("bmp.kafka.sasl.username is required")
+			}
+			if s.PasswordEnv != "" {
+				if getenvFn == nil {
+					getenvFn = os.Getenv
+				}
+				pw := strings.TrimSpace(getenvFn(s.PasswordEnv))
+				if pw == "" {
+					return invalid("bmp.kafka.sasl: environment variable %s is empty", s.PasswordEnv)
+				}
+				s.Password = pw
+			}
+		}
+		if t := k.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+			return invalid("bmp.kafka.tls: cert_file and key_file go together")
+		}
+	}
 	return nil
+}
+
+// KafkaConfig returns the OpenBMP consumer's configuration; it reads the
+// TLS files.
+func (b *BMP) KafkaConfig() (openbmp.Config, error) {
+	k := b.Kafka
+	s, _ := b.ribSet()
+	c := openbmp.Config{Brokers: k.Brokers, Topics: k.Topics, TopicRegex: k.TopicRegex, Group: k.Group, FromStart: k.FromStart, RIBs: s}
+	if c.Group == "" {
+		c.Group = "bgpwatch"
+	}
+	if t := k.TLS; t != nil {
+		tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+		if t.CAFile != "" {
+			pem, err := os.ReadFile(t.CAFile)
+			if err != nil {
+				return c, fmt.Errorf("bmp.kafka.tls.ca_file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return c, fmt.Errorf("bmp.kafka.tls.ca_file %s: no PEM certificate", t.CAFile)
+			}
+		}
+		if t.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+			if err != nil {
+				return c, fmt.Errorf("bmp.kafka.tls: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		c.TLS = tc
+	}
+	if s := k.SASL; s != nil {
+		var m sasl.Mechanism
+		switch s.Mechanism {
+		case "plain":
+			m = plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()
+		case "scram-sha-256":
+			m = scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()
+		case "scram-sha-512":
+			m = scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()
+		}
+		c.SASL = m
+	}
+	return c, nil
 }
 
 func (b *BMP) ribSet() (bmp.RIBSet, error) {

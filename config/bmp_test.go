@@ -27,3 +27,38 @@ func TestBMPConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestBMPKafkaConfig(t *testing.T) {
+	getenv := func(k string) string { return map[string]string{"KPW": "secret"}[k] }
+	f, err := Parse(strings.NewReader(`bmp:
+  kafka:
+    brokers: [k1:9092, k2:9092]
+    topic_regex: '^routeviews\..*\.bmp_raw$'
+    sasl: {mechanism: scram-sha-512, username: u, password_env: KPW}
+    tls: {server_name: kafka.example}
+`), getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := f.BMP.KafkaConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Live() || len(kc.Brokers) != 2 || kc.TopicRegex == "" || kc.Group != "bgpwatch" || kc.SASL == nil ||
+		kc.SASL.Name() != "SCRAM-SHA-512" || kc.TLS == nil || kc.TLS.ServerName != "kafka.example" || kc.RIBs != bmp.DefaultRIBs {
+		t.Errorf("kafka config %+v", kc)
+	}
+	for _, bad := range []string{
+		"bmp: {kafka: {topics: [a]}}",
+		"bmp: {kafka: {brokers: [k:1]}}",
+		"bmp: {kafka: {brokers: [k:1], topics: [a], topic_regex: b}}",
+		"bmp: {kafka: {brokers: [k:1], topic_regex: '('}}",
+		"bmp: {kafka: {brokers: [k:1], topics: [a], sasl: {mechanism: gssapi, username: u}}}",
+		"bmp: {kafka: {brokers: [k:1], topics: [a], sasl: {mechanism: plain, username: u, password_env: NONE}}}",
+		"bmp: {kafka: {brokers: [k:1], topics: [a], tls: {cert_file: c}}}",
+	} {
+		if _, err := Parse(strings.NewReader(bad), getenv); !errors.Is(err, bgpwatch.ErrInvalid) {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}

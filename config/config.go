@@ -206,7 +206,7 @@ func (f *File) Validate(getenv func(string) string) error {
 	if f.RISLive.URL != "" && !strings.HasPrefix(f.RISLive.URL, "ws://") && !strings.HasPrefix(f.RISLive.URL, "wss://") {
 		return invalid("ris_live.url %q: want ws:// or wss://", f.RISLive.URL)
 	}
-	if err := f.BMP.validate(); err != nil {
+	if err := f.BMP.validate(getenv); err != nil {
 		return err
 	}
 	d := &f.Detection

@@ -38,14 +38,16 @@ type RouterStatus struct {
 	// Counters adds up all connections of the router, this one included.
 }
 
-// routerSet tracks routers by address; a router that reconnects from
-// the same address keeps its entry and its counts.
-type routerSet struct {
+// RouterSet tracks routers by address for status pages and metrics; a
+// router that reconnects from the same address keeps its entry and its
+// counts. The zero value is ready to use.
+type RouterSet struct {
 	mu sync.Mutex
-	m  map[string]*routerEntry
+	m  map[string]*RouterEntry
 }
 
-type routerEntry struct {
+// RouterEntry is one router of a RouterSet.
+type RouterEntry struct {
 	key       string
 	remote    string
 	dec       *Decoder
@@ -66,12 +68,13 @@ func (c *Counters) add(o Counters) {
 	c.Unsupported += o.Unsupported
 }
 
-// attach registers a new decoder for the router at remote (host only).
-func (rs *routerSet) attach(remote string, dec *Decoder, now time.Time) *routerEntry {
+// Attach registers a new decoder for the router at remote (an address,
+// or another stable name of the router's connection).
+func (rs *RouterSet) Attach(remote string, dec *Decoder, now time.Time) *RouterEntry {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.m == nil {
-		rs.m = map[string]*routerEntry{}
+		rs.m = map[string]*RouterEntry{}
 	}
 	key := remote
 	for i := 2; rs.m[key] != nil && rs.m[key].connected; i++ {
@@ -79,7 +82,7 @@ func (rs *routerSet) attach(remote string, dec *Decoder, now time.Time) *routerE
 	}
 	e := rs.m[key]
 	if e == nil {
-		e = &routerEntry{key: key, remote: remote}
+		e = &RouterEntry{key: key, remote: remote}
 		rs.m[key] = e
 	} else if e.dec != nil {
 		e.base.add(e.dec.State().Counters)
@@ -88,7 +91,9 @@ func (rs *routerSet) attach(remote string, dec *Decoder, now time.Time) *routerE
 	return e
 }
 
-func (rs *routerSet) detach(e *routerEntry, now time.Time, reset bool) {
+// Detach marks the router disconnected; reset counts a connection ended
+// (or a record skipped) for a malformed message.
+func (rs *RouterSet) Detach(e *RouterEntry, now time.Time, reset bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	e.connected, e.since = false, now
@@ -97,15 +102,25 @@ func (rs *routerSet) detach(e *routerEntry, now time.Time, reset bool) {
 	}
 }
 
-func (rs *routerSet) touch(e *routerEntry, now time.Time) {
+// Malformed counts a malformed message of a router that stays connected
+// (a skipped Kafka record).
+func (rs *RouterSet) Malformed(e *RouterEntry) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	e.resets++
+}
+
+// Touch records a message from the router at now.
+func (rs *RouterSet) Touch(e *RouterEntry, now time.Time) {
 	rs.mu.Lock()
 	e.last = now
 	rs.mu.Unlock()
 }
 
-func (rs *routerSet) list() []RouterStatus {
+// List returns every router's status, sorted by name and address.
+func (rs *RouterSet) List() []RouterStatus {
 	rs.mu.Lock()
-	entries := make([]*routerEntry, 0, len(rs.m))
+	entries := make([]*RouterEntry, 0, len(rs.m))
 	for _, e := range rs.m {
 		entries = append(entries, e)
 	}
@@ -147,7 +162,7 @@ type Station struct {
 	cfg     StationConfig
 	log     *slog.Logger
 	ln      net.Listener
-	routers routerSet
+	routers RouterSet
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -177,7 +192,7 @@ func Listen(cfg StationConfig) (*Station, error) {
 func (s *Station) Addr() net.Addr { return s.ln.Addr() }
 
 // Routers returns the routers that connected so far, connected or not.
-func (s *Station) Routers() []RouterStatus { return s.routers.list() }
+func (s *Station) Routers() []RouterStatus { return s.routers.List() }
 
 // Run accepts routers until ctx ends, then closes every connection and
 // returns once their final observations are sent (or ctx dropped them).
@@ -235,7 +250,7 @@ func (s *Station) serve(ctx context.Context, c net.Conn, out chan<- bgpwatch.Obs
 		tc.SetKeepAlivePeriod(time.Minute)
 	}
 	dec := NewDecoder(remote, Options{RIBs: s.cfg.RIBs, Now: s.cfg.Now})
-	e := s.routers.attach(remote, dec, s.cfg.Now())
+	e := s.routers.Attach(remote, dec, s.cfg.Now())
 	s.log.Info("bmp router connected", "address", remote)
 	send := func(obs []bgpwatch.Observation) bool {
 		for _, o := range obs {
@@ -266,7 +281,7 @@ func (s *Station) serve(ctx context.Context, c net.Conn, out chan<- bgpwatch.Obs
 			break
 		}
 		obs, err = dec.Decode(b, off, obs[:0])
-		s.routers.touch(e, s.cfg.Now())
+		s.routers.Touch(e, s.cfg.Now())
 		if !send(obs) {
 			break
 		}
@@ -283,6 +298,6 @@ func (s *Station) serve(ctx context.Context, c net.Conn, out chan<- bgpwatch.Obs
 	}
 	c.Close()
 	now := s.cfg.Now()
-	s.routers.detach(e, now, reset)
+	s.routers.Detach(e, now, reset)
 	send(dec.Close(now, obs[:0]))
 }

@@ -11,32 +11,75 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/bmp"
 	"github.com/bgpwatch/bgpwatch/bgp/live"
+	"github.com/bgpwatch/bgpwatch/bgp/openbmp"
 	"github.com/bgpwatch/bgpwatch/config"
 )
 
-// startBMP starts the BMP station when the configuration has one: it
-// listens for routers, sends their observations to obs until ctx ends
-// (wg tracks it), registers its metrics and returns its status feed.
-func startBMP(ctx context.Context, f *config.File, obs chan<- bgpwatch.Observation, metrics liveMetrics, log *slog.Logger, wg *sync.WaitGroup) ([]func() live.Feed, error) {
+// bmpRun is what startBMP started: the status feeds, and wrap, which
+// gives live ingest's pipeline the bookkeeping the Kafka consumer needs to
+// commit only what is stored.
+type bmpRun struct {
+	feeds []func() live.Feed
+	wrap  func(live.Pipeline) live.Pipeline
+}
+
+// startBMP starts the BMP station and the OpenBMP Kafka consumer that the
+// configuration has: they send observations to obs until ctx ends (wg
+// tracks them); their metrics are registered.
+func startBMP(ctx context.Context, f *config.File, obs chan<- bgpwatch.Observation, metrics liveMetrics, log *slog.Logger, wg *sync.WaitGroup) (*bmpRun, error) {
+	r := &bmpRun{wrap: func(p live.Pipeline) live.Pipeline { return p }}
 	if !f.BMP.Enabled() {
-		return nil, nil
+		return r, nil
 	}
-	cfg := f.BMP.StationConfig()
-	cfg.Logger = log.With("source", "bmp")
-	st, err := bmp.Listen(cfg)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("bmp station listening", "address", st.Addr().String())
-	if metrics != nil {
-		if err := metrics.Registry().Register(&bmp.Collector{Source: "station", Routers: st.Routers}); err != nil {
-			log.Warn("bmp metrics not registered", "err", err)
+	register := func(c *bmp.Collector) {
+		if metrics != nil {
+			if err := metrics.Registry().Register(c); err != nil {
+				log.Warn("bmp metrics not registered", "err", err)
+			}
 		}
 	}
-	started := time.Now()
-	wg.Go(func() { st.Run(ctx, obs) })
-	feed := func() live.Feed { return bmpFeed("bmp", "tcp://"+st.Addr().String(), started, cfg.RIBs, st.Routers()) }
-	return []func() live.Feed{feed}, nil
+	var kc openbmp.Config
+	if f.BMP.Kafka != nil {
+		var err error
+		if kc, err = f.BMP.KafkaConfig(); err != nil {
+			return nil, err
+		}
+	}
+	if f.BMP.Listen != "" {
+		cfg := f.BMP.StationConfig()
+		cfg.Logger = log.With("source", "bmp")
+		st, err := bmp.Listen(cfg)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("bmp station listening", "address", st.Addr().String())
+		register(&bmp.Collector{Source: "station", Routers: st.Routers})
+		started := time.Now()
+		wg.Go(func() { st.Run(ctx, obs) })
+		r.feeds = append(r.feeds, func() live.Feed { return bmpFeed("bmp", "tcp://"+st.Addr().String(), started, cfg.RIBs, st.Routers()) })
+	}
+	if f.BMP.Kafka != nil {
+		kc.Logger = log.With("source", "bmp-kafka")
+		c, err := openbmp.New(kc)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("openbmp kafka consumer started", "brokers", strings.Join(kc.Brokers, ","), "group", kc.Group)
+		register(&bmp.Collector{Source: "kafka", Routers: c.Routers})
+		started := time.Now()
+		wg.Go(func() { c.Run(ctx, obs) })
+		url := "kafka://" + strings.Join(kc.Brokers, ",") + "/" + strings.Join(kc.Topics, ",") + kc.TopicRegex
+		r.feeds = append(r.feeds, func() live.Feed {
+			fd := bmpFeed("bmp-kafka", url, started, kc.RIBs, c.Routers())
+			if st := c.Stats(); !st.Last.IsZero() {
+				fd.LastMessage = st.Last
+			}
+			return fd
+		})
+		step := f.Step()
+		r.wrap = func(p live.Pipeline) live.Pipeline { return c.Wrap(p, step) }
+	}
+	return r, nil
 }
 
 // bmpFeed adapts routers' state to the status page: a row per router
@@ -45,7 +88,9 @@ func startBMP(ctx context.Context, f *config.File, obs chan<- bgpwatch.Observati
 func bmpFeed(name, url string, since time.Time, ribs bmp.RIBSet, routers []bmp.RouterStatus) live.Feed {
 	fd := live.Feed{Name: name, URL: url, Connected: true, Since: since}
 	for _, r := range routers {
-		addr, _ := netip.ParseAddr(strings.SplitN(r.Remote, "#", 2)[0])
+		// Remote is [collector/]address[#n].
+		a := strings.SplitN(r.Remote, "#", 2)[0]
+		addr, _ := netip.ParseAddr(a[strings.LastIndex(a, "/")+1:])
 		state := "disconnected"
 		if r.Connected {
 			state = "connected"

@@ -16,10 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/bgp/bmp"
 	"github.com/bgpwatch/bgpwatch/bgp/live"
+	"github.com/bgpwatch/bgpwatch/bgp/openbmp"
 	"github.com/bgpwatch/bgpwatch/internal/birdtest"
 	"github.com/bgpwatch/bgpwatch/internal/frrtest"
 	"github.com/bgpwatch/bgpwatch/internal/shareddata"
@@ -375,4 +380,125 @@ detection:
 	}
 	t.Logf("FRR peers up through BMP %v after start; withdrawal → event.started webhook %v; total %v",
 		tUp.Round(time.Millisecond), latStart.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+}
+
+// TestStartLiveBMPKafka: serve's OpenBMP consumer (config bmp.kafka) reads
+// the capture's messages from an in-process Kafka; /v1/peers shows the
+// router and its VRF table, /metrics the consumer's counters; at shutdown
+// the offsets of what was stored are committed in the group.
+func TestStartLiveBMPKafka(t *testing.T) {
+	pcap := shareddata.Path(t, "stream/bmp.cisco.peer_down.pcap")
+	f, err := os.Open(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := bmp.ReadCapture(f)
+	f.Close()
+	if err != nil || len(streams) != 1 {
+		t.Fatalf("capture: %v", err)
+	}
+	kf, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "openbmp.bmp_raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kf.Close()
+	var recs []*kgo.Record
+	r := bmp.NewReaderBytes(streams[0].Data)
+	for {
+		b, _, err := r.Next()
+		if err != nil {
+			break
+		}
+		recs = append(recs, &kgo.Record{Value: openbmp.Append(nil, openbmp.Header{Collector: "lab", RouterIP: netip.MustParseAddr("192.0.2.1")}, b)})
+	}
+	pc, err := kgo.NewClient(kgo.SeedBrokers(kf.ListenAddrs()...), kgo.DefaultProduceTopic("openbmp.bmp_raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pc.Close()
+
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf(`bin_step: 1s
+tick: 100ms
+bmp:
+  ribs: [loc-rib]
+  kafka: {brokers: [%s], topic_regex: '^openbmp\..*bmp_raw$', group: bw-test, from_start: true}
+`, kf.ListenAddrs()[0])), 0o644)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	lf := addLiveFlags(fs)
+	if err := fs.Parse([]string{"--config", file}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lf.load(fs, &serveConfig{}, os.Getenv); err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.New(t)
+	metrics := api.NewMetrics(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := startLive(ctx, lf.file, db, metrics, slog.New(slog.DiscardHandler))
+	if err != nil || l == nil {
+		t.Fatalf("startLive = %v, %v", l, err)
+	}
+	defer func() { cancel(); l.wait() }()
+	vrf := "ipf-zbl1327-r-daisy-90/loc-rib/rd=4226809946:12"
+	var rows []live.PeerInfo
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("rows %+v", rows)
+		}
+	})
+	poll(t, 10*time.Second, "the VRF table through Kafka", func() bool {
+		rows = l.status.List()
+		for _, r := range rows {
+			if r.Collector == vrf && r.Source == "bmp-kafka" && r.V4Prefixes == 17 && r.V6Prefixes == 10 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range rows {
+		if r.Collector == "ipf-zbl1327-r-daisy-90" && (r.Address != "192.0.2.1" || r.State != "connected") {
+			t.Errorf("router row %+v", r)
+		}
+	}
+	mfs, err := metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "bgpwatch_bmp_messages_total" {
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == "source" && lp.GetValue() == "kafka" && m.GetCounter().GetValue() > 0 {
+						found = true
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no kafka BMP message counts on /metrics")
+	}
+	// Shutdown commits the stored records' offsets in the group.
+	cancel()
+	if err := l.wait(); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(kf.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	resp, err := kadm.NewClient(adm).FetchOffsets(context.Background(), "bw-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, ok := resp.Lookup("openbmp.bmp_raw", 0)
+	if !ok || off.At <= 0 || off.At > int64(len(recs)) {
+		t.Errorf("committed offset %+v (ok %v), want within 1..%d", off, ok, len(recs))
+	}
 }

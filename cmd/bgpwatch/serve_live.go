@@ -251,7 +251,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		sc.Feeds = append(sc.Feeds, func() live.Feed { return risFeed(c.State()) })
 		wg.Go(func() { c.Run(sctx, obs) })
 	}
-	bmpFeeds, err := startBMP(sctx, f, obs, metrics, log, &wg)
+	bm, err := startBMP(sctx, f, obs, metrics, log, &wg)
 	if err != nil {
 		cancel()
 		if sp != nil {
@@ -260,7 +260,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		wg.Wait()
 		return nil, err
 	}
-	sc.Feeds = append(sc.Feeds, bmpFeeds...)
+	sc.Feeds = append(sc.Feeds, bm.feeds...)
 	status := live.NewStatus(sc)
 	if metrics != nil {
 		if err := metrics.Registry().Register(status); err != nil {
@@ -274,7 +274,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 	}
 	go func() {
 		defer close(l.done)
-		l.err = live.Run(sctx, p, obs, live.RunConfig{
+		l.err = live.Run(sctx, bm.wrap(p), obs, live.RunConfig{
 			Tick: f.Tick, Peers: p.Engine().Peers, Stats: p.Stats, Status: status, Recorder: rec, Logger: log,
 		})
 		cancel()
