@@ -320,8 +320,8 @@ func (p *parser) peerHeader(h *PeerHeader) error {
 // bgpMessage reads one BGP message (marker, length, type) at p.pos. With
 // want > 0 the type must be want.
 func (p *parser) bgpMessage(dst *[]byte, what string, want uint8) error {
-	if err := p.need(19, what+": BGP header"); err != nil {
-		return err
+	if len(p.b)-p.pos < 19 {
+		return p.fail(p.pos, "%s: BGP header: 19 bytes needed, %d left in the message", what, len(p.b)-p.pos)
 	}
 	b := p.b[p.pos:]
 	for i := 0; i < 16; i++ {
