@@ -102,6 +102,16 @@ func (rs *RouterSet) Detach(e *RouterEntry, now time.Time, reset bool) {
 	}
 }
 
+// Reconnect marks a known router connected again (an OpenBMP router's new
+// Initiation after a Termination), keeping its decoder and counts.
+func (rs *RouterSet) Reconnect(e *RouterEntry, now time.Time) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if !e.connected {
+		e.connected, e.since = true, now
+	}
+}
+
 // Malformed counts a malformed message of a router that stays connected
 // (a skipped Kafka record).
 func (rs *RouterSet) Malformed(e *RouterEntry) {

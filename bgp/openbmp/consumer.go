@@ -259,6 +259,7 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 		// The router (re)connected to its collector: the tables it had
 		// are gone and will be sent again.
 		obs = rt.dec.Close(now, obs)
+		c.routers.Reconnect(rt.entry, now)
 	}
 	n0 := len(obs)
 	obs, err = rt.dec.Decode(msg, 0, obs)
@@ -269,6 +270,7 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 	}
 	if len(msg) >= bmp.CommonHeaderLen && msg[5] == bmp.TypeTermination {
 		obs = rt.dec.Close(now, obs)
+		c.routers.Detach(rt.entry, now, false)
 	}
 	last := ""
 	for i := range obs {

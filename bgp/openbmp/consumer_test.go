@@ -360,3 +360,52 @@ func TestKafkaSASL(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaTermination: a router's Termination (it left its collector)
+// drops its tables and shows it disconnected; its next Initiation shows
+// it connected again.
+func TestKafkaTermination(t *testing.T) {
+	msgs := captureMessages(t, false, 0)
+	term := []byte{3, 0, 0, 0, 12, bmp.TypeTermination, 0, 1, 0, 2, 0, 1}
+	c := cluster(t)
+	produce(t, c, wrapAll(append(msgs, term))...)
+	ribs := bmp.DefaultRIBs.With(bmp.LocRIB)
+	cons, err := New(Config{Brokers: c.ListenAddrs(), Topics: []string{topic}, Group: "t", FromStart: true, RIBs: ribs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan bgpwatch.Observation, 200)
+	go cons.Run(ctx, out)
+	got := receive(t, out, 72+2)
+	var downs []string
+	for _, o := range got[72:] {
+		if o.Kind != bgpwatch.PeerDown {
+			t.Fatalf("after the routes: %v", o)
+		}
+		downs = append(downs, o.Peer.Collector)
+	}
+	slices.Sort(downs)
+	if strings.Join(downs, " ") != "ipf-zbl1327-r-daisy-90/loc-rib ipf-zbl1327-r-daisy-90/loc-rib/rd=4226809946:12" {
+		t.Errorf("termination dropped %v", downs)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if rs := cons.Routers(); len(rs) == 1 && !rs[0].Connected && rs[0].Termination == "reason 1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routers %+v", cons.Routers())
+		}
+	}
+	produce(t, c, wrapAll(msgs[:1])...)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if rs := cons.Routers(); len(rs) == 1 && rs[0].Connected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routers after a new Initiation %+v", cons.Routers())
+		}
+	}
+}
