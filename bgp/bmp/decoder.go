@@ -253,7 +253,10 @@ func (d *Decoder) Decode(b []byte, off int64, obs []bgpwatch.Observation) ([]bgp
 // rename applies an Initiation sysName; peers already reported under the
 // old name are dropped under it (they come back under the new one).
 func (d *Decoder) rename(name string, obs []bgpwatch.Observation) []bgpwatch.Observation {
-	if name == "" || name == d.nameLocked() {
+	if name == "" {
+		return obs // no sysName: keep the name the router has
+	}
+	if name == d.nameLocked() {
 		d.name = name
 		return obs
 	}

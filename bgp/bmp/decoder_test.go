@@ -242,3 +242,24 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestRename: a router named by its address until an Initiation names it
+// drops the tables reported under the address; an empty sysName keeps the
+// name.
+func TestRename(t *testing.T) {
+	d := NewDecoder("192.0.2.9", Options{})
+	ph := peerHdr(PeerGlobal, 0, "198.51.100.1", 64500, 1700000000)
+	obs := decodeMsgs(t, d,
+		bmpMsg(TypeRouteMonitoring, ph, update(nil, pfx("203.0.113.0/24", 0, false), []uint32{64500}, true)),
+		bmpMsg(TypeInitiation, []byte{0, 2, 0, 0}),
+		bmpMsg(TypeInitiation, []byte{0, 2, 0, 2, 'r', '9'}),
+		bmpMsg(TypeRouteMonitoring, ph, update(nil, pfx("203.0.113.0/24", 0, false), []uint32{64500}, true)),
+	)
+	var got []string
+	for _, o := range obs {
+		got = append(got, o.Kind.String()+" "+o.Peer.Collector)
+	}
+	if strings.Join(got, ",") != "announce 192.0.2.9,peer-down 192.0.2.9,announce r9" {
+		t.Errorf("observations %v", got)
+	}
+}
