@@ -66,6 +66,11 @@ func startBMP(ctx context.Context, f *config.File, obs chan<- bgpwatch.Observati
 		}
 		log.Info("openbmp kafka consumer started", "brokers", strings.Join(kc.Brokers, ","), "group", kc.Group)
 		register(&bmp.Collector{Source: "kafka", Routers: c.Routers})
+		if metrics != nil {
+			if err := metrics.Registry().Register(c); err != nil {
+				log.Warn("kafka metrics not registered", "err", err)
+			}
+		}
 		started := time.Now()
 		wg.Go(func() { c.Run(ctx, obs) })
 		url := "kafka://" + strings.Join(kc.Brokers, ",") + "/" + strings.Join(kc.Topics, ",") + kc.TopicRegex

@@ -483,6 +483,20 @@ bmp:
 	if !found {
 		t.Error("no kafka BMP message counts on /metrics")
 	}
+	records := false
+	for _, mf := range mfs {
+		if mf.GetName() == "bgpwatch_bmp_kafka_records_total" {
+			records = true
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == "decoded" && m.GetCounter().GetValue() != float64(len(recs)) {
+					t.Errorf("decoded records on /metrics: %v, want %d", m.GetCounter().GetValue(), len(recs))
+				}
+			}
+		}
+	}
+	if !records {
+		t.Error("no bgpwatch_bmp_kafka_records_total on /metrics")
+	}
 	// Shutdown commits the stored records' offsets in the group.
 	cancel()
 	if err := l.wait(); err != nil {
