@@ -232,13 +232,23 @@ func TestBadInput(t *testing.T) {
 		{"not an update", bmpMsg(TypeRouteMonitoring, ph, bgpMsg(4, nil)), "offset 66: route monitoring: BGP message type 4, want 2"},
 		{"nlri", bmpMsg(TypeRouteMonitoring, ph, update(nil, []byte{40, 1}, []uint32{1}, true)), "offset 48: route monitoring: NLRI:"},
 		{"tlv", bmpMsg(TypeInitiation, []byte{0, 2, 0, 9, 'r'}), "offset 8: information TLV type 2: length 9 runs past"},
-		{"stat length", bmpMsg(TypeStatistics, ph, []byte{0, 0, 0, 1, 0, 7, 0, 3, 1, 2, 3}), "offset 54: statistic type 7: length 3"},
+		{"stat length", bmpMsg(TypeStatistics, ph, []byte{0, 0, 0, 2, 0, 7, 0, 3, 1, 2, 3, 0, 8, 0, 9, 1}), "offset 63: statistic 2 of 2 (type 8): 9 bytes needed, 1 left"},
+		{"stat count", bmpMsg(TypeStatistics, ph, []byte{0, 0, 0, 1, 0, 7, 0, 3, 1, 2, 3, 0}), "offset 59: statistics report: 1 bytes after 1 statistics"},
 		{"unknown type", bmpMsg(9), "offset 5: unknown message type 9"},
 	}
 	for _, c := range bad {
 		_, err := d.Decode(c.msg, 0, nil)
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// A statistic of an unknown length is skipped; the known ones kept.
+	if _, err := d.Decode(bmpMsg(TypeStatistics, ph, []byte{0, 0, 0, 2, 0, 99, 0, 3, 1, 2, 3, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 0, 42}), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.State().Peers {
+		if p.Addr.String() == "198.51.100.1" && (len(p.Stats) != 1 || p.Stats[Stat{Type: 7}] != 42) {
+			t.Errorf("statistics %v", p.Stats)
 		}
 	}
 }

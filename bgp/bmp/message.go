@@ -411,7 +411,6 @@ func (p *parser) statistics(m *Message) error {
 		}
 		t := binary.BigEndian.Uint16(p.b[p.pos:])
 		l := int(binary.BigEndian.Uint16(p.b[p.pos+2:]))
-		at := p.pos
 		p.pos += 4
 		if err := p.need(l, fmt.Sprintf("statistic %d of %d (type %d)", i+1, n, t)); err != nil {
 			return err
@@ -427,7 +426,9 @@ func (p *parser) statistics(m *Message) error {
 		case 11:
 			s.AFI, s.SAFI, s.Value = binary.BigEndian.Uint16(v), v[2], binary.BigEndian.Uint64(v[3:])
 		default:
-			return p.fail(at+2, "statistic type %d: length %d, want 4, 8 or 11", t, l)
+			// A statistic of a kind this decoder does not know (other
+			// lengths): skipped, it says nothing about routes.
+			continue
 		}
 		m.Stats = append(m.Stats, s)
 	}
