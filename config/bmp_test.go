@@ -1,9 +1,18 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/bmp"
@@ -59,6 +68,37 @@ func TestBMPKafkaConfig(t *testing.T) {
 	} {
 		if _, err := Parse(strings.NewReader(bad), getenv); !errors.Is(err, bgpwatch.ErrInvalid) {
 			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+func TestBMPKafkaTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	// A self-signed certificate, PEM-encoded (any will do for the pool).
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	notPEM := filepath.Join(dir, "x.pem")
+	os.WriteFile(notPEM, []byte("hello"), 0o644)
+	for _, c := range []struct {
+		file string
+		ok   bool
+	}{{ca, true}, {notPEM, false}, {filepath.Join(dir, "missing.pem"), false}} {
+		f, err := Parse(strings.NewReader("bmp: {kafka: {brokers: [k:1], topics: [a], tls: {ca_file: "+c.file+"}}}"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kc, err := f.BMP.KafkaConfig()
+		if c.ok != (err == nil) || (c.ok && (kc.TLS == nil || kc.TLS.RootCAs == nil)) {
+			t.Errorf("%s: %v", c.file, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "bmp.kafka.tls.ca_file") {
+			t.Errorf("%s: error %v does not name the setting", c.file, err)
 		}
 	}
 }

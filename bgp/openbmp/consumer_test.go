@@ -2,10 +2,18 @@ package openbmp
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -406,6 +414,57 @@ func TestKafkaTermination(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("routers after a new Initiation %+v", cons.Routers())
+		}
+	}
+}
+
+// TestKafkaTLS: the consumer reads over TLS from a broker whose
+// certificate its CA pool trusts, and reads nothing from one it does not.
+func TestKafkaTLS(t *testing.T) {
+	msgs := captureMessages(t, false, 0)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kafka.test"}, DNSNames: []string{"kafka.test"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	srv := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic), kfake.TLS(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	trusted := x509.NewCertPool()
+	trusted.AddCert(cert)
+	pc, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topic), kgo.DialTLSConfig(&tls.Config{RootCAs: trusted, ServerName: "kafka.test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.ProduceSync(context.Background(), &kgo.Record{Value: wrapAll(msgs[:1])[0]}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pc.Close()
+	for _, pool := range []*x509.CertPool{x509.NewCertPool(), trusted} {
+		cons, err := New(Config{Brokers: c.ListenAddrs(), Topics: []string{topic}, Group: fmt.Sprintf("g%p", pool), FromStart: true,
+			TLS: &tls.Config{RootCAs: pool, ServerName: "kafka.test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		go cons.Run(ctx, make(chan bgpwatch.Observation, 10))
+		for ctx.Err() == nil && cons.Stats().Records == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		cons.Close(context.Background())
+		if got := cons.Stats().Records; (pool == trusted) != (got == 1) {
+			t.Errorf("trusted %v: %d records read", pool == trusted, got)
 		}
 	}
 }
