@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -26,6 +27,10 @@ type BMP struct {
 	// adj-rib-in-pre (the default), adj-rib-in-post, adj-rib-out-pre,
 	// adj-rib-out-post, loc-rib.
 	RIBs []string `yaml:"ribs"`
+	// MaxSkew: a router's timestamp further than this from the time its
+	// message arrived (at the station, or at the OpenBMP collector) is
+	// replaced by the arrival time; 0 means 10 min, negative keeps them.
+	MaxSkew time.Duration `yaml:"max_skew"`
 	// Kafka reads OpenBMP raw messages from Kafka (e.g. RouteViews).
 	Kafka *Kafka `yaml:"kafka"`
 }
@@ -111,7 +116,7 @@ func (b *BMP) validate(getenvFn func(string) string) error {
 func (b *BMP) KafkaConfig() (openbmp.Config, error) {
 	k := b.Kafka
 	s, _ := b.ribSet()
-	c := openbmp.Config{Brokers: k.Brokers, Topics: k.Topics, TopicRegex: k.TopicRegex, Group: k.Group, FromStart: k.FromStart, RIBs: s}
+	c := openbmp.Config{Brokers: k.Brokers, Topics: k.Topics, TopicRegex: k.TopicRegex, Group: k.Group, FromStart: k.FromStart, RIBs: s, MaxSkew: b.MaxSkew}
 	if c.Group == "" {
 		c.Group = "bgpwatch"
 	}
@@ -169,5 +174,5 @@ func (b *BMP) ribSet() (bmp.RIBSet, error) {
 // StationConfig returns the BMP station's configuration (validated).
 func (b *BMP) StationConfig() bmp.StationConfig {
 	s, _ := b.ribSet()
-	return bmp.StationConfig{Listen: b.Listen, RIBs: s}
+	return bmp.StationConfig{Listen: b.Listen, RIBs: s, MaxSkew: b.MaxSkew}
 }

@@ -19,12 +19,12 @@ import (
 )
 
 func TestBMPConfig(t *testing.T) {
-	f, err := Parse(strings.NewReader("bmp: {listen: ':11019', ribs: [loc-rib, adj-rib-in-post]}\n"), nil)
+	f, err := Parse(strings.NewReader("bmp: {listen: ':11019', ribs: [loc-rib, adj-rib-in-post], max_skew: 1m}\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := f.BMP.StationConfig()
-	if !f.Live() || sc.Listen != ":11019" || sc.RIBs != bmp.RIBSet(0).With(bmp.LocRIB).With(bmp.AdjRIBInPost) {
+	if !f.Live() || sc.Listen != ":11019" || sc.RIBs != bmp.RIBSet(0).With(bmp.LocRIB).With(bmp.AdjRIBInPost) || sc.MaxSkew != time.Minute {
 		t.Errorf("station config %+v", sc)
 	}
 	if f, _ := Parse(strings.NewReader("bmp: {listen: ':11019'}\n"), nil); f.BMP.StationConfig().RIBs != bmp.DefaultRIBs {

@@ -16,9 +16,16 @@ type Options struct {
 	// RIBs are the table kinds whose routes become observations; 0 means
 	// DefaultRIBs (pre-policy Adj-RIB-In).
 	RIBs RIBSet
-	// Now stamps messages whose per-peer header has no timestamp; nil
-	// means time.Now.
+	// Now is the reception time of a message given to Decode (DecodeAt
+	// gives it explicitly): it stamps messages whose per-peer header has
+	// no timestamp; nil means time.Now.
 	Now func() time.Time
+	// MaxSkew, when > 0, also replaces a header timestamp further than
+	// MaxSkew from the reception time by the reception time. RFC 7854's
+	// timestamp is when the router installed the routes: a table sent
+	// when a station connects may carry days-old times, which would land
+	// in bins long closed. 0 keeps every header time (dump).
+	MaxSkew time.Duration
 }
 
 // sessionKey identifies one monitored BGP session of a router (or its
@@ -76,7 +83,8 @@ type Decoder struct {
 	term     string // Termination reason, if any
 
 	msg   Message
-	last  encoding // of the last Route Monitoring
+	recv  time.Time // reception time of the message being decoded; zero: Now
+	last  encoding  // of the last Route Monitoring
 	upd   mrt.Update
 	attrs mrt.Attrs
 	mp    mrt.MPReach
@@ -166,20 +174,39 @@ func (d *Decoder) peer(h *PeerHeader) *PeerState {
 	return ps
 }
 
-// msgTime is the per-peer header's time, or now when the router left it 0.
+// msgTime is the per-peer header's time, or the reception time when the
+// router left it 0 or it is further than MaxSkew from it.
 func (d *Decoder) msgTime(h *PeerHeader) time.Time {
-	if t := h.Time(); !t.IsZero() {
+	t := h.Time()
+	if !t.IsZero() && d.opt.MaxSkew <= 0 {
 		return t
 	}
-	return d.opt.Now().UTC()
+	recv := d.recv
+	if recv.IsZero() {
+		recv = d.opt.Now().UTC()
+	}
+	if t.IsZero() || t.Sub(recv) > d.opt.MaxSkew || recv.Sub(t) > d.opt.MaxSkew {
+		return recv
+	}
+	return t
 }
 
 // Decode decodes one message b (common header included; off is its stream
 // offset, for errors) and appends its observations to obs. On error the
 // observations decoded before the error are returned with it.
 func (d *Decoder) Decode(b []byte, off int64, obs []bgpwatch.Observation) ([]bgpwatch.Observation, error) {
+	return d.DecodeAt(b, off, time.Time{}, obs)
+}
+
+// DecodeAt is Decode for a message received at recv (zero: Options.Now),
+// e.g. the time an OpenBMP collector stamped on it.
+func (d *Decoder) DecodeAt(b []byte, off int64, recv time.Time, obs []bgpwatch.Observation) ([]bgpwatch.Observation, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.recv = recv.UTC()
+	if recv.IsZero() {
+		d.recv = time.Time{}
+	}
 	m := &d.msg
 	if err := Parse(b, off, m); err != nil {
 		return obs, err

@@ -273,3 +273,34 @@ func TestRename(t *testing.T) {
 		t.Errorf("observations %v", got)
 	}
 }
+
+// TestMaxSkew: with MaxSkew, a header time far from the reception time
+// (a table dump's install times) or missing takes the reception time;
+// close ones are kept; without MaxSkew every header time is kept.
+func TestMaxSkew(t *testing.T) {
+	now := time.Unix(1700000000, 0).UTC()
+	msg := func(sec uint32) []byte {
+		return bmpMsg(TypeRouteMonitoring, peerHdr(PeerGlobal, 0, "198.51.100.1", 64500, sec), update(nil, pfx("203.0.113.0/24", 0, false), []uint32{64500}, true))
+	}
+	d := NewDecoder("r", Options{MaxSkew: 10 * time.Minute, Now: func() time.Time { return now }})
+	for _, c := range []struct {
+		sec  uint32
+		recv time.Time
+		want time.Time
+	}{
+		{1700000000 - 86400, time.Time{}, now},                                             // a day old
+		{1700000000 - 60, time.Time{}, now.Add(-time.Minute)},                              // a minute old: kept
+		{1700000000 + 3600, time.Time{}, now},                                              // an hour ahead
+		{0, time.Time{}, now},                                                              // none
+		{1700000000 - 86400, now.Add(-86400 * time.Second), now.Add(-86400 * time.Second)}, // DecodeAt: close to its reception time
+	} {
+		obs, err := d.DecodeAt(msg(c.sec), 0, c.recv, nil)
+		if err != nil || len(obs) != 1 || !obs[0].Time.Equal(c.want) {
+			t.Errorf("header %d, received %v: %v %v, want %v", c.sec, c.recv, obs, err, c.want)
+		}
+	}
+	raw := NewDecoder("r", Options{Now: func() time.Time { return now }})
+	if obs, _ := raw.Decode(msg(1700000000-86400), 0, nil); len(obs) != 1 || obs[0].Time.Unix() != 1700000000-86400 {
+		t.Errorf("without MaxSkew: %v", obs)
+	}
+}

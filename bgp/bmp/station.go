@@ -20,10 +20,18 @@ type StationConfig struct {
 	// Listen is the TCP address routers connect to, e.g. ":11019".
 	Listen string
 	// RIBs are the table kinds that count; 0 means DefaultRIBs.
-	RIBs   RIBSet
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	RIBs RIBSet
+	// MaxSkew: a per-peer header time further than this from the time a
+	// message arrives is replaced by the arrival time (see
+	// Options.MaxSkew); 0 means DefaultMaxSkew, < 0 keeps header times.
+	MaxSkew time.Duration
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
 }
+
+// DefaultMaxSkew is how far a router's timestamp may be from the arrival
+// time before live ingest takes the arrival time instead.
+const DefaultMaxSkew = 10 * time.Minute
 
 // RouterStatus is one router as a Station or a Kafka consumer sees it.
 type RouterStatus struct {
@@ -187,6 +195,9 @@ func Listen(cfg StationConfig) (*Station, error) {
 	if cfg.RIBs == 0 {
 		cfg.RIBs = DefaultRIBs
 	}
+	if cfg.MaxSkew == 0 {
+		cfg.MaxSkew = DefaultMaxSkew
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -259,7 +270,7 @@ func (s *Station) serve(ctx context.Context, c net.Conn, out chan<- bgpwatch.Obs
 		tc.SetKeepAlive(true)
 		tc.SetKeepAlivePeriod(time.Minute)
 	}
-	dec := NewDecoder(remote, Options{RIBs: s.cfg.RIBs, Now: s.cfg.Now})
+	dec := NewDecoder(remote, Options{RIBs: s.cfg.RIBs, Now: s.cfg.Now, MaxSkew: max(s.cfg.MaxSkew, 0)})
 	e := s.routers.Attach(remote, dec, s.cfg.Now())
 	s.log.Info("bmp router connected", "address", remote)
 	send := func(obs []bgpwatch.Observation) bool {

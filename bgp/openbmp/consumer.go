@@ -33,9 +33,13 @@ type Config struct {
 	TLS       *tls.Config    // nil: plaintext
 	SASL      sasl.Mechanism // nil: none
 	// RIBs are the table kinds that count; 0 means bmp.DefaultRIBs.
-	RIBs   bmp.RIBSet
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	RIBs bmp.RIBSet
+	// MaxSkew: a router's timestamp further than this from the time the
+	// collector stamped on the record is replaced by the collector's; 0
+	// means bmp.DefaultMaxSkew, < 0 keeps router times.
+	MaxSkew time.Duration
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
 	// Opts are added to the Kafka client's options (tests).
 	Opts []kgo.Opt
 }
@@ -100,6 +104,10 @@ func New(cfg Config) (*Consumer, error) {
 	if cfg.RIBs == 0 {
 		cfg.RIBs = bmp.DefaultRIBs
 	}
+	if cfg.MaxSkew == 0 {
+		cfg.MaxSkew = bmp.DefaultMaxSkew
+	}
+	cfg.MaxSkew = max(cfg.MaxSkew, 0)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -246,7 +254,7 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 	k := routerKey{collector: h.CollectorHash, router: h.RouterHash, ip: h.RouterIP.String()}
 	rt := c.byKey[k]
 	if rt == nil {
-		dec := bmp.NewDecoder(h.RouterIP.String(), bmp.Options{RIBs: c.cfg.RIBs, Now: c.cfg.Now})
+		dec := bmp.NewDecoder(h.RouterIP.String(), bmp.Options{RIBs: c.cfg.RIBs, Now: c.cfg.Now, MaxSkew: c.cfg.MaxSkew})
 		remote := h.RouterIP.String()
 		if h.Collector != "" {
 			remote = h.Collector + "/" + remote
@@ -262,7 +270,8 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 		c.routers.Reconnect(rt.entry, now)
 	}
 	n0 := len(obs)
-	obs, err = rt.dec.Decode(msg, 0, obs)
+	// The collector's time is when the message arrived there.
+	obs, err = rt.dec.DecodeAt(msg, 0, h.Time, obs)
 	if err != nil {
 		obs = obs[:n0] // a malformed record counts for nothing
 		c.malformed(rt, r, rt.dec.Name(), err)

@@ -119,7 +119,9 @@ func TestKafkaSameAsStation(t *testing.T) {
 	msgs := captureMessages(t, false, 0)
 	ribs := bmp.DefaultRIBs.With(bmp.LocRIB).With(bmp.AdjRIBInPost)
 
-	st, err := bmp.Listen(bmp.StationConfig{Listen: "127.0.0.1:0", RIBs: ribs})
+	// The station's clock is the capture's, as the records' collector
+	// time is: both take the same router times (or replace the same).
+	st, err := bmp.Listen(bmp.StationConfig{Listen: "127.0.0.1:0", RIBs: ribs, Now: func() time.Time { return time.Unix(1705334000, 0) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,10 @@ func TestKafkaSameSeriesAsStation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	st, err := bmp.Listen(bmp.StationConfig{Listen: "127.0.0.1:0", RIBs: ribs})
+	// The station's clock in the middle of the messages' times (one a
+	// second from 1705334000), within bmp.DefaultMaxSkew of all of them,
+	// as the records' collector time is: both keep the router times.
+	st, err := bmp.Listen(bmp.StationConfig{Listen: "127.0.0.1:0", RIBs: ribs, Now: func() time.Time { return time.Unix(1705334000+171, 0) }})
 	if err != nil {
 		t.Fatal(err)
 	}
