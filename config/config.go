@@ -46,6 +46,7 @@ type File struct {
 
 	BGP        *BGP       `yaml:"bgp"`
 	RISLive    RISLive    `yaml:"ris_live"`
+	BMP        *BMP       `yaml:"bmp"`
 	Visibility Visibility `yaml:"visibility"`
 	Detection  Detection  `yaml:"detection"`
 }
@@ -205,6 +206,9 @@ func (f *File) Validate(getenv func(string) string) error {
 	if f.RISLive.URL != "" && !strings.HasPrefix(f.RISLive.URL, "ws://") && !strings.HasPrefix(f.RISLive.URL, "wss://") {
 		return invalid("ris_live.url %q: want ws:// or wss://", f.RISLive.URL)
 	}
+	if err := f.BMP.validate(getenv); err != nil {
+		return err
+	}
 	d := &f.Detection
 	for _, v := range []float64{f.Visibility.FullFeedShare, f.Visibility.VisibleShare, d.Country.Drop,
 		d.Country.Recover, d.ASN.Drop, d.ASN.Recover, d.ContribDrop, d.FeedCollapse} {
@@ -223,7 +227,7 @@ func (f *File) Validate(getenv func(string) string) error {
 
 // Live reports whether any live source is configured.
 func (f *File) Live() bool {
-	return (f.BGP != nil && len(f.BGP.Neighbors) > 0) || f.RISLive.Enabled
+	return (f.BGP != nil && len(f.BGP.Neighbors) > 0) || f.RISLive.Enabled || f.BMP.Enabled()
 }
 
 // Step is the bin step, bgpwatch.BinStep unless set.

@@ -2,16 +2,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
+	"github.com/bgpwatch/bgpwatch/bgp/bmp"
 	"github.com/bgpwatch/bgpwatch/bgp/mrt"
 )
 
 func init() {
-	register(&command{name: "dump", summary: "print every MRT record (bgpdump -m compatible)", run: runDump})
+	register(&command{name: "dump", summary: "print every MRT record or BMP capture (bgpdump -m compatible)", run: runDump})
 }
 
 const dumpHelp = `Prints every route of the MRT files (raw, gzip or bzip2, detected by
@@ -27,6 +30,13 @@ content) one per line.
 Damaged input: records up to the damage are printed; the damage (file,
 byte offset in the uncompressed stream, reason) is reported on stderr and
 reading resumes at the next plausible record when the framing allows.
+
+BMP (RFC 7854) is read too, detected by content: a raw BMP byte stream
+(what a router sends to a station) or a pcap/pcapng capture of BMP TCP
+sessions (each direction reassembled in sequence order). Route
+Monitoring messages print as BGP4MP lines of their monitored peer (every
+RIB kind: pre- and post-policy Adj-RIB-In, Adj-RIB-Out, Loc-RIB), Peer Up
+and Peer Down as STATE lines to 6 (Established) and to 1 (Idle).
 Damage does not change the exit status; it is 1 only when a file could not
 be opened at all (all other files are still printed).`
 
@@ -72,6 +82,9 @@ func runDump(ctx context.Context, e *env, args []string) error {
 // dumpFile prints one file; it returns an error only when the file cannot
 // be opened (damage inside it is reported on stderr).
 func dumpFile(ctx context.Context, path string, f *mrt.Formatter, w *bufio.Writer, stderr io.Writer) error {
+	if ok, err := dumpBMP(path, f, w, stderr); ok || err != nil {
+		return err
+	}
 	file, err := mrt.Open(path)
 	if err != nil {
 		return err
@@ -108,4 +121,48 @@ func dumpFile(ctx context.Context, path string, f *mrt.Formatter, w *bufio.Write
 			return fmt.Errorf("write output: %w", err)
 		}
 	}
+}
+
+// dumpBMP prints path if it is a BMP stream or a capture of BMP sessions
+// (found by content) and reports whether it was.
+func dumpBMP(path string, f *mrt.Formatter, w *bufio.Writer, stderr io.Writer) (bool, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer file.Close()
+	br := bufio.NewReaderSize(file, 64<<10)
+	head, _ := br.Peek(bmp.CommonHeaderLen)
+	d := bmp.Dumper{Formatter: mrt.Formatter{Format: f.Format}}
+	switch {
+	case bmp.IsCapture(head):
+		streams, err := bmp.ReadCapture(br)
+		if err != nil {
+			return true, fmt.Errorf("%s: %w", path, err)
+		}
+		n := 0
+		for _, s := range streams {
+			if !bmp.LooksLikeBMP(s.Data) {
+				continue
+			}
+			n++
+			name := fmt.Sprintf("%s: %s->%s", path, s.Src, s.Dst)
+			if err := d.DumpStream(bytes.NewReader(s.Data), name, w, stderr); err != nil {
+				return true, fmt.Errorf("write output: %w", err)
+			}
+			if s.Gap {
+				fmt.Fprintf(stderr, "bgpwatch dump: %s: segments missing from the capture after byte %d (%d bytes later not read)\n", name, len(s.Data), s.Lost)
+			}
+		}
+		if n == 0 {
+			fmt.Fprintf(stderr, "bgpwatch dump: %s: no BMP session in the capture\n", path)
+		}
+		return true, nil
+	case bmp.LooksLikeBMP(head):
+		if err := d.DumpStream(br, path, w, stderr); err != nil {
+			return true, fmt.Errorf("write output: %w", err)
+		}
+		return true, nil
+	}
+	return false, nil
 }

@@ -46,7 +46,8 @@ type serveConfig struct {
 const serveDescription = `
 Serves the HTTP API (see GET /openapi.json) and the newsroom page at /,
 delivers webhooks and, when configured, ingests live BGP data (BGP sessions
-through an embedded GoBGP speaker, the RIPE RIS Live feed), all on one
+through an embedded GoBGP speaker, the RIPE RIS Live feed, routers over BMP
+on --bmp-listen, OpenBMP from Kafka such as RouteViews'), all on one
 PostgreSQL database. Live settings come from --config (YAML, see
 docs/bgpwatch.example.yaml); flags given on the command line override it.
 

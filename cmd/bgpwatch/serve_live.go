@@ -33,6 +33,7 @@ type liveFlags struct {
 	bgpListen string
 	bgpPort   int
 	neighbors stringList // ADDR,ASN[,passive][,addpath][,port=N]
+	bmpListen string
 	file      *config.File
 }
 
@@ -47,6 +48,7 @@ func addLiveFlags(fs *flag.FlagSet) *liveFlags {
 	fs.StringVar(&lf.routerID, "bgp-router-id", "", "BGP router `id` (an IPv4 address)")
 	fs.StringVar(&lf.bgpListen, "bgp-listen", "", "`address` to accept BGP sessions on (default all)")
 	fs.IntVar(&lf.bgpPort, "bgp-port", 0, "TCP `port` to accept BGP sessions on (default 179; -1 disables)")
+	fs.StringVar(&lf.bmpListen, "bmp-listen", "", "TCP `address` of the BMP station routers connect to, e.g. :11019 (overrides bmp.listen)")
 	fs.Var(&lf.neighbors, "bgp-neighbor", "BGP neighbor `ADDR,ASN[,passive][,addpath][,port=N]`; repeatable, added to the file's")
 	return lf
 }
@@ -86,6 +88,12 @@ func (lf *liveFlags) load(fs *flag.FlagSet, cfg *serveConfig, getenv func(string
 	}
 	if lf.risURL != "" {
 		f.RISLive.URL = lf.risURL
+	}
+	if lf.bmpListen != "" {
+		if f.BMP == nil {
+			f.BMP = &config.BMP{}
+		}
+		f.BMP.Listen = lf.bmpListen
 	}
 	if set["bgp-asn"] || set["bgp-router-id"] || set["bgp-listen"] || set["bgp-port"] || len(lf.neighbors) > 0 {
 		if f.BGP == nil {
@@ -243,6 +251,16 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		sc.Feeds = append(sc.Feeds, func() live.Feed { return risFeed(c.State()) })
 		wg.Go(func() { c.Run(sctx, obs) })
 	}
+	bm, err := startBMP(sctx, f, obs, metrics, log, &wg)
+	if err != nil {
+		cancel()
+		if sp != nil {
+			sp.Stop()
+		}
+		wg.Wait()
+		return nil, err
+	}
+	sc.Feeds = append(sc.Feeds, bm.feeds...)
 	status := live.NewStatus(sc)
 	if metrics != nil {
 		if err := metrics.Registry().Register(status); err != nil {
@@ -256,7 +274,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 	}
 	go func() {
 		defer close(l.done)
-		l.err = live.Run(sctx, p, obs, live.RunConfig{
+		l.err = live.Run(sctx, bm.wrap(p), obs, live.RunConfig{
 			Tick: f.Tick, Peers: p.Engine().Peers, Stats: p.Stats, Status: status, Recorder: rec, Logger: log,
 		})
 		cancel()
