@@ -426,3 +426,45 @@ func TestAdminDisabledWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookSecretValidation: a secret must be 16 to 256 bytes of valid
+// UTF-8 without control characters, else 400 naming the field (a NUL byte
+// used to reach the database and give 500; invalid UTF-8 used to be stored
+// as U+FFFD, so that no signature could verify).
+func TestWebhookSecretValidation(t *testing.T) {
+	f := newFixture(t, nil)
+	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+	body := func(secretJSON string) string {
+		return `{"url":"https://hooks.example/in","secret":` + secretJSON + `}`
+	}
+	good := "0123456789abcdef"
+	for _, tc := range []struct {
+		name, body, detail string
+	}{
+		{"NUL escaped", body(`"` + good + `\u0000"`), "secret: control character U+0000"},
+		{"NUL raw", body("\"" + good + "\x00\""), "body:"}, // raw NUL is not valid JSON
+		{"newline", body(`"` + good + `\n"`), "secret: control character U+000A"},
+		{"tab", body(`"` + good + `\t"`), "secret: control character U+0009"},
+		{"DEL", body(`"` + good + "\x7f\""), "secret: control character U+007F"},
+		{"C1 control", body(`"` + good + `\u0085"`), "secret: control character U+0085"},
+		{"invalid UTF-8", body("\"" + good + "\xff\xfe\""), "secret: not valid UTF-8"},
+		{"lone surrogate", body(`"` + good + `\ud800"`), "secret: not valid UTF-8"},
+		{"too short", body(`"short"`), "secret: want at least 16 bytes"},
+		{"too long", body(`"` + strings.Repeat("s", 257) + `"`), "secret: longer than 256 bytes"},
+		{"not a string", body(`12345678901234567890`), "secret: want a string"},
+		{"invalid UTF-8 elsewhere", `{"url":"https://hooks.example/in` + "\xff" + `","secret":"` + good + `"}`, "body: not valid UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, b := f.do(t, "POST", "/v1/webhooks", tc.body, auth...)
+			p := decode[api.Problem](t, b)
+			if res.StatusCode != 400 || res.Header.Get("Content-Type") != "application/problem+json" || !strings.HasPrefix(p.Detail, "invalid "+tc.detail) {
+				t.Fatalf("%d %s; want 400 with detail %q...", res.StatusCode, b, tc.detail)
+			}
+		})
+	}
+	// Printable non-ASCII is a fine secret, kept byte for byte.
+	res, b := f.do(t, "POST", "/v1/webhooks", body(`"geheimnis-schlüssel-ü€"`), auth...)
+	if res.StatusCode != 201 || !strings.Contains(string(b), `"secret":"geheimnis-schlüssel-ü€"`) {
+		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+}
