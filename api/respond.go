@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
@@ -61,14 +60,91 @@ func tableResponse(r *http.Request, maxAge time.Duration, out any, header []stri
 	if !wantsCSV(r) {
 		return jsonResponse(out, maxAge)
 	}
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	cw.Write(header) //nolint:errcheck // bytes.Buffer
+	var buf []byte
+	buf = appendCSVRow(buf, header)
 	for i := range n {
-		cw.Write(row(i)) //nolint:errcheck // bytes.Buffer
+		buf = appendCSVRow(buf, row(i))
 	}
-	cw.Flush()
-	return &response{ctype: "text/csv; charset=utf-8", body: buf.Bytes(), cacheControl: cacheControl(maxAge)}, nil
+	return &response{ctype: "text/csv; charset=utf-8", body: buf, cacheControl: cacheControl(maxAge)}, nil
+}
+
+// appendCSVRow appends one CSV record (RFC 4180 quoting, "\n" line end) to
+// b. Every CSV the API writes goes through here, and so through the
+// formula-injection rule of csvCell.
+func appendCSVRow(b []byte, fields []string) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVCell(b, f)
+	}
+	return append(b, '\n')
+}
+
+// appendCSVCell appends one cell. A cell that a spreadsheet would take for
+// a formula (it starts with =, +, -, @, tab or carriage return) is
+// neutralised as OWASP recommends: prefixed with a single quote and
+// quoted, so `=HYPERLINK(...)` in a network's self-chosen name shows as
+// text. Plain decimal numbers ("-3", "-0.25", "1e-05") are left as they
+// are: they are the server's own numeric cells, and a number is never a
+// formula. Other cells are quoted only when they need it (comma, quote,
+// line break, leading space).
+func appendCSVCell(b []byte, f string) []byte {
+	if f == "" {
+		return b
+	}
+	formula := f != "" && strings.IndexByte("=+-@\t\r", f[0]) >= 0 && !isCSVNumber(f)
+	if !formula && f[0] != ' ' && !strings.ContainsAny(f, ",\"\r\n") {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	if formula {
+		b = append(b, '\'')
+	}
+	for {
+		i := strings.IndexByte(f, '"')
+		if i < 0 {
+			break
+		}
+		b = append(append(b, f[:i+1]...), '"')
+		f = f[i+1:]
+	}
+	return append(append(b, f...), '"')
+}
+
+// isCSVNumber reports whether s is a plain decimal number: an optional
+// sign, digits with an optional fraction, an optional exponent.
+func isCSVNumber(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	digits := func() int {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	if digits() == 0 {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '-' || s[i] == '+') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 func cacheControl(maxAge time.Duration) string {
