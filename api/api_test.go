@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/bgpwatch/bgpwatch/api"
 )
 
@@ -466,5 +468,76 @@ func TestWebhookSecretValidation(t *testing.T) {
 	res, b := f.do(t, "POST", "/v1/webhooks", body(`"geheimnis-schlüssel-ü€"`), auth...)
 	if res.StatusCode != 201 || !strings.Contains(string(b), `"secret":"geheimnis-schlüssel-ü€"`) {
 		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+}
+
+// TestCSVOnEveryReadEndpoint: every data read endpoint answers CSV both to
+// ?format=csv and to Accept: text/csv. The router is walked so that a new
+// read route without CSV fails here.
+func TestCSVOnEveryReadEndpoint(t *testing.T) {
+	f := newFixture(t, nil)
+	ev := fmt.Sprint(f.countryEv)
+	paths := map[string]string{
+		"/v1/countries":                "/v1/countries",
+		"/v1/countries/{cc}/series":    "/v1/countries/KZ/series?from=2022-01-05T05:50:00Z&to=2022-01-05T06:05:00Z",
+		"/v1/countries/{cc}/asns":      "/v1/countries/KZ/asns",
+		"/v1/asns/{asn}":               "/v1/asns/9198",
+		"/v1/asns/{asn}/series":        "/v1/asns/9198/series?from=2022-01-05T05:50:00Z&to=2022-01-05T06:05:00Z",
+		"/v1/events":                   "/v1/events",
+		"/v1/events/{id}":              "/v1/events/" + ev,
+		"/v1/events/{id}/prefixes":     "/v1/events/" + ev + "/prefixes",
+		"/v1/health":                   "", // status, not data
+		"/v1/peers":                    "",
+		"/v1/webhooks":                 "", // admin
+		"/v1/webhooks/{id}/deliveries": "",
+		"/v1/countries/{cc}/chart.svg": "", // images
+		"/v1/asns/{asn}/chart.svg":     "",
+	}
+	err := chi.Walk(f.api.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if method != "GET" || !strings.HasPrefix(route, "/v1/") {
+			return nil
+		}
+		if _, ok := paths[route]; !ok {
+			t.Errorf("read route %s: not in this test; add it with a sample path if it serves data", route)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for route, path := range paths {
+		if path == "" {
+			continue
+		}
+		t.Run(route, func(t *testing.T) {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			for _, how := range []struct {
+				path string
+				hdr  []string
+			}{{path + sep + "format=csv", nil}, {path, []string{"Accept", "text/csv"}}} {
+				res, b := f.do(t, "GET", how.path, "", how.hdr...)
+				recs, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+				if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || err != nil || len(recs) < 2 {
+					t.Errorf("%s %v: %d %s, %d records (%v): %.200s", how.path, how.hdr, res.StatusCode, res.Header.Get("Content-Type"), len(recs), err, b)
+				}
+			}
+		})
+	}
+	// The single-object endpoints: one row with the JSON's values; an
+	// event's row is its row of /v1/events.
+	res, b := f.do(t, "GET", "/v1/asns/9198?format=csv", "")
+	if want := "asn,name,country,access,time,visible_prefixes,visible_slash24,visible_v6_prefixes\n" +
+		"9198,KAZTELECOM-AS,KZ,fixed,2022-01-10T23:55:00Z,250,500,20\n"; res.StatusCode != 200 || string(b) != want {
+		t.Errorf("/v1/asns/9198 CSV:\n%s\nwant:\n%s", b, want)
+	}
+	_, one := f.do(t, "GET", "/v1/events/"+ev+"?format=csv", "")
+	_, all := f.do(t, "GET", "/v1/events?format=csv", "")
+	lines := strings.Split(string(one), "\n")
+	if len(lines) != 3 || lines[2] != "" || !strings.HasPrefix(string(all), lines[0]+"\n") || !strings.Contains(string(all), "\n"+lines[1]+"\n") ||
+		!strings.HasPrefix(lines[1], ev+",country,KZ,") {
+		t.Errorf("/v1/events/%s CSV:\n%s\nnot a row of /v1/events:\n%s", ev, one, all)
 	}
 }
