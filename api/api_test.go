@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -539,5 +540,48 @@ func TestCSVOnEveryReadEndpoint(t *testing.T) {
 	if len(lines) != 3 || lines[2] != "" || !strings.HasPrefix(string(all), lines[0]+"\n") || !strings.Contains(string(all), "\n"+lines[1]+"\n") ||
 		!strings.HasPrefix(lines[1], ev+",country,KZ,") {
 		t.Errorf("/v1/events/%s CSV:\n%s\nnot a row of /v1/events:\n%s", ev, one, all)
+	}
+}
+
+// TestCacheByteBudget: clients asking for series with a different from=
+// each must not grow the response cache past its byte budget (they used
+// to, up to 4096 entries of whatever size). Measured with the cache's own
+// accounting, which /metrics reports.
+func TestCacheByteBudget(t *testing.T) {
+	const budget = 128 << 10
+	f := newFixture(t, func(c *api.Config) { c.CacheTTL = time.Hour; c.CacheMaxBytes = budget })
+	from := fxStart
+	var total int
+	for i := range 40 {
+		fr := from.Add(time.Duration(i) * 5 * time.Minute)
+		path := "/v1/countries/KZ/series?from=" + fr.Format(time.RFC3339) + "&to=" + fr.Add(24*time.Hour).Format(time.RFC3339)
+		hdr := []string{}
+		if i%2 == 1 {
+			hdr = []string{"Accept-Encoding", "gzip"}
+		}
+		res, b := f.do(t, "GET", path, "", hdr...)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
+		}
+		total += len(b)
+		if st := f.api.CacheStats(); st.Bytes > budget || st.Entries == 0 {
+			t.Fatalf("after %d requests (%d bytes of bodies): cache %+v, budget %d", i+1, total, st, budget)
+		}
+	}
+	st := f.api.CacheStats()
+	if total < 4*budget || st.Evictions == 0 || st.Bytes < budget/2 {
+		t.Errorf("%d bytes of bodies through a %d-byte cache: %+v", total, budget, st)
+	}
+	// The same numbers in /metrics.
+	_, b := f.do(t, "GET", "/metrics", "")
+	for _, m := range []string{
+		"bgpwatch_api_cache_bytes " + strconv.FormatInt(f.api.CacheStats().Bytes, 10),
+		"bgpwatch_api_cache_max_bytes 131072",
+		"bgpwatch_api_cache_entries ",
+		"bgpwatch_api_cache_evictions_total ",
+	} {
+		if !strings.Contains(string(b), "\n"+m) {
+			t.Errorf("/metrics has no %q", m)
+		}
 	}
 }

@@ -34,6 +34,7 @@ type serveConfig struct {
 	rateLimit      int
 	trustedProxies []netip.Prefix
 	cacheTTL       time.Duration
+	cacheMaxBytes  config.ByteSize
 	queryTimeout   time.Duration
 	accessLog      bool
 	shutdown       time.Duration
@@ -67,6 +68,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var proxies string
 	fs.StringVar(&proxies, "trusted-proxy", "", "comma-separated `prefixes` of reverse proxies whose X-Forwarded-For is believed")
 	fs.DurationVar(&cfg.cacheTTL, "cache-ttl", 5*time.Second, "keep read responses in memory this long (0 disables)")
+	cfg.cacheMaxBytes = api.DefaultCacheMaxBytes
+	fs.Var(&cfg.cacheMaxBytes, "cache-max-bytes", "memory `budget` of the response cache, bytes or a size such as 64MiB; least recently used responses are evicted past it")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 15*time.Second, "give up on the database work of one API request after this long (503 timeout)")
 	fs.BoolVar(&cfg.accessLog, "access-log", true, "log every request to stderr")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
@@ -152,7 +155,7 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	acfg := api.Config{
 		Store: db, Webhooks: db, Logger: log, Metrics: metrics,
 		AdminToken: cfg.adminToken, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
-		CacheTTL: cfg.cacheTTL, QueryTimeout: cfg.queryTimeout, AccessLog: cfg.accessLog, AccessLogTo: lb, Version: version,
+		CacheTTL: cfg.cacheTTL, CacheMaxBytes: int64(cfg.cacheMaxBytes), QueryTimeout: cfg.queryTimeout, AccessLog: cfg.accessLog, AccessLogTo: lb, Version: version,
 	}
 	if lv != nil {
 		acfg.Peers = lv.lister()

@@ -86,7 +86,8 @@ func (s *served) get(t *testing.T, path string, hdr ...string) (int, string) {
 func TestServe(t *testing.T) {
 	db := storetest.New(t)
 	t.Setenv("BGPWATCH_TEST_TOKEN", "serve-test-token-0123456789")
-	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN", "--shutdown-timeout", "5s")
+	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN", "--shutdown-timeout", "5s",
+		"--cache-max-bytes", "3MiB")
 	get := func(path string, hdr ...string) (int, string) { return s.get(t, path, hdr...) }
 	if code, body := get("/v1/health"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Errorf("health: %d %s", code, body)
@@ -100,8 +101,9 @@ func TestServe(t *testing.T) {
 	if code, body := get("/v1/webhooks", "Authorization", "Bearer serve-test-token-0123456789"); code != 200 || !strings.Contains(body, `"webhooks":[]`) {
 		t.Errorf("webhooks with token: %d %s", code, body)
 	}
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "bgpwatch_http_requests_total") {
-		t.Errorf("metrics: %d", code)
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "bgpwatch_http_requests_total") ||
+		!strings.Contains(body, "\nbgpwatch_api_cache_max_bytes 3.145728e+06\n") {
+		t.Errorf("metrics: %d %s", code, body)
 	}
 	// The newsroom page and its charts are mounted on the same server.
 	if code, body := get("/"); code != 200 || !strings.Contains(body, "<html") || !strings.Contains(body, "/assets/") {
