@@ -74,6 +74,11 @@ type Config struct {
 	Now      func() time.Time // nil: time.Now
 	// AdminToken guards the webhook endpoints; empty disables them (403).
 	AdminToken string
+	// WebhooksAllowPrivate accepts webhook URLs whose host is an IP address
+	// in an internal range (loopback, private, link-local, ...); without
+	// it they are refused with 400. Delivery checks every address it
+	// dials the same way (webhook.Config.AllowPrivate).
+	WebhooksAllowPrivate bool
 	// RateLimit is requests per minute per client; 0 means no limit.
 	RateLimit int
 	// TrustedProxies are the proxy addresses whose X-Forwarded-For is

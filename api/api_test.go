@@ -378,7 +378,7 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestWebhookAdmin(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, func(c *api.Config) { c.WebhooksAllowPrivate = true }) // one receiver is on 127.0.0.1
 	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
 
 	res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"https://hooks.example/in","countries":["kz"],"asns":[9198,"AS21299"],"scopes":["country"],"access":["mobile"],"min_drop_ratio":0.5,"format":"slack"}`, auth...)
@@ -582,6 +582,56 @@ func TestCacheByteBudget(t *testing.T) {
 	} {
 		if !strings.Contains(string(b), "\n"+m) {
 			t.Errorf("/metrics has no %q", m)
+		}
+	}
+}
+
+// TestWebhookInternalURLRefused: a webhook URL whose host is an internal
+// IP address, in any spelling a resolver accepts, is refused with 400
+// unless private receivers are allowed. (Names are checked when delivery
+// dials them: see package webhook.)
+func TestWebhookInternalURLRefused(t *testing.T) {
+	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+	urls := map[string]string{
+		"http://127.0.0.1:5432/":                  "loopback",
+		"http://[::1]/x":                          "loopback",
+		"http://169.254.169.254/latest/meta-data": "link-local",
+		"http://2130706433/":                      "loopback",
+		"http://0x7f000001/":                      "loopback",
+		"http://0177.0.0.1/":                      "loopback",
+		"http://127.1:8080/":                      "loopback",
+		"https://10.0.0.5/hook":                   "private",
+		"http://172.16.3.4/":                      "private",
+		"http://192.168.1.1/":                     "private",
+		"http://[fd00::1]/":                       "unique-local",
+		"http://[fe80::1]/":                       "link-local",
+		"http://224.0.0.1/":                       "multicast",
+		"http://0.0.0.0:8080/":                    "unspecified",
+		"http://[::]/":                            "unspecified",
+		"http://100.64.0.1/":                      "carrier-grade NAT",
+		"http://[::ffff:127.0.0.1]/":              "loopback",
+		"http://[::ffff:a9fe:a9fe]/":              "link-local",
+	}
+	f := newFixture(t, nil)
+	for u, rng := range urls {
+		res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"`+u+`"}`, auth...)
+		p := decode[api.Problem](t, b)
+		if res.StatusCode != 400 || !strings.HasPrefix(p.Detail, "invalid url: host ") || !strings.Contains(p.Detail, rng) ||
+			!strings.Contains(p.Detail, "internal addresses are refused") {
+			t.Errorf("%s: %d %s", u, res.StatusCode, b)
+		}
+	}
+	// Public addresses and names are accepted.
+	for _, u := range []string{"https://hooks.example/in", "http://8.8.8.8/", "http://[2001:4860::1]/", "http://localhost.example/"} {
+		if res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"`+u+`"}`, auth...); res.StatusCode != 201 {
+			t.Errorf("%s: %d %s", u, res.StatusCode, b)
+		}
+	}
+	// The opt-in accepts them all.
+	f = newFixture(t, func(c *api.Config) { c.WebhooksAllowPrivate = true })
+	for u := range urls {
+		if res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"`+u+`"}`, auth...); res.StatusCode != 201 {
+			t.Errorf("allowed %s: %d %s", u, res.StatusCode, b)
 		}
 	}
 }

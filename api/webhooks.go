@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/netguard"
 )
 
 // Webhook secret length bounds, in bytes of UTF-8.
@@ -69,8 +70,11 @@ func toWebhookJSON(sub *bgpwatch.Subscription) webhookJSON {
 	return out
 }
 
-// decodeWebhook validates a subscription request body.
-func decodeWebhook(r io.Reader) (*bgpwatch.Subscription, error) {
+// decodeWebhook validates a subscription request body. Unless
+// allowPrivate, a URL whose host is an IP address (in any spelling a
+// resolver accepts) in an internal range is refused; names are checked
+// when delivery dials them.
+func decodeWebhook(r io.Reader, allowPrivate bool) (*bgpwatch.Subscription, error) {
 	body, err := io.ReadAll(r)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -101,6 +105,16 @@ func decodeWebhook(r io.Reader) (*bgpwatch.Subscription, error) {
 	u, err := url.Parse(in.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(in.URL) > 2048 {
 		return nil, invalid("url %q: want an absolute http or https URL without credentials", clip(in.URL))
+	}
+	if !allowPrivate {
+		if a, ok := netguard.ParseHost(u.Hostname()); ok {
+			if err := netguard.Check(a); err != nil {
+				var ne *netguard.Error
+				errors.As(err, &ne)
+				return nil, invalid("url: host %q is a %s address; webhook receivers on internal addresses are refused "+
+					"(serve --webhooks-allow-private, or webhooks.allow_private in the config file, permits them)", clip(u.Hostname()), ne.Range)
+			}
+		}
 	}
 	sub.URL = u.String()
 	sub.Secret = secret
@@ -223,7 +237,7 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sub, err := decodeWebhook(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	sub, err := decodeWebhook(http.MaxBytesReader(w, r.Body, maxBodyBytes), s.cfg.WebhooksAllowPrivate)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -50,10 +50,22 @@ type File struct {
 	ASNInfo     string   `yaml:"asn_info"`
 	ASNNames    string   `yaml:"asn_names"`
 
+	// Webhooks configures webhook registration and delivery.
+	Webhooks Webhooks `yaml:"webhooks"`
+
 	BGP        *BGP       `yaml:"bgp"`
 	RISLive    RISLive    `yaml:"ris_live"`
 	Visibility Visibility `yaml:"visibility"`
 	Detection  Detection  `yaml:"detection"`
+}
+
+// Webhooks configures webhook registration and delivery.
+type Webhooks struct {
+	// AllowPrivate permits receivers on internal addresses (loopback,
+	// private, link-local, multicast, unspecified, CGNAT, ...), refused by
+	// default at registration and on every address delivery dials (serve's
+	// --webhooks-allow-private).
+	AllowPrivate bool `yaml:"allow_private"`
 }
 
 // BGP configures bgpwatch's own BGP sessions.

@@ -39,6 +39,7 @@ type serveConfig struct {
 	accessLog      bool
 	shutdown       time.Duration
 	webhooks       bool
+	allowPrivate   bool // webhook receivers on internal addresses
 	web            bool
 	db             *dbFlags
 	live           *config.File // live ingest settings (nil or not Live(): none)
@@ -55,7 +56,10 @@ Series requests without from/to cover the 7 days up to the latest stored bin
 (replayed history may lie years in the past). Webhook administration needs
 Authorization: Bearer <token>, the token read from the environment variable
 named by --admin-token-env (default BGPWATCH_ADMIN_TOKEN); without it the
-admin endpoints answer 403.
+admin endpoints answer 403. Webhook receivers on internal addresses
+(loopback, private, link-local, multicast, unspecified, CGNAT) are refused
+at registration (an IP in the URL) and on every address delivery dials
+(names too), unless --webhooks-allow-private.
 
 Stops gracefully on SIGINT or SIGTERM.`
 
@@ -74,6 +78,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&cfg.accessLog, "access-log", true, "log every request to stderr")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	fs.BoolVar(&cfg.webhooks, "webhooks", true, "deliver queued webhook notices")
+	fs.BoolVar(&cfg.allowPrivate, "webhooks-allow-private", false, "allow webhook receivers on internal addresses (loopback, private, link-local, CGNAT, ...), refused by default at registration and on every address dialled")
 	fs.BoolVar(&cfg.web, "web", true, "serve the newsroom page at / and the chart.svg endpoints")
 	lf := addLiveFlags(fs)
 	if err := parseFlags(fs, args, e); err != nil {
@@ -154,7 +159,7 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	}
 	acfg := api.Config{
 		Store: db, Webhooks: db, Logger: log, Metrics: metrics,
-		AdminToken: cfg.adminToken, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
+		AdminToken: cfg.adminToken, WebhooksAllowPrivate: cfg.allowPrivate, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
 		CacheTTL: cfg.cacheTTL, CacheMaxBytes: int64(cfg.cacheMaxBytes), QueryTimeout: cfg.queryTimeout, AccessLog: cfg.accessLog, AccessLogTo: lb, Version: version,
 	}
 	if lv != nil {
@@ -176,7 +181,7 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 
 	// Webhook delivery.
 	if cfg.webhooks {
-		d := webhook.NewDispatcher(db, webhook.Config{}, log.With("component", "webhook"))
+		d := webhook.NewDispatcher(db, webhook.Config{AllowPrivate: cfg.allowPrivate}, log.With("component", "webhook"))
 		running++
 		go func() { errc <- wrapErr("webhook dispatcher", d.Run(ctx)) }()
 	}

@@ -73,6 +73,9 @@ func (lf *liveFlags) load(fs *flag.FlagSet, cfg *serveConfig, getenv func(string
 	if f.CacheMaxBytes != 0 && !set["cache-max-bytes"] {
 		cfg.cacheMaxBytes = f.CacheMaxBytes
 	}
+	if !set["webhooks-allow-private"] {
+		cfg.allowPrivate = f.Webhooks.AllowPrivate
+	}
 	if cfg.db != nil {
 		if f.DB != "" && !set["db"] {
 			cfg.db.url = f.DB
