@@ -156,18 +156,24 @@ func postWebhook(t *testing.T, base, token, url string) (int, string) {
 }
 
 // TestServeAllowPrivate: the opt-in for internal webhook receivers, as a
-// flag and as the config file's webhooks.allow_private.
+// flag and as the config file's webhooks.allow_private (the file's
+// cache_max_bytes too).
 func TestServeAllowPrivate(t *testing.T) {
 	db := storetest.New(t)
 	t.Setenv("BGPWATCH_TEST_TOKEN", "serve-test-token-0123456789")
 	cfgFile := filepath.Join(t.TempDir(), "bgpwatch.yaml")
-	if err := os.WriteFile(cfgFile, []byte("webhooks:\n  allow_private: true\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("cache_max_bytes: 5MiB\nwebhooks:\n  allow_private: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"--webhooks-allow-private"}, {"--config", cfgFile}} {
 		s := startServe(t, append([]string{"--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN", "--webhooks=false"}, args...)...)
 		if code, body := postWebhook(t, s.base, "serve-test-token-0123456789", "http://127.0.0.1:9/x"); code != 201 {
 			t.Errorf("%v: internal receiver: %d %s", args, code, body)
+		}
+		if args[0] == "--config" {
+			if code, body := s.get(t, "/metrics"); code != 200 || !strings.Contains(body, "\nbgpwatch_api_cache_max_bytes 5.24288e+06\n") {
+				t.Errorf("cache_max_bytes from the file: %d", code)
+			}
 		}
 		s.cancel()
 		<-s.done
