@@ -59,10 +59,18 @@ var ranges = []struct {
 	{netip.MustParsePrefix("100::/64"), "discard-only"},
 }
 
+// IPv6 ranges that carry an IPv4 address.
+var (
+	v4Compat  = netip.MustParsePrefix("::/96")
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Loc  = netip.MustParsePrefix("64:ff9b:1::/48") // local-use NAT64 (RFC 8215), IPv4 in the last 32 bits
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
+
 // Check returns an *Error when a is an internal address, else nil. IPv6
 // forms that carry an IPv4 address (IPv4-mapped ::ffff:a.b.c.d,
-// IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16) are
-// judged by that address.
+// IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4
+// 2002::/16) are judged by that address.
 func Check(a netip.Addr) error {
 	a = a.WithZone("")
 	if a.Is6() {
@@ -70,11 +78,11 @@ func Check(a netip.Addr) error {
 		switch {
 		case a.Is4In6():
 			return Check(a.Unmap())
-		case netip.MustParsePrefix("::/96").Contains(a) && !a.IsUnspecified() && a != netip.IPv6Loopback():
+		case v4Compat.Contains(a) && !a.IsUnspecified() && a != netip.IPv6Loopback():
 			return Check(netip.AddrFrom4([4]byte(b[12:16]))) // IPv4-compatible (deprecated)
-		case netip.MustParsePrefix("64:ff9b::/96").Contains(a):
+		case nat64.Contains(a), nat64Loc.Contains(a):
 			return Check(netip.AddrFrom4([4]byte(b[12:16])))
-		case netip.MustParsePrefix("2002::/16").Contains(a):
+		case sixToFour.Contains(a):
 			return Check(netip.AddrFrom4([4]byte(b[2:6])))
 		}
 	}
