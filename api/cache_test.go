@@ -150,3 +150,41 @@ func TestRespCacheByteBudget(t *testing.T) {
 	}
 	checkBytes(t, c)
 }
+
+// TestRespCacheConcurrentBudget: concurrent hits, misses, gzip forms and
+// evictions keep the byte count exact and under the budget (run with
+// -race).
+func TestRespCacheConcurrentBudget(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Millisecond); return now }
+	const budget = 64 << 10
+	c := newRespCache(time.Second, clock, budget)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				key := fmt.Sprint("k", (g*7+i)%40)
+				if rs := c.fresh([]byte(key)); rs != nil {
+					rs.gzipped()
+					continue
+				}
+				rs, err := c.get(key, func() (*response, error) {
+					return &response{body: bytes.Repeat([]byte("x"), 2000+i*10)}, nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				rs.gzipped()
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(20 * time.Millisecond) // background refreshes
+	if b := checkBytes(t, c); b > budget {
+		t.Errorf("%d bytes, budget %d", b, budget)
+	}
+}
