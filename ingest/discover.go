@@ -127,7 +127,9 @@ type SkippedEntry struct {
 // Symbolic links are followed, to files and to directories, and a path
 // argument may itself be a link to a directory: archives on shared storage
 // are full of them. A file keeps the path it was found under (the link's
-// name, which carries the collector and time). Nothing is dropped without
+// name, which carries the collector and time; links are followed after the
+// real tree, so a file also reachable without a link keeps its real path).
+// Nothing is dropped without
 // a reason in Skipped: hidden entries (a name starting with a dot, below a
 // path argument), links whose target is missing, links that lead back to a
 // directory above them (loops), a directory or file reached a second time
@@ -149,6 +151,16 @@ func Scan(paths []string) (*Discovery, error) {
 			return nil, fmt.Errorf("replay input %s: %w", root, err)
 		}
 	}
+	// Links are followed after the real tree was read, so that a file
+	// reachable both ways keeps its real path (whose layout names the
+	// collector) and a "latest" link to a directory is the one skipped.
+	for len(w.links) > 0 {
+		l := w.links[0]
+		w.links = w.links[1:]
+		if err := w.link(l); err != nil {
+			return nil, fmt.Errorf("replay input %s: %w", l.path, err)
+		}
+	}
 	sortFiles(w.d.Files)
 	return w.d, nil
 }
@@ -159,6 +171,13 @@ type walker struct {
 	files map[fileID]string // file identity -> the path it was taken under
 	dirs  map[fileID]string // directory identity -> the path it was read under
 	seen  map[string]bool   // paths taken (where identities are unknown)
+	links []pendingLink     // symbolic links met, followed after the real tree
+}
+
+// pendingLink is a symbolic link to follow, with the directories above it.
+type pendingLink struct {
+	path  string
+	stack []fs.FileInfo
 }
 
 func (w *walker) skip(path, format string, a ...any) {
@@ -211,24 +230,8 @@ func (w *walker) dir(p string, st fs.FileInfo, stack []fs.FileInfo) error {
 		}
 		t := e.Type()
 		if t&fs.ModeSymlink != 0 {
-			target, err := os.Stat(c)
-			if err != nil {
-				if errors.Is(err, syscall.ELOOP) {
-					w.skip(c, "symlink loop: %v", err)
-				} else {
-					w.skip(c, "broken symlink: %v", err)
-				}
-				continue
-			}
-			if target.IsDir() {
-				if err := w.dir(c, target, stack); err != nil {
-					return err
-				}
-			} else if target.Mode().IsRegular() {
-				w.file(c, target)
-			} else {
-				w.skip(c, "symlink to a %s, not a regular file", kindOf(target.Mode()))
-			}
+			// A copy: siblings reuse stack's array while the link waits.
+			w.links = append(w.links, pendingLink{path: c, stack: append([]fs.FileInfo(nil), stack...)})
 			continue
 		}
 		switch {
@@ -249,6 +252,28 @@ func (w *walker) dir(p string, st fs.FileInfo, stack []fs.FileInfo) error {
 		default:
 			w.skip(c, "a %s, not a regular file", kindOf(t))
 		}
+	}
+	return nil
+}
+
+// link follows a symbolic link met in a directory.
+func (w *walker) link(l pendingLink) error {
+	target, err := os.Stat(l.path)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			w.skip(l.path, "symlink loop: %v", err)
+		} else {
+			w.skip(l.path, "broken symlink: %v", err)
+		}
+		return nil
+	}
+	switch {
+	case target.IsDir():
+		return w.dir(l.path, target, l.stack)
+	case target.Mode().IsRegular():
+		w.file(l.path, target)
+	default:
+		w.skip(l.path, "symlink to a %s, not a regular file", kindOf(target.Mode()))
 	}
 	return nil
 }

@@ -133,6 +133,9 @@ func TestScanSymlinks(t *testing.T) {
 	link(filepath.Join(store, "missing"), filepath.Join(arch, "rrc00", "2022.01", "bview.20220105.1600.gz"))
 	link(filepath.Join(store, "blob1"), filepath.Join(arch, "zcopy", "bview.20220105.0800.gz"))
 	write(filepath.Join(arch, ".partial"))
+	// A "latest" link, met before the real directory it points to: the
+	// files keep their real paths, the link is the one skipped.
+	link(filepath.Join(arch, "rrc00", "2022.01"), filepath.Join(arch, "aaa", "latest"))
 
 	rootLink := filepath.Join(t.TempDir(), "archive")
 	link(arch, rootLink)
@@ -167,6 +170,7 @@ func TestScanSymlinks(t *testing.T) {
 				"rrc00/2022.01/bview.20220105.1600.gz": "broken symlink",
 				"zcopy/bview.20220105.0800.gz":         "same file as",
 				".partial":                             "hidden",
+				"aaa/latest":                           "same directory as",
 			}
 			for p, r := range wantSkip {
 				if !strings.HasPrefix(reasons[p], r) {
