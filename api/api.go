@@ -74,6 +74,11 @@ type Config struct {
 	Now      func() time.Time // nil: time.Now
 	// AdminToken guards the webhook endpoints; empty disables them (403).
 	AdminToken string
+	// WebhooksAllowPrivate accepts webhook URLs whose host is an IP address
+	// in an internal range (loopback, private, link-local, ...); without
+	// it they are refused with 400. Delivery checks every address it
+	// dials the same way (webhook.Config.AllowPrivate).
+	WebhooksAllowPrivate bool
 	// RateLimit is requests per minute per client; 0 means no limit.
 	RateLimit int
 	// TrustedProxies are the proxy addresses whose X-Forwarded-For is
@@ -83,6 +88,10 @@ type Config struct {
 	// cache). Series only change once per 5-minute bin, so a few seconds
 	// take the load of many identical newsroom dashboards off the database.
 	CacheTTL time.Duration
+	// CacheMaxBytes bounds the memory of the cached responses (bodies, gzip
+	// forms, keys, headers); least recently used entries are evicted past
+	// it. 0 means DefaultCacheMaxBytes (32 MiB).
+	CacheMaxBytes int64
 	// AccessLog turns per-request log lines on.
 	AccessLog bool
 	// AccessLogTo, when set, receives the access log lines directly, in
@@ -145,7 +154,7 @@ func New(cfg Config) *Server {
 	var b [6]byte
 	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
 	s.idPrefix = hex.EncodeToString(b[:]) + "-"
-	s.cache = newRespCache(cfg.CacheTTL, s.now)
+	s.cache = newRespCache(cfg.CacheTTL, s.now, cfg.CacheMaxBytes)
 	if cfg.AccessLogTo != nil {
 		s.access = newAccessLog(cfg.AccessLogTo)
 	}
@@ -160,6 +169,9 @@ func New(cfg Config) *Server {
 	s.router = s.routes()
 	return s
 }
+
+// CacheStats reports the response cache's memory accounting.
+func (s *Server) CacheStats() CacheStats { return s.cache.stats() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }

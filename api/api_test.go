@@ -4,9 +4,12 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch/api"
 )
@@ -375,7 +378,7 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestWebhookAdmin(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, func(c *api.Config) { c.WebhooksAllowPrivate = true }) // one receiver is on 127.0.0.1
 	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
 
 	res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"https://hooks.example/in","countries":["kz"],"asns":[9198,"AS21299"],"scopes":["country"],"access":["mobile"],"min_drop_ratio":0.5,"format":"slack"}`, auth...)
@@ -423,6 +426,212 @@ func TestAdminDisabledWithoutToken(t *testing.T) {
 		res, b := f.do(t, "GET", "/v1/webhooks", "", "Authorization", tok)
 		if res.StatusCode != 403 || res.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("token %q: %d %s", tok, res.StatusCode, b)
+		}
+	}
+}
+
+// TestWebhookSecretValidation: a secret must be 16 to 256 bytes of valid
+// UTF-8 without control characters, else 400 naming the field (a NUL byte
+// used to reach the database and give 500; invalid UTF-8 used to be stored
+// as U+FFFD, so that no signature could verify).
+func TestWebhookSecretValidation(t *testing.T) {
+	f := newFixture(t, nil)
+	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+	body := func(secretJSON string) string {
+		return `{"url":"https://hooks.example/in","secret":` + secretJSON + `}`
+	}
+	good := "0123456789abcdef"
+	for _, tc := range []struct {
+		name, body, detail string
+	}{
+		{"NUL escaped", body(`"` + good + `\u0000"`), "secret: control character U+0000"},
+		{"NUL raw", body("\"" + good + "\x00\""), "body:"}, // raw NUL is not valid JSON
+		{"newline", body(`"` + good + `\n"`), "secret: control character U+000A"},
+		{"tab", body(`"` + good + `\t"`), "secret: control character U+0009"},
+		{"DEL", body(`"` + good + "\x7f\""), "secret: control character U+007F"},
+		{"C1 control", body(`"` + good + `\u0085"`), "secret: control character U+0085"},
+		{"invalid UTF-8", body("\"" + good + "\xff\xfe\""), "secret: not valid UTF-8"},
+		{"lone surrogate", body(`"` + good + `\ud800"`), "secret: not valid UTF-8"},
+		{"too short", body(`"short"`), "secret: want at least 16 bytes"},
+		{"too long", body(`"` + strings.Repeat("s", 257) + `"`), "secret: longer than 256 bytes"},
+		{"not a string", body(`12345678901234567890`), "secret: want a string"},
+		{"invalid UTF-8 elsewhere", `{"url":"https://hooks.example/in` + "\xff" + `","secret":"` + good + `"}`, "body: not valid UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, b := f.do(t, "POST", "/v1/webhooks", tc.body, auth...)
+			p := decode[api.Problem](t, b)
+			if res.StatusCode != 400 || res.Header.Get("Content-Type") != "application/problem+json" || !strings.HasPrefix(p.Detail, "invalid "+tc.detail) {
+				t.Fatalf("%d %s; want 400 with detail %q...", res.StatusCode, b, tc.detail)
+			}
+		})
+	}
+	// Printable non-ASCII is a fine secret, kept byte for byte.
+	res, b := f.do(t, "POST", "/v1/webhooks", body(`"geheimnis-schlüssel-ü€"`), auth...)
+	if res.StatusCode != 201 || !strings.Contains(string(b), `"secret":"geheimnis-schlüssel-ü€"`) {
+		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+}
+
+// TestCSVOnEveryReadEndpoint: every data read endpoint answers CSV both to
+// ?format=csv and to Accept: text/csv. The router is walked so that a new
+// read route without CSV fails here.
+func TestCSVOnEveryReadEndpoint(t *testing.T) {
+	f := newFixture(t, nil)
+	ev := fmt.Sprint(f.countryEv)
+	paths := map[string]string{
+		"/v1/countries":                "/v1/countries",
+		"/v1/countries/{cc}/series":    "/v1/countries/KZ/series?from=2022-01-05T05:50:00Z&to=2022-01-05T06:05:00Z",
+		"/v1/countries/{cc}/asns":      "/v1/countries/KZ/asns",
+		"/v1/asns/{asn}":               "/v1/asns/9198",
+		"/v1/asns/{asn}/series":        "/v1/asns/9198/series?from=2022-01-05T05:50:00Z&to=2022-01-05T06:05:00Z",
+		"/v1/events":                   "/v1/events",
+		"/v1/events/{id}":              "/v1/events/" + ev,
+		"/v1/events/{id}/prefixes":     "/v1/events/" + ev + "/prefixes",
+		"/v1/health":                   "", // status, not data
+		"/v1/peers":                    "",
+		"/v1/webhooks":                 "", // admin
+		"/v1/webhooks/{id}/deliveries": "",
+		"/v1/countries/{cc}/chart.svg": "", // images
+		"/v1/asns/{asn}/chart.svg":     "",
+	}
+	err := chi.Walk(f.api.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if method != "GET" || !strings.HasPrefix(route, "/v1/") {
+			return nil
+		}
+		if _, ok := paths[route]; !ok {
+			t.Errorf("read route %s: not in this test; add it with a sample path if it serves data", route)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for route, path := range paths {
+		if path == "" {
+			continue
+		}
+		t.Run(route, func(t *testing.T) {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			for _, how := range []struct {
+				path string
+				hdr  []string
+			}{{path + sep + "format=csv", nil}, {path, []string{"Accept", "text/csv"}}} {
+				res, b := f.do(t, "GET", how.path, "", how.hdr...)
+				recs, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+				if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || err != nil || len(recs) < 2 {
+					t.Errorf("%s %v: %d %s, %d records (%v): %.200s", how.path, how.hdr, res.StatusCode, res.Header.Get("Content-Type"), len(recs), err, b)
+				}
+			}
+		})
+	}
+	// The single-object endpoints: one row with the JSON's values; an
+	// event's row is its row of /v1/events.
+	res, b := f.do(t, "GET", "/v1/asns/9198?format=csv", "")
+	if want := "asn,name,country,access,time,visible_prefixes,visible_slash24,visible_v6_prefixes\n" +
+		"9198,KAZTELECOM-AS,KZ,fixed,2022-01-10T23:55:00Z,250,500,20\n"; res.StatusCode != 200 || string(b) != want {
+		t.Errorf("/v1/asns/9198 CSV:\n%s\nwant:\n%s", b, want)
+	}
+	_, one := f.do(t, "GET", "/v1/events/"+ev+"?format=csv", "")
+	_, all := f.do(t, "GET", "/v1/events?format=csv", "")
+	lines := strings.Split(string(one), "\n")
+	if len(lines) != 3 || lines[2] != "" || !strings.HasPrefix(string(all), lines[0]+"\n") || !strings.Contains(string(all), "\n"+lines[1]+"\n") ||
+		!strings.HasPrefix(lines[1], ev+",country,KZ,") {
+		t.Errorf("/v1/events/%s CSV:\n%s\nnot a row of /v1/events:\n%s", ev, one, all)
+	}
+}
+
+// TestCacheByteBudget: clients asking for series with a different from=
+// each must not grow the response cache past its byte budget (they used
+// to, up to 4096 entries of whatever size). Measured with the cache's own
+// accounting, which /metrics reports.
+func TestCacheByteBudget(t *testing.T) {
+	const budget = 128 << 10
+	f := newFixture(t, func(c *api.Config) { c.CacheTTL = time.Hour; c.CacheMaxBytes = budget })
+	from := fxStart
+	var total int
+	for i := range 40 {
+		fr := from.Add(time.Duration(i) * 5 * time.Minute)
+		path := "/v1/countries/KZ/series?from=" + fr.Format(time.RFC3339) + "&to=" + fr.Add(24*time.Hour).Format(time.RFC3339)
+		hdr := []string{}
+		if i%2 == 1 {
+			hdr = []string{"Accept-Encoding", "gzip"}
+		}
+		res, b := f.do(t, "GET", path, "", hdr...)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
+		}
+		total += len(b)
+		if st := f.api.CacheStats(); st.Bytes > budget || st.Entries == 0 {
+			t.Fatalf("after %d requests (%d bytes of bodies): cache %+v, budget %d", i+1, total, st, budget)
+		}
+	}
+	st := f.api.CacheStats()
+	if total < 4*budget || st.Evictions == 0 || st.Bytes < budget/2 {
+		t.Errorf("%d bytes of bodies through a %d-byte cache: %+v", total, budget, st)
+	}
+	// The same numbers in /metrics.
+	_, b := f.do(t, "GET", "/metrics", "")
+	for _, m := range []string{
+		"bgpwatch_api_cache_bytes " + strconv.FormatInt(f.api.CacheStats().Bytes, 10),
+		"bgpwatch_api_cache_max_bytes 131072",
+		"bgpwatch_api_cache_entries ",
+		"bgpwatch_api_cache_evictions_total ",
+	} {
+		if !strings.Contains(string(b), "\n"+m) {
+			t.Errorf("/metrics has no %q", m)
+		}
+	}
+}
+
+// TestWebhookInternalURLRefused: a webhook URL whose host is an internal
+// IP address, in any spelling a resolver accepts, is refused with 400
+// unless private receivers are allowed. (Names are checked when delivery
+// dials them: see package webhook.)
+func TestWebhookInternalURLRefused(t *testing.T) {
+	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+	urls := map[string]string{
+		"http://127.0.0.1:5432/":                  "loopback",
+		"http://[::1]/x":                          "loopback",
+		"http://169.254.169.254/latest/meta-data": "link-local",
+		"http://2130706433/":                      "loopback",
+		"http://0x7f000001/":                      "loopback",
+		"http://0177.0.0.1/":                      "loopback",
+		"http://127.1:8080/":                      "loopback",
+		"https://10.0.0.5/hook":                   "private",
+		"http://172.16.3.4/":                      "private",
+		"http://192.168.1.1/":                     "private",
+		"http://[fd00::1]/":                       "unique-local",
+		"http://[fe80::1]/":                       "link-local",
+		"http://224.0.0.1/":                       "multicast",
+		"http://0.0.0.0:8080/":                    "unspecified",
+		"http://[::]/":                            "unspecified",
+		"http://100.64.0.1/":                      "carrier-grade NAT",
+		"http://[::ffff:127.0.0.1]/":              "loopback",
+		"http://[::ffff:a9fe:a9fe]/":              "link-local",
+	}
+	f := newFixture(t, nil)
+	for u, rng := range urls {
+		res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"`+u+`"}`, auth...)
+		p := decode[api.Problem](t, b)
+		if res.StatusCode != 400 || !strings.HasPrefix(p.Detail, "invalid url: host ") || !strings.Contains(p.Detail, rng) ||
+			!strings.Contains(p.Detail, "internal addresses are refused") {
+			t.Errorf("%s: %d %s", u, res.StatusCode, b)
+		}
+	}
+	// Public addresses and names are accepted.
+	for _, u := range []string{"https://hooks.example/in", "http://8.8.8.8/", "http://[2001:4860::1]/", "http://localhost.example/"} {
+		if res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"`+u+`"}`, auth...); res.StatusCode != 201 {
+			t.Errorf("%s: %d %s", u, res.StatusCode, b)
+		}
+	}
+	// The opt-in accepts them all.
+	f = newFixture(t, func(c *api.Config) { c.WebhooksAllowPrivate = true })
+	for u := range urls {
+		if res, b := f.do(t, "POST", "/v1/webhooks", `{"url":"`+u+`"}`, auth...); res.StatusCode != 201 {
+			t.Errorf("allowed %s: %d %s", u, res.StatusCode, b)
 		}
 	}
 }

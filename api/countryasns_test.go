@@ -1,11 +1,15 @@
 package api_test
 
 import (
+	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bgpwatch/bgpwatch"
 )
 
 type countryASNs struct {
@@ -142,4 +146,39 @@ func TestCountryASNs(t *testing.T) {
 			t.Errorf("etag %q, second %d, Cache-Control %q", etag, res2.StatusCode, res.Header.Get("Cache-Control"))
 		}
 	})
+}
+
+// TestCSVFormulaInjection: network names are chosen by the networks
+// themselves; one that is a spreadsheet formula must reach a newsroom
+// spreadsheet as text (prefixed with a single quote and quoted).
+func TestCSVFormulaInjection(t *testing.T) {
+	f := newFixture(t, nil)
+	const evil = `=HYPERLINK("http://x","y")`
+	if err := f.db.UpsertASNs(context.Background(), []bgpwatch.ASNInfo{
+		{ASN: 9198, Name: evil, Country: "KZ", Access: bgpwatch.AccessFixed},
+		{ASN: 21299, Name: "@SUM(1+1)", Country: "KZ", Access: bgpwatch.AccessMobile},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, b := f.do(t, "GET", "/v1/countries/KZ/asns?at=2022-01-05T09:00:00Z&format=csv", "")
+	body := string(b)
+	if res.StatusCode != 200 || !strings.Contains(body, `"'=HYPERLINK(""http://x"",""y"")"`) || !strings.Contains(body, `"'@SUM(1+1)"`) {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range recs[1:] {
+		names = append(names, r[1])
+	}
+	if fmt.Sprint(names) != fmt.Sprint([]string{"'" + evil, "'@SUM(1+1)"}) {
+		t.Errorf("names %q", names)
+	}
+	// JSON is not a spreadsheet: the name is given as it is.
+	_, b = f.do(t, "GET", "/v1/countries/KZ/asns?at=2022-01-05T09:00:00Z", "")
+	if !strings.Contains(string(b), `"name":"=HYPERLINK(\"http://x\",\"y\")"`) {
+		t.Errorf("JSON: %s", b)
+	}
 }

@@ -120,14 +120,17 @@ func (s *Server) handleEvent(r *http.Request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := query(r, "format"); err != nil {
 		return nil, err
 	}
 	ev, err := s.st.GetEvent(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
-	return jsonResponse(wire.FromEvent(&ev), eventsMaxAge)
+	// CSV: the event's row of /v1/events (same columns; the contributing
+	// networks in the asns column), so a spreadsheet can take both.
+	out := wire.FromEvent(&ev)
+	return tableResponse(r, eventsMaxAge, out, eventsCSVHeader, 1, func(int) []string { return eventCSV(&out) })
 }
 
 type prefixJSON struct {

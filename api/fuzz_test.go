@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bgpwatch/bgpwatch/internal/netguard"
 )
 
 // FuzzDecodeWebhook: any body either decodes into a valid subscription or
@@ -14,18 +16,22 @@ func FuzzDecodeWebhook(f *testing.F) {
 	for _, s := range []string{
 		`{"url":"https://hooks.example/in","countries":["kz"],"asns":[9198,"AS21299"],"min_drop_ratio":0.5}`,
 		`{"url":"http://127.0.0.1:9/x","secret":"0123456789abcdef","format":"slack","scopes":["asn"],"access":["mobile"]}`,
+		`{"url":"http://0x7f.1:5432/"}`, `{"url":"http://[::ffff:169.254.169.254]/"}`,
 		`{"url":"ftp://x"}`, `{}`, `[]`, `null`, `{"asns":[1e99]}`, `{"url":"https://x","min_drop_ratio":-0}`,
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		sub, err := decodeWebhook(strings.NewReader(body))
+		sub, err := decodeWebhook(strings.NewReader(body), false)
 		if err != nil {
 			return
 		}
 		u, perr := url.Parse(sub.URL)
 		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			t.Fatalf("accepted URL %q", sub.URL)
+		}
+		if a, ok := netguard.ParseHost(u.Hostname()); ok && netguard.Check(a) != nil {
+			t.Fatalf("accepted internal URL %q", sub.URL)
 		}
 		if sub.Secret != "" && len(sub.Secret) < minSecretLen {
 			t.Fatalf("accepted short secret")

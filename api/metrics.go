@@ -110,6 +110,14 @@ var (
 		"Webhook deliveries waiting to be sent.", nil, nil)
 	descUp = prometheus.NewDesc("bgpwatch_database_up",
 		"1 when the database answered the metrics queries.", nil, nil)
+	descCacheBytes = prometheus.NewDesc("bgpwatch_api_cache_bytes",
+		"Bytes charged to the API response cache (bodies, gzip forms, keys, headers, overhead).", nil, nil)
+	descCacheMax = prometheus.NewDesc("bgpwatch_api_cache_max_bytes",
+		"The API response cache's byte budget (--cache-max-bytes).", nil, nil)
+	descCacheEntries = prometheus.NewDesc("bgpwatch_api_cache_entries",
+		"Responses kept in the API response cache.", nil, nil)
+	descCacheEvictions = prometheus.NewDesc("bgpwatch_api_cache_evictions_total",
+		"Responses evicted from the API response cache to stay within its byte budget or entry limit.", nil, nil)
 )
 
 // statsCollector queries the database at scrape time.
@@ -121,6 +129,10 @@ func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descEvents
 	ch <- descQueue
 	ch <- descUp
+	ch <- descCacheBytes
+	ch <- descCacheMax
+	ch <- descCacheEntries
+	ch <- descCacheEvictions
 }
 
 func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -138,6 +150,11 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	if s == nil {
 		return
 	}
+	cs := s.cache.stats()
+	ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(cs.Bytes))
+	ch <- prometheus.MustNewConstMetric(descCacheMax, prometheus.GaugeValue, float64(cs.MaxBytes))
+	ch <- prometheus.MustNewConstMetric(descCacheEntries, prometheus.GaugeValue, float64(cs.Entries))
+	ch <- prometheus.MustNewConstMetric(descCacheEvictions, prometheus.CounterValue, float64(cs.Evictions))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	up := 1.0

@@ -64,7 +64,7 @@ type countryJSON struct {
 }
 
 func (s *Server) handleCountries(r *http.Request) (*response, error) {
-	if _, err := query(r); err != nil {
+	if _, err := query(r, "format"); err != nil {
 		return nil, err
 	}
 	cs, err := s.st.LatestCountries(r.Context())
@@ -81,7 +81,12 @@ func (s *Server) handleCountries(r *http.Request) (*response, error) {
 			Time: c.Bin,
 		})
 	}
-	return jsonResponse(out, seriesMaxAge)
+	return tableResponse(r, seriesMaxAge, out, []string{"code", "name", "asns", "visible_prefixes", "visible_slash24", "visible_v6_prefixes", "time"},
+		len(out.Countries), func(i int) []string {
+			c := &out.Countries[i]
+			return []string{c.Code, c.Name, itoa(c.ASNs), itoa(c.VisiblePrefixes), itoa(c.VisibleSlash24), itoa(c.VisibleV6Prefixes),
+				c.Time.UTC().Format(time.RFC3339)}
+		})
 }
 
 type pointJSON struct {
@@ -229,7 +234,7 @@ func (s *Server) handleASN(r *http.Request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := query(r, "format"); err != nil {
 		return nil, err
 	}
 	ext, err := s.extentNow(r.Context())
@@ -252,5 +257,15 @@ func (s *Server) handleASN(r *http.Request) (*response, error) {
 	if !sum.At.IsZero() {
 		out.Time = &sum.At
 	}
-	return jsonResponse(out, seriesMaxAge)
+	// CSV: one row, the JSON fields in their order (time empty without
+	// series).
+	return tableResponse(r, seriesMaxAge, out, []string{"asn", "name", "country", "access", "time", "visible_prefixes", "visible_slash24", "visible_v6_prefixes"},
+		1, func(int) []string {
+			tm := ""
+			if out.Time != nil {
+				tm = out.Time.UTC().Format(time.RFC3339)
+			}
+			return []string{strconv.FormatUint(uint64(out.ASN), 10), out.Name, out.Country, out.Access, tm,
+				itoa(out.VisiblePrefixes), itoa(out.VisibleSlash24), itoa(out.VisibleV6Prefixes)}
+		})
 }

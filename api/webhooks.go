@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -11,24 +12,30 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/netguard"
 )
 
-// minSecretLen is the shortest webhook secret accepted.
-const minSecretLen = 16
+// Webhook secret length bounds, in bytes of UTF-8.
+const (
+	minSecretLen = 16
+	maxSecretLen = 256
+)
 
 type webhookIn struct {
-	URL          string   `json:"url"`
-	Secret       string   `json:"secret"`
-	Countries    []string `json:"countries"`
-	ASNs         []any    `json:"asns"` // 9198 or "AS9198"
-	Scopes       []string `json:"scopes"`
-	Access       []string `json:"access"`
-	MinDropRatio float64  `json:"min_drop_ratio"`
-	Format       string   `json:"format"`
+	URL          string          `json:"url"`
+	Secret       json.RawMessage `json:"secret"` // checked raw: the decoder hides invalid UTF-8
+	Countries    []string        `json:"countries"`
+	ASNs         []any           `json:"asns"` // 9198 or "AS9198"
+	Scopes       []string        `json:"scopes"`
+	Access       []string        `json:"access"`
+	MinDropRatio float64         `json:"min_drop_ratio"`
+	Format       string          `json:"format"`
 }
 
 type webhookJSON struct {
@@ -63,34 +70,54 @@ func toWebhookJSON(sub *bgpwatch.Subscription) webhookJSON {
 	return out
 }
 
-// decodeWebhook validates a subscription request body.
-func decodeWebhook(body io.Reader) (*bgpwatch.Subscription, error) {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	var in webhookIn
-	if err := dec.Decode(&in); err != nil {
+// decodeWebhook validates a subscription request body. Unless
+// allowPrivate, a URL whose host is an IP address (in any spelling a
+// resolver accepts) in an internal range is refused; names are checked
+// when delivery dials them.
+func decodeWebhook(r io.Reader, allowPrivate bool) (*bgpwatch.Subscription, error) {
+	body, err := io.ReadAll(r)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, errTooLarge
 		}
 		return nil, invalid("body: %v", err)
 	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var in webhookIn
+	if err := dec.Decode(&in); err != nil {
+		return nil, invalid("body: %v", err)
+	}
 	if dec.More() {
 		return nil, invalid("body: more than one JSON value")
+	}
+	secret, err := decodeSecret(in.Secret)
+	if err != nil {
+		return nil, err
+	}
+	// The decoder replaces invalid UTF-8 with U+FFFD without a word; the
+	// secret was checked above, the rest is checked here.
+	if !utf8.Valid(body) {
+		return nil, invalid("body: not valid UTF-8")
 	}
 	sub := &bgpwatch.Subscription{MinDropRatio: in.MinDropRatio, Format: in.Format}
 	u, err := url.Parse(in.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(in.URL) > 2048 {
 		return nil, invalid("url %q: want an absolute http or https URL without credentials", clip(in.URL))
 	}
+	if !allowPrivate {
+		if a, ok := netguard.ParseHost(u.Hostname()); ok {
+			if err := netguard.Check(a); err != nil {
+				var ne *netguard.Error
+				errors.As(err, &ne)
+				return nil, invalid("url: host %q is a %s address; webhook receivers on internal addresses are refused "+
+					"(serve --webhooks-allow-private, or webhooks.allow_private in the config file, permits them)", clip(u.Hostname()), ne.Range)
+			}
+		}
+	}
 	sub.URL = u.String()
-	if in.Secret != "" && len(in.Secret) < minSecretLen {
-		return nil, invalid("secret: want at least %d characters, or leave it out to get a generated one", minSecretLen)
-	}
-	if len(in.Secret) > 256 {
-		return nil, invalid("secret: longer than 256 characters")
-	}
-	sub.Secret = in.Secret
+	sub.Secret = secret
 	if len(in.Countries)+len(in.ASNs)+len(in.Scopes)+len(in.Access) > 1000 {
 		return nil, invalid("filters: more than 1000 entries")
 	}
@@ -144,6 +171,44 @@ func decodeWebhook(body io.Reader) (*bgpwatch.Subscription, error) {
 	return sub, nil
 }
 
+// decodeSecret checks the raw JSON of the secret field: absent, null or ""
+// (one is generated), or a string of minSecretLen to maxSecretLen bytes of
+// valid UTF-8 without control characters. Invalid UTF-8 would otherwise be
+// stored as U+FFFD, so that no signature could ever verify; a NUL byte
+// cannot be stored at all.
+func decodeSecret(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	if !utf8.Valid(raw) {
+		return "", invalid("secret: not valid UTF-8")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", invalid("secret: want a string")
+	}
+	if s == "" {
+		return "", nil
+	}
+	for i, c := range s {
+		if c == utf8.RuneError {
+			// From an escaped lone surrogate (\ud800) or a literal U+FFFD:
+			// either way the secret is not what the client holds.
+			return "", invalid("secret: not valid UTF-8 (U+FFFD or an unpaired surrogate at byte %d)", i)
+		}
+		if unicode.IsControl(c) {
+			return "", invalid("secret: control character %U at byte %d; want printable characters", c, i)
+		}
+	}
+	if len(s) < minSecretLen {
+		return "", invalid("secret: want at least %d bytes, or leave it out to get a generated one", minSecretLen)
+	}
+	if len(s) > maxSecretLen {
+		return "", invalid("secret: longer than %d bytes", maxSecretLen)
+	}
+	return s, nil
+}
+
 // generateSecret makes a 32-byte random secret.
 func generateSecret() string {
 	var b [32]byte
@@ -172,7 +237,7 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sub, err := decodeWebhook(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	sub, err := decodeWebhook(http.MaxBytesReader(w, r.Body, maxBodyBytes), s.cfg.WebhooksAllowPrivate)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

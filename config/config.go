@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,10 @@ type File struct {
 	DB            string `yaml:"db"`
 	DataDir       string `yaml:"data_dir"`
 	AdminTokenEnv string `yaml:"admin_token_env"`
+	// CacheMaxBytes is the API response cache's memory budget (serve's
+	// --cache-max-bytes; 0: 32 MiB). An integer of bytes or a size such as
+	// "64MiB", "500KB".
+	CacheMaxBytes ByteSize `yaml:"cache_max_bytes"`
 
 	// BinStep is the width of series bins (default 5m).
 	BinStep time.Duration `yaml:"bin_step"`
@@ -44,11 +50,23 @@ type File struct {
 	ASNInfo     string   `yaml:"asn_info"`
 	ASNNames    string   `yaml:"asn_names"`
 
+	// Webhooks configures webhook registration and delivery.
+	Webhooks Webhooks `yaml:"webhooks"`
+
 	BGP        *BGP       `yaml:"bgp"`
 	RISLive    RISLive    `yaml:"ris_live"`
 	BMP        *BMP       `yaml:"bmp"`
 	Visibility Visibility `yaml:"visibility"`
 	Detection  Detection  `yaml:"detection"`
+}
+
+// Webhooks configures webhook registration and delivery.
+type Webhooks struct {
+	// AllowPrivate permits receivers on internal addresses (loopback,
+	// private, link-local, multicast, unspecified, CGNAT, ...), refused by
+	// default at registration and on every address delivery dials (serve's
+	// --webhooks-allow-private).
+	AllowPrivate bool `yaml:"allow_private"`
 }
 
 // BGP configures bgpwatch's own BGP sessions.
@@ -116,6 +134,68 @@ type Detection struct {
 	MaxWithdrawn      int           `yaml:"max_withdrawn"`
 	FeedCollapse      float64       `yaml:"feed_collapse"`
 	FeedWindow        int           `yaml:"feed_window"`
+}
+
+// ByteSize is a number of bytes, written as an integer or with a unit: B,
+// KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).
+type ByteSize int64
+
+// ParseByteSize parses "33554432", "32MiB", "64 MB" or "512KiB".
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with a unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	units := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+	mult, ok := units[strings.ToUpper(strings.TrimSpace(t[i:]))]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q (want KiB, MiB, GiB, KB, MB or GB)", s, strings.TrimSpace(t[i:]))
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+// UnmarshalYAML reads an integer or a size with a unit.
+func (b *ByteSize) UnmarshalYAML(v *yaml.Node) error {
+	n, err := ParseByteSize(v.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", v.Line, err)
+	}
+	*b = n
+	return nil
+}
+
+// String writes the size with the largest binary unit that divides it.
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		n    ByteSize
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if b != 0 && b%u.n == 0 {
+			return strconv.FormatInt(int64(b/u.n), 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// Set implements flag.Value.
+func (b *ByteSize) Set(s string) error {
+	n, err := ParseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = n
+	return nil
 }
 
 // Load reads and validates a configuration file.

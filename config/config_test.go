@@ -43,6 +43,9 @@ func TestExampleFile(t *testing.T) {
 		rc.Subscriptions[1].Prefix[0] != "2.72.0.0/13" || rc.ReadTimeout != time.Minute {
 		t.Errorf("ris = %+v", rc)
 	}
+	if f.CacheMaxBytes != 32<<20 {
+		t.Errorf("cache_max_bytes = %d", f.CacheMaxBytes)
+	}
 	// The example shows the defaults.
 	if dc, def := f.DetectConfig(), detect.DefaultConfig(); dc != def {
 		t.Errorf("example's detection differs from the defaults:\n%+v\n%+v", dc, def)
@@ -118,5 +121,35 @@ func TestParse(t *testing.T) {
 			}
 			tc.check(t, f)
 		})
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+		err  bool
+	}{
+		{"33554432", 32 << 20, false},
+		{"32MiB", 32 << 20, false},
+		{"64 MB", 64e6, false},
+		{"512kib", 512 << 10, false},
+		{"1GiB", 1 << 30, false},
+		{"0", 0, false},
+		{"", 0, true},
+		{"-5MiB", 0, true},
+		{"12 parsecs", 0, true},
+		{"99999999999GiB", 0, true},
+	} {
+		got, err := ParseByteSize(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("%q: %d, %v", tc.in, got, err)
+		}
+	}
+	if _, err := Parse(strings.NewReader("cache_max_bytes: lots\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("bad cache_max_bytes: %v", err)
+	}
+	if s := ByteSize(32 << 20).String(); s != "32MiB" {
+		t.Errorf("String %q", s)
 	}
 }

@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,5 +90,96 @@ func TestDiscoverAndSelectWindow(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("selected %v, want %v", got, want)
 		}
+	}
+}
+
+// TestScanSymlinks: archives on shared storage are full of symbolic links.
+// Links to files and directories are followed (also a path argument that is
+// a link), loops end with a report, and every entry not taken is listed
+// with its reason.
+func TestScanSymlinks(t *testing.T) {
+	store := t.TempDir() // where the data really is
+	arch := t.TempDir()  // the archive tree of links
+	write := func(p string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, p string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(store, "blob1"))
+	write(filepath.Join(store, "rrc01", "2022.01", "updates.20220105.0800.gz"))
+	write(filepath.Join(arch, "rrc00", "2022.01", "updates.20220105.0805.gz"))
+	// A symlinked bview: taken under the link's name (collector, time).
+	link(filepath.Join(store, "blob1"), filepath.Join(arch, "rrc00", "2022.01", "bview.20220105.0800.gz"))
+	// A symlinked collector directory.
+	link(filepath.Join(store, "rrc01"), filepath.Join(arch, "rrc01"))
+	// A loop: a link back to the archive root.
+	link(arch, filepath.Join(arch, "rrc00", "2022.01", "again"))
+	// A link to itself (ELOOP), a dangling link, a second link to a file
+	// already taken, a hidden file.
+	link(filepath.Join(arch, "self"), filepath.Join(arch, "self"))
+	link(filepath.Join(store, "missing"), filepath.Join(arch, "rrc00", "2022.01", "bview.20220105.1600.gz"))
+	link(filepath.Join(store, "blob1"), filepath.Join(arch, "zcopy", "bview.20220105.0800.gz"))
+	write(filepath.Join(arch, ".partial"))
+	// A "latest" link, met before the real directory it points to: the
+	// files keep their real paths, the link is the one skipped.
+	link(filepath.Join(arch, "rrc00", "2022.01"), filepath.Join(arch, "aaa", "latest"))
+
+	rootLink := filepath.Join(t.TempDir(), "archive")
+	link(arch, rootLink)
+
+	for _, root := range []string{arch, rootLink} {
+		t.Run(filepath.Base(root), func(t *testing.T) {
+			d, err := Scan([]string{root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range d.Files {
+				rel, _ := filepath.Rel(root, f.Path)
+				got = append(got, fmt.Sprintf("%s %s %s", rel, f.Collector, f.Kind))
+			}
+			want := []string{
+				"rrc00/2022.01/bview.20220105.0800.gz rrc00 rib",
+				"rrc01/2022.01/updates.20220105.0800.gz rrc01 updates",
+				"rrc00/2022.01/updates.20220105.0805.gz rrc00 updates",
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			reasons := map[string]string{}
+			for _, s := range d.Skipped {
+				rel, _ := filepath.Rel(root, s.Path)
+				reasons[rel] = s.Reason
+			}
+			wantSkip := map[string]string{
+				"rrc00/2022.01/again":                  "symlink loop",
+				"self":                                 "symlink loop",
+				"rrc00/2022.01/bview.20220105.1600.gz": "broken symlink",
+				"zcopy/bview.20220105.0800.gz":         "same file as",
+				".partial":                             "hidden",
+				"aaa/latest":                           "same directory as",
+			}
+			for p, r := range wantSkip {
+				if !strings.HasPrefix(reasons[p], r) {
+					t.Errorf("skipped %s: reason %q, want %q...", p, reasons[p], r)
+				}
+			}
+			if len(reasons) != len(wantSkip) {
+				t.Errorf("skipped %v, want exactly %v", reasons, wantSkip)
+			}
+		})
 	}
 }

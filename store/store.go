@@ -40,6 +40,11 @@ type Config struct {
 	SkipMigrate bool
 	// MaxConns caps the pool size; 0 keeps pgx's default.
 	MaxConns int32
+	// Usage, when set, holds the database's shared usage lock (UsageLockID)
+	// until Close, under this name (the command: "serve", "replay"), so
+	// that a destructive migration is refused meanwhile (LockExclusive).
+	// Open waits while such a migration runs.
+	Usage string
 }
 
 // DB is an open database: a connection pool and, in embedded mode, this
@@ -48,6 +53,7 @@ type DB struct {
 	pool   *pgxpool.Pool
 	server *pgserver.Server
 	log    *slog.Logger
+	usage  *usageLock // Config.Usage
 }
 
 // Open connects to cfg.URL, or starts (or joins) the embedded server in
@@ -88,6 +94,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err := pool.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if cfg.Usage != "" {
+		if db.usage, err = db.holdUsage(ctx, cfg.Usage); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if !cfg.SkipMigrate {
 		if _, err := db.Migrate(ctx); err != nil {
@@ -130,6 +142,10 @@ func (db *DB) Embedded() bool { return db.server != nil }
 // Close closes the pool and gives up the embedded server reference; the
 // embedded server stops when no other process uses it.
 func (db *DB) Close() {
+	if db.usage != nil {
+		db.usage.release()
+		db.usage = nil
+	}
 	if db.pool != nil {
 		db.pool.Close()
 		db.pool = nil

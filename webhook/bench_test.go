@@ -25,7 +25,9 @@ func BenchmarkNoticeToReceiver(b *testing.B) {
 	if err := db.CreateSubscription(context.Background(), &bgpwatch.Subscription{URL: srv + "/hook", Secret: "k"}); err != nil {
 		b.Fatal(err)
 	}
-	d := NewDispatcher(db, DefaultConfig(), nil)
+	cfg := DefaultConfig()
+	cfg.AllowPrivate = true // the receiver is on 127.0.0.1
+	d := NewDispatcher(db, cfg, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -68,6 +70,7 @@ func BenchmarkBacklog(b *testing.B) {
 		}
 	}
 	cfg := DefaultConfig()
+	cfg.AllowPrivate = true // the receiver is on 127.0.0.1
 	cfg.PerEndpoint = cfg.Workers
 	d := NewDispatcher(db, cfg, nil)
 	ctx, cancel := context.WithCancel(context.Background())

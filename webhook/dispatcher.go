@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/logthrottle"
+	"github.com/bgpwatch/bgpwatch/internal/netguard"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
@@ -45,9 +47,19 @@ type Config struct {
 	// (default 30 s): a database that hangs rather than refuses fails the
 	// poll, which is logged and retried, instead of stalling the
 	// dispatcher until the connection dies.
-	DBTimeout  time.Duration
-	Clock      func() time.Time
-	HTTPClient *http.Client // nil: a client without redirects or cookies
+	DBTimeout time.Duration
+	Clock     func() time.Time
+	// AllowPrivate lets deliveries go to internal addresses (loopback,
+	// private, link-local, multicast, unspecified, CGNAT, ...). Without
+	// it the default client refuses them on the address it is about to
+	// connect to, after DNS, so a name that resolves to one (localhost,
+	// DNS rebinding) is refused too; it then ignores HTTP proxy settings,
+	// since a proxy would connect in its place.
+	AllowPrivate bool
+	// HTTPClient replaces the default client (no redirects, no cookies,
+	// internal addresses refused unless AllowPrivate); a client given here
+	// is used as it is.
+	HTTPClient *http.Client
 }
 
 // DefaultConfig returns the production defaults: 8 workers, 2 per endpoint,
@@ -105,6 +117,12 @@ func (c Config) withDefaults() Config {
 			// A redirect would move a signed body to a place the subscriber
 			// did not register; a 3xx counts as a failed attempt instead.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+		if !c.AllowPrivate {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.Proxy = nil
+			tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: netguard.Control}).DialContext
+			c.HTTPClient.Transport = tr
 		}
 	}
 	return c
@@ -511,6 +529,12 @@ func (d *Dispatcher) post(ctx context.Context, c store.ClaimedDelivery, sentAt t
 	req.Header.Set(HeaderSignature, Sign(c.Secret, ts, body))
 	resp, err := d.cfg.HTTPClient.Do(req)
 	if err != nil {
+		var ne *netguard.Error
+		if errors.As(err, &ne) {
+			// Only the kind of range: neither the address a name resolved
+			// to nor anything else about it reaches the delivery log.
+			return 0, 0, ne
+		}
 		return 0, 0, unwrapURL(err)
 	}
 	defer resp.Body.Close()

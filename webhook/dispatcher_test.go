@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -366,5 +368,49 @@ func TestRetryAfter(t *testing.T) {
 				return deliveries(t, db, sub.ID)[0].Status == store.DeliveryDelivered
 			})
 		})
+	}
+}
+
+// TestInternalReceiverRefused: without AllowPrivate, deliveries to
+// internal addresses are refused on the address dialled, so a name that
+// resolves to loopback (localhost) is refused as well as a literal; the
+// receiver gets nothing, and the delivery log says why without saying
+// what the name resolved to.
+func TestInternalReceiverRefused(t *testing.T) {
+	db := storetest.New(t)
+	rc := newReceiver(t, nil)
+	port := rc.srv.Listener.Addr().(*net.TCPAddr).Port
+	literal := subscribe(t, db, bgpwatch.Subscription{URL: rc.url(), Secret: "topsecret"})
+	named := subscribe(t, db, bgpwatch.Subscription{URL: fmt.Sprintf("http://localhost:%d/hook", port), Secret: "topsecret"})
+	var logs storetest.SyncBuffer
+	cfg := fastConfig()
+	cfg.AllowPrivate = false
+	d := NewDispatcher(db, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	ev := kzEvent(0)
+	saveEvent(t, db, &ev, true)
+	for _, sub := range []bgpwatch.Subscription{literal, named} {
+		waitFor(t, 30*time.Second, "a refused attempt of "+sub.URL, func() bool {
+			ds := deliveries(t, db, sub.ID)
+			return len(ds) == 1 && ds[0].Attempts >= 1
+		})
+		dl := deliveries(t, db, sub.ID)[0]
+		if dl.Status == store.DeliveryDelivered || dl.LastStatusCode != 0 ||
+			!strings.Contains(dl.LastError, "loopback address: internal addresses are refused") {
+			t.Errorf("%s: %+v", sub.URL, dl)
+		}
+		if strings.Contains(dl.LastError, "127.0.0.1") || strings.Contains(dl.LastError, "::1") || strings.Contains(dl.LastError, fmt.Sprint(port)) {
+			t.Errorf("%s: the delivery log shows the address dialled: %q", sub.URL, dl.LastError)
+		}
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("the internal receiver got %d requests", n)
+	}
+	if l := logs.String(); !strings.Contains(l, "internal addresses are refused") || strings.Contains(l, "dial tcp") {
+		t.Errorf("log: %s", l)
 	}
 }

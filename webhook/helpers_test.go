@@ -147,6 +147,7 @@ func fastConfig() Config {
 	c.MaxBackoff = 100 * time.Millisecond
 	c.Poll = 50 * time.Millisecond
 	c.Timeout = 2 * time.Second
+	c.AllowPrivate = true // the receivers are httptest servers on 127.0.0.1
 	return c
 }
 

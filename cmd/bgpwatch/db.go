@@ -14,6 +14,7 @@ import (
 type dbFlags struct {
 	url     string
 	dataDir string
+	command string // holds the database's usage lock under this name
 	e       *env
 	// logger receives store progress (embedded server start/stop,
 	// migrations); nil means info-level text on stderr.
@@ -22,7 +23,7 @@ type dbFlags struct {
 
 // addDBFlags registers --db and --data-dir on fs.
 func addDBFlags(fs *flag.FlagSet, e *env) *dbFlags {
-	f := &dbFlags{e: e}
+	f := &dbFlags{e: e, command: fs.Name()}
 	fs.StringVar(&f.url, "db", "", "PostgreSQL `URL` (default $BGPWATCH_DB); when unset bgpwatch runs its own embedded server in --data-dir")
 	fs.StringVar(&f.dataDir, "data-dir", "", "data `directory` of the embedded server (default $BGPWATCH_DATA_DIR, else $XDG_DATA_HOME/bgpwatch, else ~/.local/share/bgpwatch)")
 	return f
@@ -65,12 +66,15 @@ func defaultDataDir(getenv func(string) string) string {
 }
 
 // open opens the database and applies pending migrations. Close it when done:
-// that also releases the embedded server.
+// that also releases the embedded server. Until then the command holds the
+// database's shared usage lock, so that `migrate --down` and `--reset`
+// refuse to run under it.
 func (f *dbFlags) open(ctx context.Context) (*store.DB, error) {
 	cfg, err := f.config()
 	if err != nil {
 		return nil, err
 	}
+	cfg.Usage = f.command
 	return store.Open(ctx, cfg)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch/bgp/bmp"
 	"github.com/bgpwatch/bgpwatch/bgp/mrt"
+	"github.com/bgpwatch/bgpwatch/ingest"
 )
 
 func init() {
@@ -18,7 +19,9 @@ func init() {
 }
 
 const dumpHelp = `Prints every route of the MRT files (raw, gzip or bzip2, detected by
-content) one per line.
+content) one per line. A PATH that is a directory stands for the files under
+it, found as replay finds them (walked recursively, symbolic links followed,
+in time order); a directory without any file is a usage error (exit 2).
 
 --format bgpdump (the default) prints exactly what 'bgpdump -m' prints:
   TABLE_DUMP2|time|B|peer|peer_as|prefix|as_path|origin|next_hop|local_pref|med|communities|AG/NAG|aggregator|
@@ -58,9 +61,31 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: no MRT file given", errUsage)
 	}
+	// A directory stands for the files under it, found as replay finds
+	// them (links followed, time order); one with none is a usage error.
+	var paths []string
+	for _, arg := range fs.Args() {
+		if st, err := os.Stat(arg); err != nil || !st.IsDir() {
+			paths = append(paths, arg) // a file, or an error reported below
+			continue
+		}
+		found, err := ingest.Scan([]string{arg})
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		for _, sk := range found.Skipped {
+			fmt.Fprintf(e.stderr, "bgpwatch dump: not reading %s: %s\n", sk.Path, sk.Reason)
+		}
+		if len(found.Files) == 0 {
+			return fmt.Errorf("%w: %s is a directory with no files to read (%d entries skipped)", errUsage, arg, len(found.Skipped))
+		}
+		for _, f := range found.Files {
+			paths = append(paths, f.Path)
+		}
+	}
 	w := bufio.NewWriterSize(e.stdout, 256<<10)
 	var failed int
-	for _, path := range fs.Args() {
+	for _, path := range paths {
 		if err := ctx.Err(); err != nil {
 			w.Flush()
 			return err
@@ -74,7 +99,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("write output: %w", err)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files could not be opened", failed, fs.NArg())
+		return fmt.Errorf("%d of %d files could not be opened", failed, len(paths))
 	}
 	return nil
 }

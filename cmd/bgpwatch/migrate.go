@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/bgpwatch/bgpwatch/store"
 )
 
 func init() {
@@ -18,10 +21,15 @@ applies pending migrations when it starts.
 
 With --down it rolls back the most recent migration, with --reset all of
 them (this deletes all data), and with --status it lists the migrations and
-whether each is applied.`)
+whether each is applied.
+
+--down and --reset are refused (exit 1) while another bgpwatch process
+uses the database (serve, replay, events: each holds a shared advisory lock
+while it runs); the message names them. Stop them first, or pass --force.`)
 	down := fs.Bool("down", false, "roll back the most recent migration")
 	reset := fs.Bool("reset", false, "roll back all migrations (deletes all data)")
 	status := fs.Bool("status", false, "list migrations and whether each is applied")
+	force := fs.Bool("force", false, "with --down or --reset: roll back even while other bgpwatch processes use the database")
 	dbf := addDBFlags(fs, e)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
@@ -58,9 +66,28 @@ whether each is applied.`)
 		}
 		return nil
 	case *down, *reset:
-		rs, err := db.MigrateDown(ctx)
+		if !*force {
+			// Held until the rollback is done: processes starting
+			// meanwhile wait for it.
+			unlock, err := db.LockExclusive(ctx)
+			if errors.Is(err, store.ErrInUse) {
+				what := "--down"
+				if *reset {
+					what = "--reset"
+				}
+				return fmt.Errorf("refusing migrate %s: %w; stop them first, or pass --force", what, err)
+			}
+			if err != nil {
+				return err
+			}
+			defer unlock()
+		}
+		var rs []store.MigrationResult
+		var err error
 		if *reset {
 			rs, err = db.MigrateReset(ctx)
+		} else {
+			rs, err = db.MigrateDown(ctx)
 		}
 		for _, r := range rs {
 			fmt.Fprintf(e.stdout, "rolled back %s\n", r.Name)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/pgserver"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
@@ -104,5 +106,66 @@ func TestDefaultDataDir(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMigrateDownRefusedWhileInUse: `migrate --down` and `--reset` under a
+// running serve used to succeed silently and drop the webhook tables with
+// every subscription. They are refused (exit 1, naming the process) while
+// another bgpwatch process holds the database's usage lock, work once it
+// is gone, and --force overrides.
+func TestMigrateDownRefusedWhileInUse(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	url := db.Pool().Config().ConnString()
+	if err := db.CreateSubscription(ctx, &bgpwatch.Subscription{URL: "https://hooks.example/in", Secret: "0123456789abcdef"}); err != nil {
+		t.Fatal(err)
+	}
+	subs := func() int {
+		t.Helper()
+		s, err := db.ListSubscriptions(ctx)
+		if err != nil {
+			return -1
+		}
+		return len(s)
+	}
+
+	s := startServe(t, "--db", url, "--webhooks=false")
+	for _, mode := range []string{"--down", "--reset"} {
+		code, out, errOut := runCLI(t, nil, "migrate", mode, "--db", url)
+		if code != exitFailure || out != "" || !strings.Contains(errOut, "refusing migrate "+mode+": the database is in use by other bgpwatch processes: bgpwatch serve (pid ") ||
+			!strings.Contains(errOut, "--force") {
+			t.Errorf("migrate %s under serve: exit %d, stdout %q, stderr %q", mode, code, out, errOut)
+		}
+		if n := subs(); n != 1 {
+			t.Fatalf("after a refused migrate %s: %d subscriptions", mode, n)
+		}
+	}
+	s.cancel()
+	if code := <-s.done; code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	// serve gone: allowed.
+	code, out, errOut := runCLI(t, nil, "migrate", "--down", "--db", url)
+	if code != exitOK || !strings.Contains(out, "rolled back 00030_webhooks.sql") {
+		t.Fatalf("migrate --down without serve: exit %d, %q, %q", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, nil, "migrate", "--db", url); code != exitOK {
+		t.Fatalf("migrate: exit %d, %q, %q", code, out, errOut)
+	}
+
+	// Another process holding the lock (as replay or events do), and --force.
+	other, err := store.Open(ctx, store.Config{URL: url, Usage: "replay", SkipMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if code, _, errOut := runCLI(t, nil, "migrate", "--down", "--db", url); code != exitFailure || !strings.Contains(errOut, "bgpwatch replay (pid ") {
+		t.Fatalf("migrate --down under replay: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "migrate", "--down", "--force", "--db", url)
+	if code != exitOK || !strings.Contains(out, "rolled back 00030_webhooks.sql") {
+		t.Fatalf("migrate --down --force: exit %d, %q, %q", code, out, errOut)
 	}
 }

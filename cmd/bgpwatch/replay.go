@@ -62,7 +62,9 @@ in 5-minute bins, and the shutdown events detected in them.
 PATH is an MRT file (raw, .gz or .bz2) or a directory walked recursively
 (RIPE RIS rrcNN/YYYY.MM/{bview,updates}.* and RouteViews
 */bgpdata/YYYY.MM/{RIBS,UPDATES}/* layouts; the collector is taken from the
-path). Records are applied in time order across files and collectors.
+path). Symbolic links are followed (loops and dangling links are reported,
+as is every entry not read: hidden names, sockets, a file reached twice).
+Records are applied in time order across files and collectors.
 Files that are not MRT are reported and skipped. A damaged file is reported
 (file, offset, reason), the good records are kept and the replay goes on
 (exit 0) unless --strict is given (exit 1 at the first bad record).
@@ -128,13 +130,30 @@ with --json.`)
 		inputs = append(inputs, mrtFiles...)
 		delegations = append(delegations, dels...)
 	}
-	files, err := ingest.Discover(inputs)
+	found, err := ingest.Scan(inputs)
 	if err != nil {
 		return err
 	}
-	files = ingest.SelectWindow(files, fromT, toT)
+	// Entries not taken (hidden, broken links, loops, ...) are each logged
+	// and listed in the summary: nothing in an archive is dropped unsaid.
+	for _, sk := range found.Skipped {
+		log.Warn("replay: not reading", "file", sk.Path, "reason", sk.Reason)
+	}
+	files := ingest.SelectWindow(found.Files, fromT, toT)
 	if len(files) == 0 {
-		return fmt.Errorf("no input files in %s", strings.Join(inputs, " "))
+		msg := fmt.Sprintf("no input files in %s", strings.Join(inputs, " "))
+		if n := len(found.Skipped); n > 0 {
+			msg += fmt.Sprintf(" (%d entries not read:", n)
+			for i, sk := range found.Skipped {
+				if i == 5 {
+					msg += " ..."
+					break
+				}
+				msg += fmt.Sprintf(" %s: %s;", sk.Path, sk.Reason)
+			}
+			msg = strings.TrimSuffix(msg, ";") + ")"
+		}
+		return errors.New(msg)
 	}
 	reg, err := loadRegistry(delegations, *asnInfo, *asnNames)
 	if err != nil {
@@ -178,6 +197,12 @@ with --json.`)
 	}, p)
 	prog.clear()
 	if sum != nil {
+		sk := make([]ingest.FileError, 0, len(found.Skipped)+len(sum.Skipped))
+		for _, e := range found.Skipped {
+			sk = append(sk, ingest.FileError{File: e.Path, Reason: e.Reason})
+		}
+		sum.Skipped = append(sk, sum.Skipped...)
+		sum.FilesSkipped += len(found.Skipped)
 		if *asJSON {
 			enc := json.NewEncoder(e.stdout)
 			if jerr := enc.Encode(sum); jerr != nil && err == nil {

@@ -34,10 +34,12 @@ type serveConfig struct {
 	rateLimit      int
 	trustedProxies []netip.Prefix
 	cacheTTL       time.Duration
+	cacheMaxBytes  config.ByteSize
 	queryTimeout   time.Duration
 	accessLog      bool
 	shutdown       time.Duration
 	webhooks       bool
+	allowPrivate   bool // webhook receivers on internal addresses
 	web            bool
 	db             *dbFlags
 	live           *config.File // live ingest settings (nil or not Live(): none)
@@ -55,7 +57,10 @@ Series requests without from/to cover the 7 days up to the latest stored bin
 (replayed history may lie years in the past). Webhook administration needs
 Authorization: Bearer <token>, the token read from the environment variable
 named by --admin-token-env (default BGPWATCH_ADMIN_TOKEN); without it the
-admin endpoints answer 403.
+admin endpoints answer 403. Webhook receivers on internal addresses
+(loopback, private, link-local, multicast, unspecified, CGNAT) are refused
+at registration (an IP in the URL) and on every address delivery dials
+(names too), unless --webhooks-allow-private.
 
 Stops gracefully on SIGINT or SIGTERM.`
 
@@ -68,10 +73,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var proxies string
 	fs.StringVar(&proxies, "trusted-proxy", "", "comma-separated `prefixes` of reverse proxies whose X-Forwarded-For is believed")
 	fs.DurationVar(&cfg.cacheTTL, "cache-ttl", 5*time.Second, "keep read responses in memory this long (0 disables)")
+	cfg.cacheMaxBytes = api.DefaultCacheMaxBytes
+	fs.Var(&cfg.cacheMaxBytes, "cache-max-bytes", "memory `budget` of the response cache, bytes or a size such as 64MiB; least recently used responses are evicted past it")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 15*time.Second, "give up on the database work of one API request after this long (503 timeout)")
 	fs.BoolVar(&cfg.accessLog, "access-log", true, "log every request to stderr")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
 	fs.BoolVar(&cfg.webhooks, "webhooks", true, "deliver queued webhook notices")
+	fs.BoolVar(&cfg.allowPrivate, "webhooks-allow-private", false, "allow webhook receivers on internal addresses (loopback, private, link-local, CGNAT, ...), refused by default at registration and on every address dialled")
 	fs.BoolVar(&cfg.web, "web", true, "serve the newsroom page at / and the chart.svg endpoints")
 	lf := addLiveFlags(fs)
 	if err := parseFlags(fs, args, e); err != nil {
@@ -152,8 +160,8 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	}
 	acfg := api.Config{
 		Store: db, Webhooks: db, Logger: log, Metrics: metrics,
-		AdminToken: cfg.adminToken, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
-		CacheTTL: cfg.cacheTTL, QueryTimeout: cfg.queryTimeout, AccessLog: cfg.accessLog, AccessLogTo: lb, Version: version,
+		AdminToken: cfg.adminToken, WebhooksAllowPrivate: cfg.allowPrivate, RateLimit: cfg.rateLimit, TrustedProxies: cfg.trustedProxies,
+		CacheTTL: cfg.cacheTTL, CacheMaxBytes: int64(cfg.cacheMaxBytes), QueryTimeout: cfg.queryTimeout, AccessLog: cfg.accessLog, AccessLogTo: lb, Version: version,
 	}
 	if lv != nil {
 		acfg.Peers = lv.lister()
@@ -174,7 +182,7 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 
 	// Webhook delivery.
 	if cfg.webhooks {
-		d := webhook.NewDispatcher(db, webhook.Config{}, log.With("component", "webhook"))
+		d := webhook.NewDispatcher(db, webhook.Config{AllowPrivate: cfg.allowPrivate}, log.With("component", "webhook"))
 		running++
 		go func() { errc <- wrapErr("webhook dispatcher", d.Run(ctx)) }()
 	}

@@ -72,6 +72,12 @@ func (lf *liveFlags) load(fs *flag.FlagSet, cfg *serveConfig, getenv func(string
 	if f.AdminTokenEnv != "" && !set["admin-token-env"] {
 		cfg.adminTokenEnv = f.AdminTokenEnv
 	}
+	if f.CacheMaxBytes != 0 && !set["cache-max-bytes"] {
+		cfg.cacheMaxBytes = f.CacheMaxBytes
+	}
+	if !set["webhooks-allow-private"] {
+		cfg.allowPrivate = f.Webhooks.AllowPrivate
+	}
 	if cfg.db != nil {
 		if f.DB != "" && !set["db"] {
 			cfg.db.url = f.DB

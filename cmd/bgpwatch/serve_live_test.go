@@ -357,6 +357,7 @@ detection:
 	addrs := []netip.Addr{netip.MustParseAddr("127.0.0.12"), netip.MustParseAddr("127.0.0.13"), netip.MustParseAddr("127.0.0.14")}
 	args := []string{"--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN",
 		"--cache-ttl", "0", "--rate-limit", "0", "--access-log=false", "--shutdown-timeout", "5s",
+		"--webhooks-allow-private", // the receiver is an httptest server on 127.0.0.1
 		"--config", conf, "--bin-step", "1s",
 		"--bgp-asn", "65000", "--bgp-router-id", "127.0.0.1", "--bgp-listen", "127.0.0.1", "--bgp-port", strconv.Itoa(bgpPort)}
 	for i, a := range addrs {

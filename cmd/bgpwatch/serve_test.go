@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -86,7 +88,8 @@ func (s *served) get(t *testing.T, path string, hdr ...string) (int, string) {
 func TestServe(t *testing.T) {
 	db := storetest.New(t)
 	t.Setenv("BGPWATCH_TEST_TOKEN", "serve-test-token-0123456789")
-	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN", "--shutdown-timeout", "5s")
+	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN", "--shutdown-timeout", "5s",
+		"--cache-max-bytes", "3MiB")
 	get := func(path string, hdr ...string) (int, string) { return s.get(t, path, hdr...) }
 	if code, body := get("/v1/health"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Errorf("health: %d %s", code, body)
@@ -100,8 +103,14 @@ func TestServe(t *testing.T) {
 	if code, body := get("/v1/webhooks", "Authorization", "Bearer serve-test-token-0123456789"); code != 200 || !strings.Contains(body, `"webhooks":[]`) {
 		t.Errorf("webhooks with token: %d %s", code, body)
 	}
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "bgpwatch_http_requests_total") {
-		t.Errorf("metrics: %d", code)
+	// Webhook receivers on internal addresses are refused by default
+	// (TestServeAllowPrivate: the opt-in).
+	if code, body := postWebhook(t, s.base, "serve-test-token-0123456789", "http://127.0.0.1:9/x"); code != 400 || !strings.Contains(body, "internal addresses are refused") {
+		t.Errorf("internal receiver: %d %s", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "bgpwatch_http_requests_total") ||
+		!strings.Contains(body, "\nbgpwatch_api_cache_max_bytes 3.145728e+06\n") {
+		t.Errorf("metrics: %d %s", code, body)
 	}
 	// The newsroom page and its charts are mounted on the same server.
 	if code, body := get("/"); code != 200 || !strings.Contains(body, "<html") || !strings.Contains(body, "/assets/") {
@@ -128,5 +137,45 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(s.stderr.String(), "msg=request") {
 		t.Errorf("no access log: %s", s.stderr.String())
+	}
+}
+
+// postWebhook registers a webhook for url and returns the answer.
+func postWebhook(t *testing.T, base, token, url string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/v1/webhooks", strings.NewReader(`{"url":"`+url+`"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestServeAllowPrivate: the opt-in for internal webhook receivers, as a
+// flag and as the config file's webhooks.allow_private (the file's
+// cache_max_bytes too).
+func TestServeAllowPrivate(t *testing.T) {
+	db := storetest.New(t)
+	t.Setenv("BGPWATCH_TEST_TOKEN", "serve-test-token-0123456789")
+	cfgFile := filepath.Join(t.TempDir(), "bgpwatch.yaml")
+	if err := os.WriteFile(cfgFile, []byte("cache_max_bytes: 5MiB\nwebhooks:\n  allow_private: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--webhooks-allow-private"}, {"--config", cfgFile}} {
+		s := startServe(t, append([]string{"--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN", "--webhooks=false"}, args...)...)
+		if code, body := postWebhook(t, s.base, "serve-test-token-0123456789", "http://127.0.0.1:9/x"); code != 201 {
+			t.Errorf("%v: internal receiver: %d %s", args, code, body)
+		}
+		if args[0] == "--config" {
+			if code, body := s.get(t, "/metrics"); code != 200 || !strings.Contains(body, "\nbgpwatch_api_cache_max_bytes 5.24288e+06\n") {
+				t.Errorf("cache_max_bytes from the file: %d", code)
+			}
+		}
+		s.cancel()
+		<-s.done
 	}
 }
