@@ -196,7 +196,8 @@ detection:
 	t0 := time.Now()
 	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--admin-token-env", "BGPWATCH_TEST_TOKEN",
 		"--cache-ttl", "0", "--rate-limit", "0", "--access-log=false", "--shutdown-timeout", "5s",
-		"--config", conf, "--bin-step", "1s", "--bmp-listen", fmt.Sprintf("127.0.0.1:%d", bmpPort))
+		"--config", conf, "--bin-step", "1s", "--bmp-listen", fmt.Sprintf("127.0.0.1:%d", bmpPort),
+		"--webhooks-allow-private") // the receiver is an httptest server on 127.0.0.1
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("serve stderr:\n%s", s.stderr.String())
