@@ -30,8 +30,9 @@ type Inputs struct {
 // Access, strongest first: the curated mobile operators table; PeeringDB
 // (PeeringDBAccess); CAIDA's classification (Content → hosting;
 // Transit/Access → fixed only when APNIC measures users behind the AS in
-// its own country, since CAIDA does not tell transit from access; the
-// curated table knows the mobile ones); then a registered or PeeringDB
+// its own country and its registered name does not suggest a mobile
+// network, since CAIDA does not tell transit from access nor fixed from
+// mobile; the curated table knows the mobile ones); then a registered or PeeringDB
 // name that suggests a mobile network (weak, source "name"). Unknown
 // stays unknown. The user's CSV overrides all of it (in the store).
 //
@@ -110,8 +111,11 @@ func Resolve(in Inputs) map[bgpwatch.ASN]Network {
 			case CAIDAContent:
 				setAccess(r.ASN, bgpwatch.AccessHosting, bgpwatch.AccessSourceCAIDA, ds.Date)
 			case CAIDATransitAccess:
+				// An access network by CAIDA and APNIC: fixed, unless its
+				// name says mobile (then the name evidence below decides).
 				if n, ok := out[r.ASN]; ok && n.Users != nil && n.Users.Estimate > 0 &&
-					(in.Countries[r.ASN] == "" || n.Users.Country == in.Countries[r.ASN]) {
+					(in.Countries[r.ASN] == "" || n.Users.Country == in.Countries[r.ASN]) &&
+					!NameSuggestsMobile(in.Names[r.ASN]) {
 					setAccess(r.ASN, bgpwatch.AccessFixed, bgpwatch.AccessSourceCAIDA, ds.Date)
 				}
 			}

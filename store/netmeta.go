@@ -259,7 +259,7 @@ func recomputeMeta(ctx context.Context, tx pgx.Tx) error {
 		asnRow
 	}
 	var changes []change
-	want := func(a bgpwatch.ASN, old asnRow, n netmeta.Network, known bool) asnRow {
+	want := func(old asnRow, n netmeta.Network, known bool) asnRow {
 		w := old
 		if old.accessSource != bgpwatch.AccessSourceUser {
 			w.access, w.accessSource, w.accessDate = string(bgpwatch.AccessUnknown), "", nil
@@ -291,7 +291,7 @@ func recomputeMeta(ctx context.Context, tx pgx.Tx) error {
 	}
 	for a, old := range cur {
 		n, known := res[a]
-		if w := want(a, old, n, known); !w.equal(old) {
+		if w := want(old, n, known); !w.equal(old) {
 			changes = append(changes, change{a, w})
 		}
 	}
@@ -302,7 +302,7 @@ func recomputeMeta(ctx context.Context, tx pgx.Tx) error {
 		if n.AccessSource == "" && n.Users == nil {
 			continue // a name alone is not worth a row
 		}
-		changes = append(changes, change{a, want(a, asnRow{access: string(bgpwatch.AccessUnknown)}, n, true)})
+		changes = append(changes, change{a, want(asnRow{access: string(bgpwatch.AccessUnknown)}, n, true)})
 	}
 	if len(changes) == 0 {
 		return nil

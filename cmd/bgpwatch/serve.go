@@ -41,6 +41,8 @@ type serveConfig struct {
 	web            bool
 	db             *dbFlags
 	live           *config.File // live ingest settings (nil or not Live(): none)
+	meta           *metaFlags   // network metadata to import at start and refresh
+	metaEvery      time.Duration
 }
 
 const serveDescription = `
@@ -55,6 +57,10 @@ Series requests without from/to cover the 7 days up to the latest stored bin
 Authorization: Bearer <token>, the token read from the environment variable
 named by --admin-token-env (default BGPWATCH_ADMIN_TOKEN); without it the
 admin endpoints answer 403.
+
+With --metadata (download) or --metadata-dir (saved files), the network
+metadata is imported at start and again every --metadata-refresh (24h);
+see 'bgpwatch fetch --help'.
 
 Stops gracefully on SIGINT or SIGTERM.`
 
@@ -73,6 +79,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&cfg.webhooks, "webhooks", true, "deliver queued webhook notices")
 	fs.BoolVar(&cfg.web, "web", true, "serve the newsroom page at / and the chart.svg endpoints")
 	lf := addLiveFlags(fs)
+	cfg.meta = addMetaFlags(fs, e, true)
+	fs.DurationVar(&cfg.metaEvery, "metadata-refresh", 24*time.Hour, "with --metadata or --metadata-dir: import the network metadata again this often")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -95,6 +103,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if cfg.rateLimit < 0 {
 		return fmt.Errorf("%w: --rate-limit must not be negative", errUsage)
+	}
+	if cfg.metaEvery < time.Minute {
+		return fmt.Errorf("%w: --metadata-refresh must be at least 1m", errUsage)
 	}
 	cfg.adminToken = strings.TrimSpace(e.getenv(cfg.adminTokenEnv))
 	return cfg.run(ctx, e)
@@ -131,6 +142,14 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	defer cancel()
 	errc := make(chan error, 4)
 	running := 0
+
+	// Network metadata: imported before serving, refreshed in the background.
+	if cfg.meta != nil && cfg.meta.any() {
+		if err := cfg.meta.importMetadata(ctx, db, slogWriter{log}, log); err != nil {
+			return err
+		}
+		go refreshMetadata(ctx, cfg.meta, db, cfg.metaEvery, log)
+	}
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
