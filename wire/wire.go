@@ -42,6 +42,10 @@ type Event struct {
 	// "networks serving about 62 % of Kazakhstan's Internet users (APNIC
 	// estimate, 2022-01-04)".
 	UsersNote string `json:"users_note,omitempty"`
+	// TimeZone is the IANA name of the country's main time zone, for
+	// local times next to UTC; TimeZones how many zones the country has.
+	TimeZone  string `json:"time_zone,omitempty"`
+	TimeZones int    `json:"time_zones,omitempty"`
 }
 
 // EventASN is one contributing network of an Event.
@@ -162,6 +166,7 @@ func FromEvent(ev *bgpwatch.Event) Event {
 			out.AccessSources[k] = round(v, 4)
 		}
 	}
+	out.TimeZone, out.TimeZones = country.Zone(ev.Country)
 	if u := ev.Users; u != nil {
 		n, sh := u.Estimate, round(u.Share, 4)
 		out.UsersEstimate, out.UsersShare, out.UsersSource = &n, &sh, u.Source
