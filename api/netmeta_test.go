@@ -76,6 +76,12 @@ func TestNetworkProvenance(t *testing.T) {
 			t.Errorf("AS%d access source %v", a.ASN, a.AccessSource)
 		}
 	}
+	// The CSV has the same figures in its last columns.
+	res, b = f.do(t, "GET", "/v1/events?country=KZ&scope=country&format=csv", "")
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), ",access_sources,users_estimate,users_share,users_date,time_zone") ||
+		!strings.Contains(string(b), ",user:1,7938000,0.5535,2022-01-04,Asia/Almaty") {
+		t.Errorf("events CSV:\n%s", b)
+	}
 	// An event without any estimate has no users fields at all.
 	res, b = f.do(t, "GET", "/v1/events?country=UZ&limit=1", "")
 	if res.StatusCode != http.StatusOK || strings.Contains(string(b), "users_estimate") || strings.Contains(string(b), "users_share") {

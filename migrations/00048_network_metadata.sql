@@ -40,7 +40,19 @@ CREATE TABLE asn_meta (
     PRIMARY KEY (dataset, asn, country)
 );
 
+-- Whether the resolved columns of asns may be stale: set when a registry
+-- upsert changed names or countries; curated is the version of the curated
+-- operators table they were resolved with. A recompute with nothing new
+-- (every replay) is skipped when neither changed.
+CREATE TABLE meta_state (
+    id      boolean PRIMARY KEY DEFAULT true CHECK (id),
+    curated text NOT NULL DEFAULT '',
+    dirty   boolean NOT NULL DEFAULT true
+);
+INSERT INTO meta_state DEFAULT VALUES;
+
 -- +goose Down
+DROP TABLE meta_state;
 DROP TABLE asn_meta;
 DROP TABLE meta_datasets;
 ALTER TABLE asns

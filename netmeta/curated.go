@@ -2,8 +2,10 @@ package netmeta
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/csv"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
@@ -24,6 +26,13 @@ type Operator struct {
 	Access   bgpwatch.Access // mobile (or mixed)
 	Source   string          // public page that says so
 	Checked  time.Time       // day the row was last verified
+}
+
+// CuratedVersion identifies the embedded table (a hash of its text), so
+// that stored values resolved with another version are recomputed.
+func CuratedVersion() string {
+	sum := sha256.Sum256(curatedCSV)
+	return hex.EncodeToString(sum[:8])
 }
 
 // Curated returns the embedded table of national mobile operators.

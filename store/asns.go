@@ -59,7 +59,7 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 	// the WHERE clause leaves unchanged rows (and their updated_at) alone.
 	// Names written here are registry names (name_source 'registry'); a
 	// known access type comes with its source and date.
-	if _, err := tx.Exec(ctx, `
+	tag, err := tx.Exec(ctx, `
 		INSERT INTO asns (asn, name, name_source, country, access, access_source, access_date)
 		SELECT asn, max(name), CASE WHEN max(name) <> '' THEN 'registry' ELSE '' END, max(country),
 		       coalesce(max(access) FILTER (WHERE access <> 'unknown'), 'unknown'),
@@ -79,8 +79,15 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 		       CASE WHEN EXCLUDED.country <> '' THEN EXCLUDED.country ELSE asns.country END,
 		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access ELSE asns.access END,
 		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access_source ELSE asns.access_source END,
-		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access_date ELSE asns.access_date END)`); err != nil {
+		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access_date ELSE asns.access_date END)`)
+	if err != nil {
 		return fmt.Errorf("upsert asns: merge: %w", err)
+	}
+	// New names or countries may change what the metadata resolves to.
+	if tag.RowsAffected() > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE meta_state SET dirty = true`); err != nil {
+			return fmt.Errorf("upsert asns: %w", err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("upsert asns: commit: %w", err)

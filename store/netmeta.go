@@ -38,8 +38,9 @@ var metaSources = []string{netmeta.DatasetPeeringDB, netmeta.DatasetCAIDAOrgs, n
 // transaction. A dataset listed in failed (it did not parse), or with
 // fewer than TruncatedShare of its previous rows, keeps its previous rows;
 // its result says why. The user's access types (asn-info CSV) are never
-// changed. With no datasets it only recomputes (after new registry names,
-// or a new curated table).
+// changed. With no datasets it only recomputes, and only when registry
+// names or countries changed since (UpsertASNs) or the curated table is
+// not the one the stored values were resolved with.
 func (db *DB) ImportNetworkMeta(ctx context.Context, sets []netmeta.Dataset, failed map[string]error) ([]MetaResult, error) {
 	tx, err := db.Pool().Begin(ctx)
 	if err != nil {
@@ -83,8 +84,21 @@ func (db *DB) ImportNetworkMeta(ctx context.Context, sets []netmeta.Dataset, fai
 		r.Imported = true
 		out = append(out, r)
 	}
-	if err := recomputeMeta(ctx, tx); err != nil {
-		return nil, err
+	// Nothing new (no dataset, no registry change, the same curated
+	// table): the resolved columns are up to date.
+	var curated string
+	var dirty bool
+	if err := tx.QueryRow(ctx, `SELECT curated, dirty FROM meta_state`).Scan(&curated, &dirty); err != nil {
+		return nil, fmt.Errorf("import metadata: state: %w", err)
+	}
+	imported := slices.ContainsFunc(out, func(r MetaResult) bool { return r.Imported })
+	if imported || dirty || curated != netmeta.CuratedVersion() {
+		if err := recomputeMeta(ctx, tx); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE meta_state SET dirty = false, curated = $1`, netmeta.CuratedVersion()); err != nil {
+			return nil, fmt.Errorf("import metadata: state: %w", err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("import metadata: commit: %w", err)

@@ -127,6 +127,20 @@ func TestImportNetworkMeta(t *testing.T) {
 	if sum.Users == nil || sum.Users.Estimate != 5610000 {
 		t.Errorf("APNIC data must stay after a failed import: %+v", sum.Users)
 	}
+
+	// A recompute with nothing new changes nothing; a new registry name
+	// (here one that suggests a mobile network) is picked up by the next.
+	if _, err := db.ImportNetworkMeta(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	check(39824, bgpwatch.AccessUnknown, "", "")
+	if err := db.UpsertASNs(ctx, []bgpwatch.ASNInfo{{ASN: 39824, Name: "SHYMKENT-GSM Shymkent mobile", Country: "KZ"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ImportNetworkMeta(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	check(39824, bgpwatch.AccessMobile, "name", "")
 }
 
 func TestEventUsersAtReadTime(t *testing.T) {
