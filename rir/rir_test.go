@@ -214,9 +214,9 @@ func TestASNamesAndPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []bgpwatch.ASNInfo{
-		{ASN: 1, Name: "LVLT-1", Access: bgpwatch.AccessUnknown},                               // names list only; its ", US" is not used
-		{ASN: 9198, Name: "Kazakhtelecom (ours)", Country: "KZ", Access: bgpwatch.AccessFixed}, // asn-info beats the list
-		{ASN: 18253, Access: bgpwatch.AccessUnknown},                                           // --No Registry Entry--
+		{ASN: 1, Name: "LVLT-1", Access: bgpwatch.AccessUnknown},                                                                        // names list only; its ", US" is not used
+		{ASN: 9198, Name: "Kazakhtelecom (ours)", Country: "KZ", Access: bgpwatch.AccessFixed, AccessSource: bgpwatch.AccessSourceUser}, // asn-info beats the list
+		{ASN: 18253, Access: bgpwatch.AccessUnknown},                                                                                    // --No Registry Entry--
 	}
 	for _, w := range tests {
 		if got := r.Info(w.ASN); got != w {

@@ -317,7 +317,9 @@ func runFetch(ctx context.Context, e *env, args []string) error {
 	}
 	meta.cacheDir = a.dir
 	if meta.any() {
-		if err := fetchMetadata(ctx, e, meta, db); err != nil {
+		if *dry {
+			meta.printDryRun(e.stdout)
+		} else if err := fetchMetadata(ctx, e, meta, db); err != nil {
 			return err
 		}
 		if !a.selected() && !*deleg {

@@ -306,3 +306,29 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// printDryRun lists what --metadata would download and --metadata-dir
+// would import, without any request.
+func (m *metaFlags) printDryRun(w io.Writer) {
+	if m.download {
+		dir := filepath.Join(m.cacheDir, "metadata")
+		for _, ds := range netmeta.Datasets {
+			u := map[string]string{netmeta.DatasetAPNIC: m.apnicURL, netmeta.DatasetPeeringDB: m.pdbURL,
+				netmeta.DatasetCAIDATypes: m.caidaTypes + " (newest YYYYMMDD.as2types.txt.gz)",
+				netmeta.DatasetCAIDAOrgs:  m.caidaOrgs + " (newest YYYYMMDD.as-org2info.txt.gz)"}[ds]
+			fmt.Fprintf(w, "metadata %s -> %s\n", u, filepath.Join(dir, netmeta.FileNames[ds]))
+		}
+	}
+	if m.dir != "" {
+		files, err := netmeta.FindDir(m.dir)
+		if err != nil {
+			fmt.Fprintf(w, "metadata: %v\n", err)
+			return
+		}
+		for _, ds := range netmeta.Datasets {
+			if p, ok := files[ds]; ok {
+				fmt.Fprintf(w, "metadata import %s (%s)\n", p, ds)
+			}
+		}
+	}
+}
