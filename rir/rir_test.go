@@ -161,8 +161,8 @@ func TestASNInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[bgpwatch.ASN]bgpwatch.ASNInfo{
-		9198:  {ASN: 9198, Name: "JSC Kazakhtelecom", Access: bgpwatch.AccessFixed},
-		48503: {ASN: 48503, Name: "Tele2 Kazakhstan", Access: bgpwatch.AccessMobile},
+		9198:  {ASN: 9198, Name: "JSC Kazakhtelecom", Access: bgpwatch.AccessFixed, AccessSource: bgpwatch.AccessSourceUser},
+		48503: {ASN: 48503, Name: "Tele2 Kazakhstan", Access: bgpwatch.AccessMobile, AccessSource: bgpwatch.AccessSourceUser},
 		35104: {ASN: 35104, Access: bgpwatch.AccessUnknown},
 		1:     {ASN: 1, Access: bgpwatch.AccessUnknown},
 	}
