@@ -50,7 +50,8 @@ type chart struct {
 }
 
 // localNote names the country's main time zone and its offset at the
-// start of the chart: "Asia/Almaty = UTC+6"; "" without a known zone.
+// start of the chart: "local time Asia/Almaty = UTC+6"; "" without a
+// known zone.
 func (c *chart) localNote() string {
 	lt, name, ok := country.LocalTime(c.Country, c.From)
 	if !ok {
@@ -116,6 +117,10 @@ func (c *chart) render() []byte {
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", chartW, chartH)
 	fmt.Fprintf(&b, `<text fill="#1a1a1a" x="%d" y="34" font-size="21" font-weight="700">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Title, 78)))
 	fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="58" font-size="13">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Subtitle, 130)))
+	// The country's local time, under the subtitle (the time axis is UTC).
+	if l := c.localNote(); l != "" {
+		fmt.Fprintf(&b, `<text class="tz" fill="#5c5c5c" x="%d" y="76" font-size="12">%s</text>`+"\n", plotLeft-48, esc("Times in UTC; "+l))
+	}
 
 	// Horizontal grid and y axis labels, from 0.
 	b.WriteString(`<g class="y-axis" font-size="12" text-anchor="end">` + "\n")
@@ -215,11 +220,7 @@ func (c *chart) render() []byte {
 		b.WriteString("\n")
 	}
 	b.WriteString("</g>\n")
-	axis := "UTC"
-	if l := c.localNote(); l != "" {
-		axis += " · " + l
-	}
-	fmt.Fprintf(&b, `<text class="tz" fill="#5c5c5c" x="%d" y="%d" font-size="12" text-anchor="end">%s</text>`+"\n", plotRight, plotBottom+34+14, esc(axis))
+	fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="%d" font-size="12" text-anchor="end">UTC</text>`+"\n", plotRight, plotBottom+34+14)
 	if n := c.usersNote(); n != "" {
 		fmt.Fprintf(&b, `<text class="users" fill="#1a1a1a" x="%d" y="%d" font-size="12">%s</text>`+"\n", plotLeft-48, plotBottom+34+14, esc(clipText(n, 110)))
 	}

@@ -188,7 +188,7 @@ func TestChartLocalTimeAndUsers(t *testing.T) {
 		Events: []bgpwatch.Event{ev}, Country: "KZ"}
 	svg := string(c.render())
 	for _, want := range []string{
-		"UTC · local time Asia/Almaty = UTC+6 (main of 7 zones)",
+		"Times in UTC; local time Asia/Almaty = UTC+6 (main of 7 zones)",
 		"Event 9: networks serving about 62 % of Kazakhstan&#39;s Internet users (APNIC estimate, 2022-01-04)",
 	} {
 		if !strings.Contains(svg, want) {
