@@ -200,3 +200,38 @@ func TestEventUsersAtReadTime(t *testing.T) {
 		}
 	}
 }
+
+// TestImportNetworkMetaAtomic: an import that fails part-way (here an
+// unknown dataset after a good one) changes nothing.
+func TestImportNetworkMetaAtomic(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	if err := db.UpsertASNs(ctx, kzRegistry()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ImportNetworkMeta(ctx, loadMetaFixtures(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	changed := netmeta.Dataset{Name: netmeta.DatasetPeeringDB, Date: time.Date(2022, 3, 1, 0, 0, 0, 0, time.UTC), Rows: []netmeta.Row{
+		{ASN: 9198, Kind: "NSP", Users: -1, Share: -1}, {ASN: 35104, Kind: "NSP", Users: -1, Share: -1},
+		{ASN: 48503, Kind: "NSP", Users: -1, Share: -1}, {ASN: 48716, Kind: "NSP", Users: -1, Share: -1},
+		{ASN: 64999, Kind: "NSP", Users: -1, Share: -1},
+	}}
+	_, err := db.ImportNetworkMeta(ctx, []netmeta.Dataset{changed, {Name: "bogus", Rows: changed.Rows}}, nil)
+	if err == nil {
+		t.Fatal("an unknown dataset must fail the import")
+	}
+	in, err := db.GetASN(ctx, 9198)
+	if err != nil || in.Access != bgpwatch.AccessFixed || in.AccessSource != "peeringdb" {
+		t.Errorf("AS9198 after a failed import: %+v %v, want the previous fixed (peeringdb)", in, err)
+	}
+	sets, err := db.MetaDatasets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range sets {
+		if d.Dataset == netmeta.DatasetPeeringDB && (d.Rows != 5 || d.Date.Format("2006-01-02") != "2021-12-20") {
+			t.Errorf("peeringdb dataset after a failed import: %+v", d)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -188,4 +190,50 @@ func TestReplayWithMetadata(t *testing.T) {
 	if matched == 0 {
 		t.Fatalf("no ASN event of a named network among %d events", len(evs))
 	}
+}
+
+// TestRefreshMetadata runs serve's refresh loop on a short interval over a
+// metadata directory whose PeeringDB file changes: the next refresh
+// replaces the data.
+func TestRefreshMetadata(t *testing.T) {
+	db := storetest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	for _, ds := range netmeta.Datasets {
+		if err := os.WriteFile(filepath.Join(dir, netmeta.FileNames[ds]), fixtureBytes(t, ds), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &metaFlags{dir: dir}
+	log := slog.New(slog.DiscardHandler)
+	if err := m.importMetadata(ctx, db, io.Discard, log); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := db.GetASN(ctx, 48716); in.Access != bgpwatch.AccessHosting {
+		t.Fatalf("AS48716 %+v", in)
+	}
+	// AS48716 becomes a transit network in the next dump.
+	changed := bytes.Replace(fixtureBytes(t, netmeta.DatasetPeeringDB), []byte(`"info_type": "Content", "info_types": []`), []byte(`"info_type": "NSP", "info_types": []`), 1)
+	if bytes.Equal(changed, fixtureBytes(t, netmeta.DatasetPeeringDB)) {
+		t.Fatal("fixture edit did not apply")
+	}
+	if err := os.WriteFile(filepath.Join(dir, netmeta.FileNames[netmeta.DatasetPeeringDB]), changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { refreshMetadata(ctx, m, db, 20*time.Millisecond, log); close(done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		in, err := db.GetASN(ctx, 48716)
+		if err == nil && in.Access == bgpwatch.AccessTransit {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refresh did not pick up the new file: %+v %v", in, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }
