@@ -94,3 +94,17 @@ func LoadDir(dir string) (Loaded, error) {
 	}
 	return l, nil
 }
+
+// LoadDirCheck reports whether dir holds at least one dataset file,
+// without parsing any: the files it would read.
+func LoadDirCheck(dir string) (map[string]string, error) {
+	files, err := FindDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("metadata directory %s: no dataset files (want %s, %s, %s or %s)", dir,
+			FileNames[DatasetAPNIC], FileNames[DatasetPeeringDB], FileNames[DatasetCAIDATypes], FileNames[DatasetCAIDAOrgs])
+	}
+	return files, nil
+}

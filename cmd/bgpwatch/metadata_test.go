@@ -237,3 +237,27 @@ func TestRefreshMetadata(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestServeMetadataDir: serve --metadata-dir imports in the background and
+// the API shows the result; a directory without dataset files fails the
+// start.
+func TestServeMetadataDir(t *testing.T) {
+	db := storetest.New(t)
+	url := db.Pool().Config().ConnString()
+	s := startServe(t, "--db", url, "--webhooks=false", "--metadata-dir", filepath.Join("..", "..", "netmeta", "testdata"))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := s.get(t, "/v1/asns/48503")
+		if code == http.StatusOK && strings.Contains(body, `"access_source":"curated"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("AS48503: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, _, errOut := runCLI(t, nil, "serve", "--db", url, "--listen", "127.0.0.1:0", "--metadata-dir", t.TempDir())
+	if code == exitOK || !strings.Contains(errOut, "no dataset files") {
+		t.Errorf("empty metadata dir: exit %d: %s", code, errOut)
+	}
+}

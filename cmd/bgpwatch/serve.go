@@ -17,6 +17,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/config"
+	"github.com/bgpwatch/bgpwatch/netmeta"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/web"
 	"github.com/bgpwatch/bgpwatch/webhook"
@@ -107,6 +108,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if cfg.metaEvery < time.Minute {
 		return fmt.Errorf("%w: --metadata-refresh must be at least 1m", errUsage)
 	}
+	if cfg.meta.dir != "" { // fail the start, not the first refresh
+		if _, err := netmeta.LoadDirCheck(cfg.meta.dir); err != nil {
+			return err
+		}
+	}
 	cfg.adminToken = strings.TrimSpace(e.getenv(cfg.adminTokenEnv))
 	return cfg.run(ctx, e)
 }
@@ -143,12 +149,15 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	errc := make(chan error, 4)
 	running := 0
 
-	// Network metadata: imported before serving, refreshed in the background.
+	// Network metadata: imported in the background (a full import takes
+	// seconds to tens of seconds) and refreshed every --metadata-refresh.
 	if cfg.meta != nil && cfg.meta.any() {
-		if err := cfg.meta.importMetadata(ctx, db, slogWriter{log}, log); err != nil {
-			return err
-		}
-		go refreshMetadata(ctx, cfg.meta, db, cfg.metaEvery, log)
+		go func() {
+			if err := cfg.meta.importMetadata(ctx, db, slogWriter{log}, log); err != nil && ctx.Err() == nil {
+				log.Warn("metadata import failed; previous data kept", "err", err)
+			}
+			refreshMetadata(ctx, cfg.meta, db, cfg.metaEvery, log)
+		}()
 	}
 
 	ln, err := net.Listen("tcp", cfg.listen)
