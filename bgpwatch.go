@@ -97,6 +97,33 @@ type ASNInfo struct {
 	Name    string
 	Country string // ISO 3166-1 alpha-2 from the RIR delegation files; "" if unknown
 	Access  Access
+	// AccessSource says where Access comes from (AccessSourceUser, ...);
+	// "" while Access is unknown. AccessDate is the date of that source's
+	// data (zero when it has none).
+	AccessSource string
+	AccessDate   time.Time
+}
+
+// Where an ASN's access type comes from, strongest first: the user's
+// asn-info CSV, the curated mobile operators table, PeeringDB, CAIDA's AS
+// classification, and (weak) words in the network's registered name.
+const (
+	AccessSourceUser      = "user"
+	AccessSourceCurated   = "curated"
+	AccessSourcePeeringDB = "peeringdb"
+	AccessSourceCAIDA     = "caida"
+	AccessSourceName      = "name"
+)
+
+// Users is an estimate of the Internet users behind a network (or behind
+// the networks an event cut off): Estimate people, Share of the country's
+// Internet users (0..1), from Source (e.g. "apnic") as of Date.
+type Users struct {
+	Estimate int64
+	Share    float64
+	Country  string
+	Source   string
+	Date     time.Time
 }
 
 // Peer identifies one BGP session of one collector (or of bgpwatch itself
@@ -199,8 +226,19 @@ type EventASN struct {
 	ASN             ASN
 	Name            string
 	Access          Access
+	AccessSource    string    // see ASNInfo.AccessSource; "" when unknown
+	AccessDate      time.Time // zero when unknown
 	BaselineSlash24 int
 	MinSlash24      int
+	Users           *Users // the whole network's users; nil without an estimate
+}
+
+// LostShare is the share of the network's /24s lost at the minimum (0..1).
+func (a *EventASN) LostShare() float64 {
+	if a.BaselineSlash24 <= 0 || a.MinSlash24 >= a.BaselineSlash24 {
+		return 0
+	}
+	return float64(a.BaselineSlash24-max(a.MinSlash24, 0)) / float64(a.BaselineSlash24)
 }
 
 // WithdrawnPrefix is evidence: a prefix that went invisible during an event.
@@ -226,6 +264,65 @@ type Event struct {
 	ASNs            []EventASN
 	Withdrawn       []WithdrawnPrefix // evidence; may be left empty when only WithdrawnCount is loaded
 	WithdrawnCount  int               // number of withdrawn prefixes (len(Withdrawn) when it is loaded)
+	// Users estimates the users of the networks cut off (see Impact); nil
+	// when no contributing network has an estimate.
+	Users *Users
+	// AccessSources is, for the lost /24s of the contributing networks,
+	// the share resting on each kind of access source (AccessSourceUser,
+	// ...; "" for networks of unknown access). Nil when nothing was lost.
+	AccessSources map[string]float64
+}
+
+// Impact fills Users and AccessSources from the contributing networks.
+// Each network counts with the share of its /24s lost at the minimum: a
+// network that lost half its /24s counts for half its users. Users is left
+// nil when no contributing network has an estimate (absent, not zero); the
+// date is the oldest of the estimates used.
+func (e *Event) Impact() {
+	e.Users, e.AccessSources = nil, nil
+	var u Users
+	var n int
+	var lostTotal float64
+	bySource := map[string]float64{}
+	for i := range e.ASNs {
+		a := &e.ASNs[i]
+		l := a.LostShare()
+		lost := float64(a.BaselineSlash24 - a.MinSlash24)
+		if lost > 0 {
+			src := a.AccessSource
+			if a.Access == AccessUnknown || a.Access == "" {
+				src = ""
+			}
+			bySource[src] += lost
+			lostTotal += lost
+		}
+		if a.Users == nil || l <= 0 {
+			continue
+		}
+		if a.Users.Country != "" && e.Country != "" && a.Users.Country != e.Country {
+			continue // users in another country than the event's
+		}
+		n++
+		u.Estimate += int64(float64(a.Users.Estimate)*l + 0.5)
+		u.Share += a.Users.Share * l
+		if u.Source == "" {
+			u.Source = a.Users.Source
+		}
+		if u.Date.IsZero() || (!a.Users.Date.IsZero() && a.Users.Date.Before(u.Date)) {
+			u.Date = a.Users.Date
+		}
+	}
+	if n > 0 {
+		u.Country = e.Country
+		u.Share = min(u.Share, 1)
+		e.Users = &u
+	}
+	if lostTotal > 0 {
+		e.AccessSources = make(map[string]float64, len(bySource))
+		for k, v := range bySource {
+			e.AccessSources[k] = v / lostTotal
+		}
+	}
 }
 
 // Ongoing reports whether the event has not ended.

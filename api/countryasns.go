@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/country"
 	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/wire"
 )
 
 type countryASNsJSON struct {
@@ -31,18 +33,22 @@ type countryASNsJSON struct {
 const maxCountryASNs = 100000
 
 type countryASNJSON struct {
-	ASN               uint32 `json:"asn"`
-	Name              string `json:"name"`
-	Access            string `json:"access"`
-	VisibleSlash24    int    `json:"visible_slash24"`
-	BaselineSlash24   *int   `json:"baseline_slash24"`
-	VisiblePrefixes   int    `json:"visible_prefixes"`
-	VisibleV6Prefixes int    `json:"visible_v6_prefixes"`
-	EventID           *int64 `json:"event_id"`
+	ASN               uint32   `json:"asn"`
+	Name              string   `json:"name"`
+	Access            string   `json:"access"`
+	AccessSource      *string  `json:"access_source"` // null while unknown
+	AccessDate        *string  `json:"access_date"`
+	UsersEstimate     *int64   `json:"users_estimate,omitempty"`
+	UsersShare        *float64 `json:"users_share,omitempty"`
+	VisibleSlash24    int      `json:"visible_slash24"`
+	BaselineSlash24   *int     `json:"baseline_slash24"`
+	VisiblePrefixes   int      `json:"visible_prefixes"`
+	VisibleV6Prefixes int      `json:"visible_v6_prefixes"`
+	EventID           *int64   `json:"event_id"`
 }
 
 var countryASNsCSVHeader = []string{"asn", "name", "access", "visible_slash24", "baseline_slash24",
-	"visible_prefixes", "visible_v6_prefixes", "event_id"}
+	"visible_prefixes", "visible_v6_prefixes", "event_id", "access_source", "access_date", "users_estimate", "users_share"}
 
 func (a *countryASNJSON) csv() []string {
 	base, ev := "", ""
@@ -52,8 +58,21 @@ func (a *countryASNJSON) csv() []string {
 	if a.EventID != nil {
 		ev = strconv.FormatInt(*a.EventID, 10)
 	}
+	src, date, users, share := "", "", "", ""
+	if a.AccessSource != nil {
+		src = *a.AccessSource
+	}
+	if a.AccessDate != nil {
+		date = *a.AccessDate
+	}
+	if a.UsersEstimate != nil {
+		users = strconv.FormatInt(*a.UsersEstimate, 10)
+	}
+	if a.UsersShare != nil {
+		share = strconv.FormatFloat(*a.UsersShare, 'f', -1, 64)
+	}
 	return []string{strconv.FormatUint(uint64(a.ASN), 10), a.Name, a.Access, itoa(a.VisibleSlash24), base,
-		itoa(a.VisiblePrefixes), itoa(a.VisibleV6Prefixes), ev}
+		itoa(a.VisiblePrefixes), itoa(a.VisibleV6Prefixes), ev, src, date, users, share}
 }
 
 // handleCountryASNs lists the networks registered to a country, largest
@@ -114,6 +133,11 @@ func (s *Server) handleCountryASNs(r *http.Request) (*response, error) {
 		n := &ns[i]
 		a := countryASNJSON{ASN: uint32(n.ASN), Name: n.Name, Access: string(n.Access),
 			VisibleSlash24: n.Slash24, VisiblePrefixes: n.Prefixes, VisibleV6Prefixes: n.V6Prefixes}
+		a.AccessSource, a.AccessDate = wire.Provenance(n.Access, n.AccessSource, n.AccessDate)
+		if u := n.Users; u != nil {
+			est, sh := u.Estimate, math.Round(u.Share*1e4)/1e4
+			a.UsersEstimate, a.UsersShare = &est, &sh
+		}
 		if a.Access == "" {
 			a.Access = string(bgpwatch.AccessUnknown)
 		}

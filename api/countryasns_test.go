@@ -117,16 +117,18 @@ func TestCountryASNs(t *testing.T) {
 			}
 		}
 		f.csvBoth(t, "/v1/countries/KZ/asns?at=2022-01-05T09:00:00Z&limit=1", [][]string{
-			{"asn", "name", "access", "visible_slash24", "baseline_slash24", "visible_prefixes", "visible_v6_prefixes", "event_id"},
-			{"9198", "KAZTELECOM-AS", "fixed", "50", "500", "25", "2", fmt.Sprint(ev)},
+			{"asn", "name", "access", "visible_slash24", "baseline_slash24", "visible_prefixes", "visible_v6_prefixes", "event_id",
+				"access_source", "access_date", "users_estimate", "users_share"},
+			{"9198", "KAZTELECOM-AS", "fixed", "50", "500", "25", "2", fmt.Sprint(ev), "user", "", "", ""},
 		})
 	})
 
 	t.Run("csv", func(t *testing.T) {
 		f.csvBoth(t, "/v1/countries/KZ/asns?at=2022-01-05T09:00:00Z", [][]string{
-			{"asn", "name", "access", "visible_slash24", "baseline_slash24", "visible_prefixes", "visible_v6_prefixes", "event_id"},
-			{"9198", "KAZTELECOM-AS", "fixed", "50", "500", "25", "2", fmt.Sprint(ev)},
-			{"21299", "KAR-TEL-AS", "mobile", "0", "0", "0", "0", ""},
+			{"asn", "name", "access", "visible_slash24", "baseline_slash24", "visible_prefixes", "visible_v6_prefixes", "event_id",
+				"access_source", "access_date", "users_estimate", "users_share"},
+			{"9198", "KAZTELECOM-AS", "fixed", "50", "500", "25", "2", fmt.Sprint(ev), "user", "", "", ""},
+			{"21299", "KAR-TEL-AS", "mobile", "0", "0", "0", "0", "", "user", "", "", ""},
 		})
 	})
 

@@ -3,7 +3,9 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -93,7 +95,8 @@ func nextPage(r *http.Request, v url.Values, next string) func(*response, error)
 }
 
 var eventsCSVHeader = []string{"id", "scope", "country", "asn", "access", "status", "started_at", "ended_at",
-	"baseline_slash24", "min_slash24", "drop_ratio", "alert_area", "withdrawn_prefixes", "asns"}
+	"baseline_slash24", "min_slash24", "drop_ratio", "alert_area", "withdrawn_prefixes", "asns",
+	"access_sources", "users_estimate", "users_share", "users_date", "time_zone"}
 
 func eventCSV(e *wire.Event) []string {
 	asn, ended, asns := "", "", ""
@@ -109,10 +112,29 @@ func eventCSV(e *wire.Event) []string {
 		}
 		asns += strconv.FormatUint(uint64(a.ASN), 10)
 	}
+	// access_sources as "source:share" pairs, largest first.
+	srcs := make([]string, 0, len(e.AccessSources))
+	for k := range e.AccessSources {
+		srcs = append(srcs, k)
+	}
+	sort.Slice(srcs, func(i, j int) bool {
+		a, b := e.AccessSources[srcs[i]], e.AccessSources[srcs[j]]
+		return a > b || a == b && srcs[i] < srcs[j]
+	})
+	for i, k := range srcs {
+		srcs[i] = k + ":" + strconv.FormatFloat(e.AccessSources[k], 'f', -1, 64)
+	}
+	users, share := "", ""
+	if e.UsersEstimate != nil {
+		users = strconv.FormatInt(*e.UsersEstimate, 10)
+	}
+	if e.UsersShare != nil {
+		share = strconv.FormatFloat(*e.UsersShare, 'f', -1, 64)
+	}
 	return []string{strconv.FormatInt(e.ID, 10), e.Scope, e.Country, asn, e.Access, e.Status,
 		e.StartedAt.Format(time.RFC3339), ended, itoa(e.BaselineSlash24), itoa(e.MinSlash24),
 		strconv.FormatFloat(e.DropRatio, 'f', -1, 64), strconv.FormatFloat(e.AlertArea, 'f', -1, 64),
-		itoa(e.WithdrawnPrefixes), asns}
+		itoa(e.WithdrawnPrefixes), asns, strings.Join(srcs, " "), users, share, e.UsersDate, e.TimeZone}
 }
 
 func (s *Server) handleEvent(r *http.Request) (*response, error) {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/country"
 	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/wire"
 )
 
 // How long clients and proxies may keep read responses.
@@ -223,6 +225,13 @@ type asnJSON struct {
 	Name              string     `json:"name"`
 	Country           string     `json:"country"`
 	Access            string     `json:"access"`
+	AccessSource      *string    `json:"access_source"` // user, curated, peeringdb, caida, name; null while unknown
+	AccessDate        *string    `json:"access_date"`   // date of that source's data; null without one
+	UsersEstimate     *int64     `json:"users_estimate,omitempty"`
+	UsersShare        *float64   `json:"users_share,omitempty"` // of users_country's Internet users
+	UsersCountry      string     `json:"users_country,omitempty"`
+	UsersSource       string     `json:"users_source,omitempty"`
+	UsersDate         string     `json:"users_date,omitempty"`
 	Time              *time.Time `json:"time"` // the bin of the counts; null without series
 	VisiblePrefixes   int        `json:"visible_prefixes"`
 	VisibleSlash24    int        `json:"visible_slash24"`
@@ -253,6 +262,14 @@ func (s *Server) handleASN(r *http.Request) (*response, error) {
 		VisiblePrefixes: sum.Prefixes, VisibleSlash24: sum.Slash24, VisibleV6Prefixes: sum.V6Prefixes}
 	if out.Access == "" {
 		out.Access = string(bgpwatch.AccessUnknown)
+	}
+	out.AccessSource, out.AccessDate = wire.Provenance(sum.Access, sum.AccessSource, sum.AccessDate)
+	if u := sum.Users; u != nil {
+		n, sh := u.Estimate, math.Round(u.Share*1e4)/1e4
+		out.UsersEstimate, out.UsersShare, out.UsersCountry, out.UsersSource = &n, &sh, u.Country, u.Source
+		if !u.Date.IsZero() {
+			out.UsersDate = u.Date.UTC().Format(time.DateOnly)
+		}
 	}
 	if !sum.At.IsZero() {
 		out.Time = &sum.At

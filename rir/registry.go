@@ -107,6 +107,9 @@ func (r *Registry) ReadDelegations(rd io.Reader, name string) error {
 // ReadASNInfo adds an asn-info CSV; it overrides names and access types.
 func (r *Registry) ReadASNInfo(rd io.Reader, name string) error {
 	return ReadASNInfo(rd, name, func(in bgpwatch.ASNInfo) error {
+		if in.Access != bgpwatch.AccessUnknown && in.Access != "" {
+			in.AccessSource = bgpwatch.AccessSourceUser
+		}
 		r.info[in.ASN] = in
 		return nil
 	})

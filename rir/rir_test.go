@@ -161,8 +161,8 @@ func TestASNInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[bgpwatch.ASN]bgpwatch.ASNInfo{
-		9198:  {ASN: 9198, Name: "JSC Kazakhtelecom", Access: bgpwatch.AccessFixed},
-		48503: {ASN: 48503, Name: "Tele2 Kazakhstan", Access: bgpwatch.AccessMobile},
+		9198:  {ASN: 9198, Name: "JSC Kazakhtelecom", Access: bgpwatch.AccessFixed, AccessSource: bgpwatch.AccessSourceUser},
+		48503: {ASN: 48503, Name: "Tele2 Kazakhstan", Access: bgpwatch.AccessMobile, AccessSource: bgpwatch.AccessSourceUser},
 		35104: {ASN: 35104, Access: bgpwatch.AccessUnknown},
 		1:     {ASN: 1, Access: bgpwatch.AccessUnknown},
 	}
@@ -214,9 +214,9 @@ func TestASNamesAndPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []bgpwatch.ASNInfo{
-		{ASN: 1, Name: "LVLT-1", Access: bgpwatch.AccessUnknown},                               // names list only; its ", US" is not used
-		{ASN: 9198, Name: "Kazakhtelecom (ours)", Country: "KZ", Access: bgpwatch.AccessFixed}, // asn-info beats the list
-		{ASN: 18253, Access: bgpwatch.AccessUnknown},                                           // --No Registry Entry--
+		{ASN: 1, Name: "LVLT-1", Access: bgpwatch.AccessUnknown},                                                                        // names list only; its ", US" is not used
+		{ASN: 9198, Name: "Kazakhtelecom (ours)", Country: "KZ", Access: bgpwatch.AccessFixed, AccessSource: bgpwatch.AccessSourceUser}, // asn-info beats the list
+		{ASN: 18253, Access: bgpwatch.AccessUnknown},                                                                                    // --No Registry Entry--
 	}
 	for _, w := range tests {
 		if got := r.Info(w.ASN); got != w {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,7 +24,7 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 		return fmt.Errorf("upsert asns: begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE asns_in (asn bigint, name text, country text, access text) ON COMMIT DROP`); err != nil {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE asns_in (asn bigint, name text, country text, access text, access_source text, access_date date) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("upsert asns: temp table: %w", err)
 	}
 	i := 0
@@ -37,28 +38,56 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 		if _, err := bgpwatch.ParseAccess(string(acc)); err != nil || acc == "" {
 			acc = bgpwatch.AccessUnknown
 		}
-		return []any{int64(in.ASN), in.Name, in.Country, string(acc)}, nil
+		// Access types given here are the user's (asn-info CSV) unless
+		// the caller names another source.
+		accSrc := in.AccessSource
+		if acc == bgpwatch.AccessUnknown {
+			accSrc = ""
+		} else if accSrc == "" {
+			accSrc = bgpwatch.AccessSourceUser
+		}
+		var accDate any
+		if !in.AccessDate.IsZero() && acc != bgpwatch.AccessUnknown {
+			accDate = in.AccessDate
+		}
+		return []any{int64(in.ASN), in.Name, in.Country, string(acc), accSrc, accDate}, nil
 	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"asns_in"}, []string{"asn", "name", "country", "access"}, src); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"asns_in"}, []string{"asn", "name", "country", "access", "access_source", "access_date"}, src); err != nil {
 		return fmt.Errorf("upsert asns: copy: %w", err)
 	}
 	// Duplicate ASNs in the input are merged, preferring non-empty values;
 	// the WHERE clause leaves unchanged rows (and their updated_at) alone.
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO asns (asn, name, country, access)
-		SELECT asn, max(name), max(country),
-		       coalesce(max(access) FILTER (WHERE access <> 'unknown'), 'unknown')
+	// Names written here are registry names (name_source 'registry'); a
+	// known access type comes with its source and date.
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO asns (asn, name, name_source, country, access, access_source, access_date)
+		SELECT asn, max(name), CASE WHEN max(name) <> '' THEN 'registry' ELSE '' END, max(country),
+		       coalesce(max(access) FILTER (WHERE access <> 'unknown'), 'unknown'),
+		       coalesce(max(access_source) FILTER (WHERE access <> 'unknown'), ''),
+		       max(access_date) FILTER (WHERE access <> 'unknown')
 		FROM asns_in GROUP BY asn
 		ON CONFLICT (asn) DO UPDATE SET
-		    name       = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE asns.name END,
-		    country    = CASE WHEN EXCLUDED.country <> '' THEN EXCLUDED.country ELSE asns.country END,
-		    access     = CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access ELSE asns.access END,
-		    updated_at = now()
-		WHERE (asns.name, asns.country, asns.access) IS DISTINCT FROM
+		    name          = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE asns.name END,
+		    name_source   = CASE WHEN EXCLUDED.name <> '' THEN 'registry' ELSE asns.name_source END,
+		    country       = CASE WHEN EXCLUDED.country <> '' THEN EXCLUDED.country ELSE asns.country END,
+		    access        = CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access ELSE asns.access END,
+		    access_source = CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access_source ELSE asns.access_source END,
+		    access_date   = CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access_date ELSE asns.access_date END,
+		    updated_at    = now()
+		WHERE (asns.name, asns.country, asns.access, asns.access_source, asns.access_date) IS DISTINCT FROM
 		      (CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE asns.name END,
 		       CASE WHEN EXCLUDED.country <> '' THEN EXCLUDED.country ELSE asns.country END,
-		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access ELSE asns.access END)`); err != nil {
+		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access ELSE asns.access END,
+		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access_source ELSE asns.access_source END,
+		       CASE WHEN EXCLUDED.access <> 'unknown' THEN EXCLUDED.access_date ELSE asns.access_date END)`)
+	if err != nil {
 		return fmt.Errorf("upsert asns: merge: %w", err)
+	}
+	// New names or countries may change what the metadata resolves to.
+	if tag.RowsAffected() > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE meta_state SET dirty = true`); err != nil {
+			return fmt.Errorf("upsert asns: %w", err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("upsert asns: commit: %w", err)
@@ -71,8 +100,9 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 func (db *DB) GetASN(ctx context.Context, asn bgpwatch.ASN) (bgpwatch.ASNInfo, error) {
 	var in bgpwatch.ASNInfo
 	var acc string
-	err := db.Pool().QueryRow(ctx, `SELECT name, country, access FROM asns WHERE asn = $1`, int64(asn)).
-		Scan(&in.Name, &in.Country, &acc)
+	var d *time.Time
+	err := db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date FROM asns WHERE asn = $1`, int64(asn)).
+		Scan(&in.Name, &in.Country, &acc, &in.AccessSource, &d)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return in, fmt.Errorf("asn %d: %w", asn, bgpwatch.ErrNotFound)
 	}
@@ -80,5 +110,8 @@ func (db *DB) GetASN(ctx context.Context, asn bgpwatch.ASN) (bgpwatch.ASNInfo, e
 		return in, fmt.Errorf("asn %d: %w", asn, err)
 	}
 	in.ASN, in.Access = asn, bgpwatch.Access(acc)
+	if d != nil {
+		in.AccessDate = *d
+	}
 	return in, nil
 }

@@ -224,7 +224,9 @@ func (db *DB) loadEventASNs(ctx context.Context, evs []bgpwatch.Event) error {
 	}
 	rows, err := db.Pool().Query(ctx, `
 		SELECT ea.event_id, ea.asn, coalesce(a.name, ''), coalesce(a.access, 'unknown'),
-		       ea.baseline_slash24, ea.min_slash24
+		       coalesce(a.access_source, ''), a.access_date,
+		       ea.baseline_slash24, ea.min_slash24,
+		       a.users, a.users_share, a.users_country, a.users_source, a.users_date
 		FROM event_asns ea LEFT JOIN asns a ON a.asn = ea.asn
 		WHERE ea.event_id = ANY($1)
 		ORDER BY ea.event_id, ea.baseline_slash24 DESC, ea.asn`, ids)
@@ -234,19 +236,34 @@ func (db *DB) loadEventASNs(ctx context.Context, evs []bgpwatch.Event) error {
 	defer rows.Close()
 	for rows.Next() {
 		var id, asn int64
-		var name, access string
+		var name, access, accSrc string
+		var accDate, usersDate *time.Time
 		var base, minv int32
-		if err := rows.Scan(&id, &asn, &name, &access, &base, &minv); err != nil {
+		var users *int64
+		var share *float64
+		var usersCC, usersSrc *string
+		if err := rows.Scan(&id, &asn, &name, &access, &accSrc, &accDate, &base, &minv,
+			&users, &share, &usersCC, &usersSrc, &usersDate); err != nil {
 			return fmt.Errorf("event asns: %w", err)
 		}
 		i := idx[id]
-		evs[i].ASNs = append(evs[i].ASNs, bgpwatch.EventASN{
-			ASN: bgpwatch.ASN(asn), Name: name, Access: bgpwatch.Access(access),
+		ea := bgpwatch.EventASN{
+			ASN: bgpwatch.ASN(asn), Name: name, Access: bgpwatch.Access(access), AccessSource: accSrc,
 			BaselineSlash24: int(base), MinSlash24: int(minv),
-		})
+			Users: usersOf(users, share, usersCC, usersSrc, usersDate),
+		}
+		if accDate != nil {
+			ea.AccessDate = *accDate
+		}
+		evs[i].ASNs = append(evs[i].ASNs, ea)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("event asns: %w", err)
+	}
+	// Users and access provenance are joined at read time: a metadata
+	// refresh updates old events too.
+	for i := range evs {
+		evs[i].Impact()
 	}
 	return nil
 }
@@ -397,4 +414,23 @@ func (db *DB) EventPrefixes(ctx context.Context, id int64, limit int, cursor str
 		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.WithdrawnAt.UnixMicro(), 10) + " " + last.Prefix.String()))
 	}
 	return out, next, nil
+}
+
+// usersOf builds a users estimate from nullable asns columns; nil when
+// there is none.
+func usersOf(users *int64, share *float64, cc, src *string, day *time.Time) *bgpwatch.Users {
+	if users == nil || share == nil {
+		return nil
+	}
+	u := &bgpwatch.Users{Estimate: *users, Share: *share}
+	if cc != nil {
+		u.Country = *cc
+	}
+	if src != nil {
+		u.Source = *src
+	}
+	if day != nil {
+		u.Date = *day
+	}
+	return u
 }

@@ -86,7 +86,7 @@ func TestUpsertASNs(t *testing.T) {
 		asn  bgpwatch.ASN
 		want bgpwatch.ASNInfo
 	}{
-		{9198, bgpwatch.ASNInfo{ASN: 9198, Name: "KAZTELECOM", Country: "KZ", Access: bgpwatch.AccessFixed}},
+		{9198, bgpwatch.ASNInfo{ASN: 9198, Name: "KAZTELECOM", Country: "KZ", Access: bgpwatch.AccessFixed, AccessSource: bgpwatch.AccessSourceUser}},
 		{21299, bgpwatch.ASNInfo{ASN: 21299, Name: "Kar-Tel", Country: "KZ", Access: bgpwatch.AccessUnknown}},
 	}
 	for _, tt := range tests {

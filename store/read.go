@@ -273,6 +273,7 @@ type ASNSummary struct {
 	Known bool      // the asns table has a row for it
 	At    time.Time // the bin the counts are for; zero when there are no series
 	bgpwatch.Counts
+	Users *bgpwatch.Users // nil without an estimate
 }
 
 // ASNSummary returns the registry data of asn and its counts at bin at
@@ -282,8 +283,13 @@ type ASNSummary struct {
 func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (ASNSummary, error) {
 	s := ASNSummary{ASNInfo: bgpwatch.ASNInfo{ASN: asn, Access: bgpwatch.AccessUnknown}}
 	var access string
-	err := db.Pool().QueryRow(ctx, `SELECT name, country, access FROM asns WHERE asn = $1`, int64(asn)).
-		Scan(&s.Name, &s.Country, &access)
+	var accDate, usersDate *time.Time
+	var users *int64
+	var share *float64
+	var usersCC, usersSrc *string
+	err := db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date,
+		users, users_share, users_country, users_source, users_date FROM asns WHERE asn = $1`, int64(asn)).
+		Scan(&s.Name, &s.Country, &access, &s.AccessSource, &accDate, &users, &share, &usersCC, &usersSrc, &usersDate)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -291,6 +297,10 @@ func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (A
 	default:
 		s.Known = true
 		s.Access = bgpwatch.Access(access)
+		if accDate != nil {
+			s.AccessDate = *accDate
+		}
+		s.Users = usersOf(users, share, usersCC, usersSrc, usersDate)
 	}
 	_, has, err := db.LatestBin(ctx, "", asn)
 	if err != nil {
@@ -315,7 +325,8 @@ func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (A
 // bin and its baseline, as CountryASNs reads them.
 type CountryASN struct {
 	bgpwatch.ASNInfo
-	bgpwatch.Counts // at CountryASNsQuery.At; zero when At is zero
+	bgpwatch.Counts                 // at CountryASNsQuery.At; zero when At is zero
+	Users           *bgpwatch.Users // nil without an estimate
 	// Baseline is the network's normal visible /24s (see CountryASNs);
 	// HasBaseline is false when there was nothing to take it from.
 	Baseline    int
@@ -366,7 +377,8 @@ func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN
 		return nil, fmt.Errorf("country %s asns: %w", q.Country, err)
 	}
 	rows, err := tx.Query(ctx, `
-		WITH a AS (SELECT asn, name, access FROM asns WHERE country = $1),
+		WITH a AS (SELECT asn, name, access, access_source, access_date, users, users_share, users_country,
+		                  users_source, users_date FROM asns WHERE country = $1),
 		e AS (
 		    SELECT asn, array_agg(id ORDER BY started_at) AS ids, array_agg(started_at ORDER BY started_at) AS starts,
 		           array_agg(coalesce(ended_at, $2::timestamptz + interval '1 day') ORDER BY started_at) AS ends,
@@ -375,7 +387,8 @@ func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN
 		    WHERE scope = 'asn' AND asn IN (SELECT asn FROM a) AND started_at <= $2 AND (ended_at IS NULL OR ended_at > $4)
 		    GROUP BY asn
 		)
-		SELECT a.asn, a.name, a.access, e.ids, e.starts, e.ends, e.bases,
+		SELECT a.asn, a.name, a.access, a.access_source, a.access_date, a.users, a.users_share, a.users_country,
+		       a.users_source, a.users_date, e.ids, e.starts, e.ends, e.bases,
 		       s.bin, s.visible_prefixes, s.visible_slash24, s.visible_v6_prefixes
 		FROM a LEFT JOIN e USING (asn) LEFT JOIN LATERAL (`+
 		changePointsSQL("asn_series", "asn = a.asn", "$4", "$3", "$2")+`
@@ -400,19 +413,30 @@ func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN
 	}
 	for rows.Next() {
 		var (
-			asn      int64
-			name     string
-			access   string
-			e        asnEvents
-			bin      pgtype.Timestamptz // NULL: a network without rows
-			p, v, v6 pgtype.Int4
+			asn       int64
+			name      string
+			access    string
+			e         asnEvents
+			bin       pgtype.Timestamptz // NULL: a network without rows
+			p, v, v6  pgtype.Int4
+			accSrc    string
+			accDate   *time.Time
+			users     *int64
+			share     *float64
+			uCC, uSrc *string
+			uDate     *time.Time
 		)
-		if err := rows.Scan(&asn, &name, &access, &e.ids, &e.starts, &e.ends, &e.bases, &bin, &p, &v, &v6); err != nil {
+		if err := rows.Scan(&asn, &name, &access, &accSrc, &accDate, &users, &share, &uCC, &uSrc, &uDate,
+			&e.ids, &e.starts, &e.ends, &e.bases, &bin, &p, &v, &v6); err != nil {
 			return nil, fmt.Errorf("country %s asns: %w", q.Country, err)
 		}
 		if cur == nil || cur.ASN != bgpwatch.ASN(asn) {
 			finish()
-			out = append(out, CountryASN{ASNInfo: bgpwatch.ASNInfo{ASN: bgpwatch.ASN(asn), Name: name, Country: q.Country, Access: bgpwatch.Access(access)}})
+			in := bgpwatch.ASNInfo{ASN: bgpwatch.ASN(asn), Name: name, Country: q.Country, Access: bgpwatch.Access(access), AccessSource: accSrc}
+			if accDate != nil {
+				in.AccessDate = *accDate
+			}
+			out = append(out, CountryASN{ASNInfo: in, Users: usersOf(users, share, uCC, uSrc, uDate)})
 			cur, cps, evs = &out[len(out)-1], cps[:0], e
 		}
 		if bin.Valid {

@@ -248,6 +248,10 @@ func (g *gen) run(seed uint64) (*Truth, error) {
 		return nil, err
 	}
 	truth.ASNInfo = "asn-info.csv"
+	if err := writeNetworkMetadata(filepath.Join(g.out, "metadata"), filepath.Join(g.out, "asn-names.txt"), w, sc.Start); err != nil {
+		return nil, err
+	}
+	truth.Metadata, truth.ASNames = "metadata", "asn-names.txt"
 
 	// Initial state.
 	ann := make([]bool, n)

@@ -51,8 +51,10 @@ type Truth struct {
 	Files          []FileInfo        `json:"files"`
 	RIRFiles       []string          `json:"rir_files"` // relative to the output directory
 	ASNInfo        string            `json:"asn_info"`
-	BZip2          string            `json:"bzip2,omitempty"` // tool that compressed .bz2 files
-	Totals         map[string]int    `json:"totals"`          // prefixes in the model: v4, v6, asns
+	Metadata       string            `json:"metadata,omitempty"`  // directory of network metadata files (--metadata-dir)
+	ASNames        string            `json:"asn_names,omitempty"` // ASN names list (--asn-names)
+	BZip2          string            `json:"bzip2,omitempty"`     // tool that compressed .bz2 files
+	Totals         map[string]int    `json:"totals"`              // prefixes in the model: v4, v6, asns
 	Extra          map[string]string `json:"extra,omitempty"`
 }
 

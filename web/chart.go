@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/country"
+	"github.com/bgpwatch/bgpwatch/wire"
 )
 
 // Credit is the source line every chart carries.
@@ -42,6 +44,48 @@ type chart struct {
 	Points   []bgpwatch.Point
 	Events   []bgpwatch.Event
 	Made     time.Time // when the chart was drawn, for the footer
+	// Country, when set, is the country whose main time zone the time axis
+	// names next to UTC, and whose events' users estimates the note shows.
+	Country string
+}
+
+// localNote names the country's main time zone and its offset at the
+// start of the chart: "local time Asia/Almaty = UTC+6"; "" without a
+// known zone.
+func (c *chart) localNote() string {
+	lt, name, ok := country.LocalTime(c.Country, c.From)
+	if !ok {
+		return ""
+	}
+	_, off := lt.Zone()
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	s := fmt.Sprintf("local time %s = UTC%s%d", name, sign, off/3600)
+	if m := off % 3600 / 60; m != 0 {
+		s += fmt.Sprintf(":%02d", m)
+	}
+	if _, n := country.Zone(c.Country); n > 1 {
+		s += fmt.Sprintf(" (main of %d zones)", n)
+	}
+	return s
+}
+
+// usersNote is the users estimate of the shown event that cut off the
+// largest share of users: "Event 9: networks serving about ..."; "".
+func (c *chart) usersNote() string {
+	var best *bgpwatch.Event
+	for i := range c.Events {
+		e := &c.Events[i]
+		if e.Users != nil && (best == nil || e.Users.Share > best.Users.Share) {
+			best = e
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return fmt.Sprintf("Event %d: %s", best.ID, wire.UsersNote(best, country.Name))
 }
 
 // render writes the chart as a standalone SVG document.
@@ -73,6 +117,10 @@ func (c *chart) render() []byte {
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", chartW, chartH)
 	fmt.Fprintf(&b, `<text fill="#1a1a1a" x="%d" y="34" font-size="21" font-weight="700">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Title, 78)))
 	fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="58" font-size="13">%s</text>`+"\n", plotLeft-48, esc(clipText(c.Subtitle, 130)))
+	// The country's local time, under the subtitle (the time axis is UTC).
+	if l := c.localNote(); l != "" {
+		fmt.Fprintf(&b, `<text class="tz" fill="#5c5c5c" x="%d" y="76" font-size="12">%s</text>`+"\n", plotLeft-48, esc("Times in UTC; "+l))
+	}
 
 	// Horizontal grid and y axis labels, from 0.
 	b.WriteString(`<g class="y-axis" font-size="12" text-anchor="end">` + "\n")
@@ -173,6 +221,9 @@ func (c *chart) render() []byte {
 	}
 	b.WriteString("</g>\n")
 	fmt.Fprintf(&b, `<text fill="#5c5c5c" x="%d" y="%d" font-size="12" text-anchor="end">UTC</text>`+"\n", plotRight, plotBottom+34+14)
+	if n := c.usersNote(); n != "" {
+		fmt.Fprintf(&b, `<text class="users" fill="#1a1a1a" x="%d" y="%d" font-size="12">%s</text>`+"\n", plotLeft-48, plotBottom+34+14, esc(clipText(n, 110)))
+	}
 
 	// Footer: credit and legend.
 	fy := chartH - 14

@@ -174,3 +174,35 @@ func FuzzChartText(f *testing.F) {
 		}
 	})
 }
+
+// TestChartLocalTimeAndUsers: a country chart names the country's main
+// time zone next to UTC and the users estimate of its events; without a
+// zone or an estimate neither appears.
+func TestChartLocalTimeAndUsers(t *testing.T) {
+	t0 := time.Date(2022, 1, 5, 0, 0, 0, 0, time.UTC)
+	pts := []bgpwatch.Point{{Time: t0, Counts: bgpwatch.Counts{Slash24: 8000}}}
+	ev := bgpwatch.Event{ID: 9, Scope: bgpwatch.ScopeCountry, Country: "KZ", StartedAt: t0.Add(time.Hour),
+		BaselineSlash24: 8000, MinSlash24: 2500, DropRatio: 0.69,
+		Users: &bgpwatch.Users{Estimate: 8e6, Share: 0.6213, Source: "apnic", Date: time.Date(2022, 1, 4, 0, 0, 0, 0, time.UTC)}}
+	c := chart{Title: "Kazakhstan (KZ)", From: t0, To: t0.Add(6 * time.Hour), Step: bgpwatch.BinStep, Points: pts,
+		Events: []bgpwatch.Event{ev}, Country: "KZ"}
+	svg := string(c.render())
+	for _, want := range []string{
+		"Times in UTC; local time Asia/Almaty = UTC+6 (main of 7 zones)",
+		"Event 9: networks serving about 62 % of Kazakhstan&#39;s Internet users (APNIC estimate, 2022-01-04)",
+	} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+	c.Country, c.Events[0].Users = "", nil
+	svg = string(c.render())
+	if strings.Contains(svg, "local time") || strings.Contains(svg, "Internet users") {
+		t.Error("local time or users note without a country or an estimate")
+	}
+	c.Country = "KZ"
+	_, desc := describe(&c)
+	if !strings.Contains(desc, "started 07:00 Asia/Almaty (UTC+6), main zone of 7 local time") {
+		t.Errorf("description lacks the local start time: %s", desc)
+	}
+}

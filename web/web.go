@@ -32,6 +32,7 @@ import (
 	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/internal/country"
 	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/wire"
 )
 
 // Source is the read side of the store the charts need; *store.DB
@@ -163,7 +164,7 @@ func (w *Web) handleCountryChart(rw http.ResponseWriter, r *http.Request) {
 	if name != "" {
 		title = name + " (" + cc + ")"
 	}
-	w.chart(rw, r, store.SeriesQuery{Country: cc}, title+": routed IPv4 address space, visible /24s")
+	w.chart(rw, r, store.SeriesQuery{Country: cc}, title+": routed IPv4 address space, visible /24s", cc)
 }
 
 func (w *Web) handleASNChart(rw http.ResponseWriter, r *http.Request) {
@@ -191,13 +192,14 @@ func (w *Web) handleASNChart(rw http.ResponseWriter, r *http.Request) {
 	if sum.Country != "" {
 		title += " (" + sum.Country + ")"
 	}
-	w.chart(rw, r, store.SeriesQuery{ASN: asn}, title+": routed IPv4 address space, visible /24s")
+	w.chart(rw, r, store.SeriesQuery{ASN: asn}, title+": routed IPv4 address space, visible /24s", sum.Country)
 }
 
 // chart answers a chart request for q's entity. The range defaults as the
 // series endpoints do (api.SeriesRange): up to the entity's latest stored
 // bin, 7 days back; a country without series is not found.
-func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery, title string) {
+// cc is the country whose local time the chart gives next to UTC ("" none).
+func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery, title, cc string) {
 	ctx := r.Context()
 	v, err := api.ParseQuery(r, "from", "to")
 	var from, to time.Time
@@ -239,7 +241,7 @@ func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery
 	}
 	step := (to.Sub(from)/maxChartPts + bgpwatch.BinStep - 1) / bgpwatch.BinStep * bgpwatch.BinStep
 	step = max(step, bgpwatch.BinStep)
-	c := chart{Title: title, From: from, To: to, Step: step, Made: w.now()}
+	c := chart{Title: title, From: from, To: to, Step: step, Made: w.now(), Country: cc}
 	if ext.OK && !to.Before(ext.First) && !from.After(ext.Last) {
 		q.From, q.To, q.Step = from, to, step
 		if c.Points, err = w.src.Series(ctx, q); err != nil {
@@ -306,6 +308,12 @@ func describe(c *chart) (subtitle, desc string) {
 				b.WriteString("; ")
 			}
 			b.WriteString(eventSummary(&c.Events[i]))
+			if l := country.FormatLocal(c.Country, c.Events[i].StartedAt); l != "" {
+				b.WriteString(", started " + l + " local time")
+			}
+			if n := wire.UsersNote(&c.Events[i], country.Name); n != "" {
+				b.WriteString(", " + n)
+			}
 		}
 		b.WriteString(".")
 	}

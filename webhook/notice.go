@@ -64,8 +64,10 @@ func Body(format, typ, deliveryID string, eventJSON []byte, sentAt time.Time) ([
 }
 
 // SlackText is the human sentence of a notice, e.g. "Kazakhstan (KZ) lost
-// 91% of its routed address space at 12:30 UTC on 2026-01-05 (visible /24s:
-// 1356 → 122). bgpwatch event 17, ongoing."
+// 91% of its routed address space at 12:30 UTC on 2026-01-05 (local 17:30
+// Asia/Almaty (UTC+5), main zone of 7) (visible /24s: 1356 → 122).
+// Networks serving about 62 % of Kazakhstan's Internet users (APNIC
+// estimate, 2026-01-04) were cut off. bgpwatch event 17, ongoing."
 func SlackText(typ string, ev *wire.Event) string {
 	who := subject(ev)
 	pct := int(math.Round(ev.DropRatio * 100))
@@ -78,8 +80,15 @@ func SlackText(typ string, ev *wire.Event) string {
 		fmt.Fprintf(&b, " bgpwatch event %d, ended.", ev.ID)
 		return b.String()
 	}
+	at := clock(start, time.Time{})
+	if l := country.FormatLocal(ev.Country, start); l != "" {
+		at += " (local " + l + ")"
+	}
 	fmt.Fprintf(&b, "%s lost %d%% of its routed address space at %s (visible /24s: %d → %d).",
-		who, pct, clock(start, time.Time{}), ev.BaselineSlash24, ev.MinSlash24)
+		who, pct, at, ev.BaselineSlash24, ev.MinSlash24)
+	if ev.UsersNote != "" {
+		fmt.Fprintf(&b, " %s%s were cut off.", strings.ToUpper(ev.UsersNote[:1]), ev.UsersNote[1:])
+	}
 	status := "ongoing"
 	if ev.EndedAt != nil {
 		status = "since ended at " + clock(ev.EndedAt.UTC(), start)

@@ -141,6 +141,8 @@ func TestSlackText(t *testing.T) {
 	kz.ID = 17
 	ended := kz
 	ended.EndedAt = kz.StartedAt.Add(95 * time.Minute)
+	withUsers := kz
+	withUsers.Users = &bgpwatch.Users{Estimate: 9e6, Share: 0.621, Source: "apnic", Date: time.Date(2026, 1, 4, 0, 0, 0, 0, time.UTC)}
 	as := bgpwatch.Event{ID: 18, Scope: bgpwatch.ScopeASN, Country: "IR", ASN: 197207, StartedAt: evBase,
 		BaselineSlash24: 100, MinSlash24: 60, DropRatio: 0.4,
 		ASNs: []bgpwatch.EventASN{{ASN: 197207, Name: "MCCI"}}}
@@ -150,11 +152,14 @@ func TestSlackText(t *testing.T) {
 		want      string
 	}{
 		{"country started", bgpwatch.NoticeStarted, kz,
-			"Kazakhstan (KZ) lost 91% of its routed address space at 12:30 UTC on 2026-01-05 (visible /24s: 1356 → 122). bgpwatch event 17, ongoing."},
+			"Kazakhstan (KZ) lost 91% of its routed address space at 12:30 UTC on 2026-01-05 (local 17:30 Asia/Almaty (UTC+5), main zone of 7) (visible /24s: 1356 → 122). bgpwatch event 17, ongoing."},
+		{"country started, users known", bgpwatch.NoticeStarted, withUsers,
+			"Kazakhstan (KZ) lost 91% of its routed address space at 12:30 UTC on 2026-01-05 (local 17:30 Asia/Almaty (UTC+5), main zone of 7) (visible /24s: 1356 → 122). " +
+				"Networks serving about 62 % of Kazakhstan's Internet users (APNIC estimate, 2026-01-04) were cut off. bgpwatch event 17, ongoing."},
 		{"country ended", bgpwatch.NoticeEnded, ended,
 			"Kazakhstan (KZ) recovered at 14:05 UTC after losing up to 91% of its routed address space for 1h35m0s (since 12:30 UTC on 2026-01-05). bgpwatch event 17, ended."},
 		{"asn started", bgpwatch.NoticeStarted, as,
-			"AS197207 MCCI in Iran (IR) lost 40% of its routed address space at 12:30 UTC on 2026-01-05 (visible /24s: 100 → 60). bgpwatch event 18, ongoing."},
+			"AS197207 MCCI in Iran (IR) lost 40% of its routed address space at 12:30 UTC on 2026-01-05 (local 16:00 Asia/Tehran (UTC+3:30)) (visible /24s: 100 → 60). bgpwatch event 18, ongoing."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := wire.FromEvent(&tc.ev)

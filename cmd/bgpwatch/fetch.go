@@ -57,7 +57,19 @@ Progress goes to stderr (a live line on a terminal); the summary too, or to
 stdout as JSON with --json. Exit status 1 when a file failed; missing files
 are not an error.
 
+With --metadata, the public network metadata (APNIC's AS population
+estimates, PeeringDB's net objects, CAIDA's AS classification and
+AS-to-organisation files; URLs by --apnic-url, --peeringdb-url,
+--caida-types-url, --caida-orgs-url, "none" to skip one) goes to
+CACHE/metadata/ and is imported into the database (--db, --data-dir);
+--metadata-dir DIR imports saved copies of the same files instead, offline.
+A dataset that fails to download or parse, or that has less than half the
+rows of the previous import, keeps the previous data (the reason is
+printed).
+
 Examples:
+  bgpwatch fetch --metadata
+  bgpwatch fetch --metadata-dir ./saved-metadata
   bgpwatch fetch --collectors rrc00,route-views2 --from 2022-01-04T00:00:00Z --to 2022-01-07T00:00:00Z --delegations
   bgpwatch fetch --delegations --date 2022-01-04
   bgpwatch fetch --dry-run --collectors rrc00 --from 2022-01-05T00:00:00Z --to 2022-01-05T01:00:00Z`
@@ -292,14 +304,27 @@ func runFetch(ctx context.Context, e *env, args []string) error {
 	deleg := fs.Bool("delegations", false, "also fetch the five RIRs' delegation files (for --date)")
 	dry := fs.Bool("dry-run", false, "list what would be fetched (and what is cached) without any request")
 	asJSON := fs.Bool("json", false, "print the summary (or with --dry-run the list) as JSON on stdout")
+	meta := addMetaFlags(fs, e, true)
+	db := addDBFlags(fs, e)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if !a.selected() && !*deleg {
-		return fmt.Errorf("%w: need --collectors with --from and --to, or --delegations", errUsage)
+	if !a.selected() && !*deleg && !meta.any() {
+		return fmt.Errorf("%w: need --collectors with --from and --to, --delegations, --metadata or --metadata-dir", errUsage)
+	}
+	meta.cacheDir = a.dir
+	if meta.any() {
+		if *dry {
+			meta.printDryRun(e.stdout)
+		} else if err := fetchMetadata(ctx, e, meta, db); err != nil {
+			return err
+		}
+		if !a.selected() && !*deleg {
+			return nil
+		}
 	}
 	fromT, err := parseTimeFlag("from", *from)
 	if err != nil {

@@ -25,7 +25,11 @@ collectors publish theirs, plus the truth a correct monitor should find:
   OUT/route-views2/bgpdata/YYYY.MM/RIBS/rib.YYYYMMDD.HHMM.bz2        every 2 h
   OUT/route-views2/bgpdata/YYYY.MM/UPDATES/updates.YYYYMMDD.HHMM.bz2 every 15 min
   OUT/rir/delegated-RIR-YYYYMMDD, delegated-RIR-extended-YYYYMMDD  (--delegations)
-  OUT/asn-info.csv                                 (--asn-info; asn,name,access)
+  OUT/asn-info.csv                                 (--asn-info; asn,name,access: the truth,
+                                                   an override that masks every other source)
+  OUT/asn-names.txt                                (--asn-names; CIDR report layout)
+  OUT/metadata/                                    (--metadata-dir; synthetic APNIC, PeeringDB
+                                                   and CAIDA files in their published formats)
   OUT/truth.json                                   expected events and per-bin counts
 
 RouteViews publishes route-views2 at the archive root (bgpdata/...); here it
@@ -38,7 +42,7 @@ tool). SCENARIO is a built-in name (see --list) or a JSON/YAML file.
 Examples:
   bgpwatch generate --scenario kazakhstan-2022 --out /tmp/kz
   bgpwatch replay --delegations /tmp/kz/rir/delegated-ripencc-20220103 \
-      --asn-info /tmp/kz/asn-info.csv /tmp/kz
+      --asn-names /tmp/kz/asn-names.txt --metadata-dir /tmp/kz/metadata /tmp/kz/rrc00 /tmp/kz/route-views2
   bgpwatch generate --scenario scale --only rib --out /tmp/scale
 `
 

@@ -83,7 +83,7 @@ with --json.`)
 	db := addDBFlags(fs, e)
 	var delegations stringList
 	fs.Var(&delegations, "delegations", "RIR delegated-* stats `file` (classic or extended) giving each ASN's country; repeatable")
-	asnInfo := fs.String("asn-info", "", "CSV `file` with header asn,name,access")
+	asnInfo := fs.String("asn-info", "", "CSV `file` with header asn,name,access (overrides every other source of access types)")
 	asnNames := fs.String("asn-names", "", "optional ASN names `file` (CIDR-report asnames.txt: AS<n> NAME, CC)")
 	from := fs.String("from", "", "start of the replay (RFC 3339)")
 	to := fs.String("to", "", "end of the replay (RFC 3339)")
@@ -95,6 +95,7 @@ with --json.`)
 	verbose := fs.Bool("v", false, "log every event and file to stderr")
 	vc, dc := thresholdFlags(fs)
 	arch := addArchiveFlags(fs, e, true)
+	meta := addMetaFlags(fs, e, false)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -173,6 +174,17 @@ with --json.`)
 			return err
 		}
 	}
+	// Network metadata: import --metadata-dir (or only recompute what is
+	// stored, for new registry names and the curated table), then give the
+	// detector the stored access types with their provenance.
+	if err := meta.importMetadata(ctx, st, e.stderr, log); err != nil {
+		return err
+	}
+	stored, err := st.NetworkInfos(ctx)
+	if err != nil {
+		return err
+	}
+	reg.withMeta(stored)
 
 	p := ingest.New(ingest.Config{
 		Visibility: *vc,
@@ -352,12 +364,29 @@ func printCounts(w io.Writer, name string, m map[string]int64) {
 // asn-info CSV and the names list (package rir).
 // It is safe for concurrent use (the ingest Pipeline caches countryOf).
 type replayRegistry struct {
-	reg *rir.Registry
+	reg  *rir.Registry
+	meta map[bgpwatch.ASN]bgpwatch.ASNInfo // stored access types with provenance (withMeta); read-only
 }
 
 func (r *replayRegistry) countryOf(a bgpwatch.ASN) string { return r.reg.CountryOf(a) }
 
-func (r *replayRegistry) info(a bgpwatch.ASN) bgpwatch.ASNInfo { return r.reg.Info(a) }
+// info is the registry's view of a, completed by the stored metadata: an
+// access type the asn-info CSV does not give comes from the store (curated
+// table, PeeringDB, CAIDA, name), with its source and date.
+func (r *replayRegistry) info(a bgpwatch.ASN) bgpwatch.ASNInfo {
+	in := r.reg.Info(a)
+	m, ok := r.meta[a]
+	if !ok {
+		return in
+	}
+	if in.Access == bgpwatch.AccessUnknown || in.Access == "" {
+		in.Access, in.AccessSource, in.AccessDate = m.Access, m.AccessSource, m.AccessDate
+	}
+	if in.Name == "" {
+		in.Name = m.Name
+	}
+	return in
+}
 
 // all lists every ASN the registry knows something about, for the store's
 // asns table.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/config"
+	"github.com/bgpwatch/bgpwatch/netmeta"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/web"
 	"github.com/bgpwatch/bgpwatch/webhook"
@@ -43,6 +44,8 @@ type serveConfig struct {
 	web            bool
 	db             *dbFlags
 	live           *config.File // live ingest settings (nil or not Live(): none)
+	meta           *metaFlags   // network metadata to import at start and refresh
+	metaEvery      time.Duration
 }
 
 const serveDescription = `
@@ -61,6 +64,10 @@ admin endpoints answer 403. Webhook receivers on internal addresses
 (loopback, private, link-local, multicast, unspecified, CGNAT) are refused
 at registration (an IP in the URL) and on every address delivery dials
 (names too), unless --webhooks-allow-private.
+
+With --metadata (download) or --metadata-dir (saved files), the network
+metadata is imported at start and again every --metadata-refresh (24h);
+see 'bgpwatch fetch --help'.
 
 Stops gracefully on SIGINT or SIGTERM.`
 
@@ -82,6 +89,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&cfg.allowPrivate, "webhooks-allow-private", false, "allow webhook receivers on internal addresses (loopback, private, link-local, CGNAT, ...), refused by default at registration and on every address dialled")
 	fs.BoolVar(&cfg.web, "web", true, "serve the newsroom page at / and the chart.svg endpoints")
 	lf := addLiveFlags(fs)
+	cfg.meta = addMetaFlags(fs, e, true)
+	fs.DurationVar(&cfg.metaEvery, "metadata-refresh", 24*time.Hour, "with --metadata or --metadata-dir: import the network metadata again this often")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -104,6 +113,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if cfg.rateLimit < 0 {
 		return fmt.Errorf("%w: --rate-limit must not be negative", errUsage)
+	}
+	if cfg.metaEvery < time.Minute {
+		return fmt.Errorf("%w: --metadata-refresh must be at least 1m", errUsage)
+	}
+	if cfg.meta.dir != "" { // fail the start, not the first refresh
+		if _, err := netmeta.LoadDirCheck(cfg.meta.dir); err != nil {
+			return err
+		}
 	}
 	cfg.adminToken = strings.TrimSpace(e.getenv(cfg.adminTokenEnv))
 	return cfg.run(ctx, e)
@@ -140,6 +157,17 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	defer cancel()
 	errc := make(chan error, 4)
 	running := 0
+
+	// Network metadata: imported in the background (a full import takes
+	// seconds to tens of seconds) and refreshed every --metadata-refresh.
+	if cfg.meta != nil && cfg.meta.any() {
+		go func() {
+			if err := cfg.meta.importMetadata(ctx, db, slogWriter{log}, log); err != nil && ctx.Err() == nil {
+				log.Warn("metadata import failed; previous data kept", "err", err)
+			}
+			refreshMetadata(ctx, cfg.meta, db, cfg.metaEvery, log)
+		}()
+	}
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

@@ -224,6 +224,16 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 			return nil, err
 		}
 	}
+	// Access types from the stored network metadata (recomputed for the
+	// registry names and the curated table), as replay does.
+	if _, err := db.ImportNetworkMeta(ctx, nil, nil); err != nil {
+		return nil, err
+	}
+	stored, err := db.NetworkInfos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reg.withMeta(stored)
 	p := ingest.New(ingest.Config{
 		Visibility: f.VisibilityConfig(), Detect: f.DetectConfig(),
 		CountryOf: reg.countryOf, Info: reg.info,

@@ -1,8 +1,16 @@
 // Package country names countries for people: the ISO 3166-1 alpha-2 code
 // the registries give an ASN, turned into the short English name shown in
 // the API's country list, chart titles and webhook notices. It is a leaf
-// package (no imports) so that any package that shows a country can use it.
+// package (standard library only) so that any package that shows a
+// country can use it. It also gives each country's main time zone, for
+// local times next to UTC.
 package country
+
+import (
+	"fmt"
+	"time"
+	_ "time/tzdata" // the zone data travels with the binary
+)
 
 // Name returns the short English name of an upper-case ISO 3166-1 alpha-2
 // code, or "" when the code is not known. Besides the ISO codes it knows
@@ -265,4 +273,65 @@ var names = map[string]string{
 	"ZA": "South Africa",
 	"ZM": "Zambia",
 	"ZW": "Zimbabwe",
+}
+
+type zone struct {
+	name  string
+	count int
+}
+
+// Zone returns the IANA name of a country's main time zone (from the time
+// zone database's zone.tab: the country's only zone, or for the countries
+// with several, the capital's) and how many zones the country has; "" and
+// 0 when the code is not known.
+func Zone(code string) (name string, count int) {
+	z := zones[code]
+	return z.name, z.count
+}
+
+// LocalTime is t in the country's main time zone, with the zone's
+// abbreviation or offset ("+06" when the database has no abbreviation).
+// ok is false when the country or its zone is not known.
+func LocalTime(code string, t time.Time) (local time.Time, zoneName string, ok bool) {
+	name, _ := Zone(code)
+	if name == "" {
+		return t, "", false
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return t, "", false
+	}
+	return t.In(loc), name, true
+}
+
+// FormatLocal renders t as "18:30 Asia/Almaty (UTC+6)" in the country's
+// main zone, with the date when it differs from t's UTC date; "" when the
+// zone is not known. A country with several zones says which one is shown
+// ("... main zone of 7").
+func FormatLocal(code string, t time.Time) string {
+	lt, name, ok := LocalTime(code, t)
+	if !ok {
+		return ""
+	}
+	_, off := lt.Zone()
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	utcOff := fmt.Sprintf("UTC%s%d", sign, off/3600)
+	if m := off % 3600 / 60; m != 0 {
+		utcOff += fmt.Sprintf(":%02d", m)
+	}
+	if off == 0 {
+		utcOff = "UTC"
+	}
+	s := lt.Format("15:04")
+	if lt.Format(time.DateOnly) != t.UTC().Format(time.DateOnly) {
+		s += " on " + lt.Format(time.DateOnly)
+	}
+	s += " " + name + " (" + utcOff + ")"
+	if _, n := Zone(code); n > 1 {
+		s += fmt.Sprintf(", main zone of %d", n)
+	}
+	return s
 }

@@ -38,6 +38,20 @@
   const fmtDT = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   const fmtNum = new Intl.NumberFormat('en-US');
   const when = (s) => (s ? fmtDT.format(new Date(s)) + ' UTC' : '');
+  // Local time in an event's country (its main IANA zone, given by the API).
+  const fmtLocal = {};
+  function whenLocal(s, tz) {
+    if (!s || !tz) return '';
+    try {
+      const f = fmtLocal[tz] || (fmtLocal[tz] = new Intl.DateTimeFormat('en-GB', { timeZone: tz, day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset' }));
+      return f.format(new Date(s)).replace('GMT', 'UTC') + ' ' + tz;
+    } catch (_) { return ''; }
+  }
+  const whenBoth = (s, tz) => { const l = whenLocal(s, tz); return when(s) + (l ? ' (' + l + ')' : ''); };
+  // An access type with the source it rests on and that source's date.
+  const accessText = (x) => x.access + (x.access_source ? ' (' + x.access_source + (x.access_date ? ', ' + x.access_date : '') + ')' : '');
+  // How much of the lost address space rests on each kind of source.
+  const sourcesText = (m) => (m ? Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, v]) => k + ' ' + Math.round(v * 100) + '%').join(', ') : '');
   const num = (n) => (n === null || n === undefined ? '–' : fmtNum.format(n));
   const pct = (r) => Math.round(r * 100) + '%';
   const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -120,7 +134,7 @@
       h('thead', {}, h('tr', {}, h('th', {}, 'Started'), h('th', {}, 'Ended'), h('th', {}, 'Duration'), h('th', {}, 'Scope'), h('th', {}, 'Access'),
         h('th', { class: 'num' }, '/24s before → low'), h('th', { class: 'num' }, 'Drop'), h('th', {}, ''))),
       h('tbody', {}, events.map((e) => h('tr', { class: e.status },
-        h('td', {}, h('a', { href: '#/event/' + e.id }, when(e.started_at))),
+        h('td', {}, h('a', { href: '#/event/' + e.id }, when(e.started_at)), e.time_zone ? h('div', { class: 'local' }, whenLocal(e.started_at, e.time_zone)) : null),
         h('td', {}, e.ended_at ? when(e.ended_at) : status(e)),
         h('td', {}, duration(e.started_at, e.ended_at) + (e.ended_at ? '' : ' so far')),
         h('td', {}, e.scope === 'country' ? ['Country ', who(e)] : [who(e), ' (', e.country, ')']),
@@ -238,7 +252,7 @@
       return h('tr', { 'data-asn': n.asn },
         h('td', {}, h('a', { href: '#/asn/' + n.asn }, 'AS' + n.asn)),
         h('td', { class: 'name' }, n.name),
-        h('td', {}, n.access),
+        h('td', {}, accessText(n)),
         h('td', { class: 'num' }, num(n.visible_slash24)),
         h('td', { class: 'num' }, num(n.baseline_slash24)),
         h('td', { class: 'num' }, change(n.visible_slash24, n.baseline_slash24)),
@@ -280,12 +294,15 @@
     show(
       h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Countries'), ' › ', h('a', { href: '#/country/' + e.country }, cname), ' › event ' + e.id),
       h('h1', {}, subject + ': ' + (e.scope === 'asn' ? 'network' : 'nationwide') + ' loss of routes'),
-      h('p', { class: 'sub' }, when(e.started_at) + (e.ended_at ? ' to ' + when(e.ended_at) : ' – ongoing'), ' ', status(e)),
+      h('p', { class: 'sub' }, whenBoth(e.started_at, e.time_zone) + (e.ended_at ? ' to ' + whenBoth(e.ended_at, e.time_zone) : ' – ongoing'), ' ', status(e)),
+      e.time_zones > 1 ? h('p', { class: 'note' }, 'Local times are in ' + e.time_zone + ', the main of ' + e.country + '\'s ' + e.time_zones + ' time zones.') : null,
+      e.users_note ? h('p', { class: 'users' }, e.users_note[0].toUpperCase() + e.users_note.slice(1) + ' were cut off (each network counted with the share of its address space lost).') : null,
       h('dl', { class: 'facts' },
         h('div', {}, h('dt', {}, 'Drop'), h('dd', { class: 'drop' }, '−' + pct(e.drop_ratio))),
         h('div', {}, h('dt', {}, 'Visible /24s'), h('dd', {}, num(e.baseline_slash24) + ' → ' + num(e.min_slash24))),
         h('div', {}, h('dt', {}, 'Duration'), h('dd', {}, duration(e.started_at, e.ended_at) + (e.ended_at ? '' : ' so far'))),
-        h('div', {}, h('dt', {}, 'Access'), h('dd', {}, e.access)),
+        h('div', {}, h('dt', {}, 'Access'), h('dd', {}, e.access, e.access_sources ? h('div', { class: 'note' }, 'lost space by source: ' + sourcesText(e.access_sources)) : null)),
+        e.users_estimate !== undefined ? h('div', {}, h('dt', {}, 'Users cut off'), h('dd', {}, '≈ ' + num(e.users_estimate) + ' (' + Math.round(e.users_share * 100) + '%)')) : null,
         h('div', {}, h('dt', {}, 'Networks'), h('dd', {}, num(e.asns.length))),
         h('div', {}, h('dt', {}, 'Withdrawn prefixes'), h('dd', {}, num(e.withdrawn_prefixes)))),
       chart(chartURL, subject + ': routed IPv4 address space'),
@@ -293,7 +310,7 @@
       e.asns.length ? h('table', { class: 'asns' },
         h('thead', {}, h('tr', {}, h('th', {}, 'ASN'), h('th', {}, 'Name'), h('th', {}, 'Access'), h('th', { class: 'num' }, 'Baseline /24s'), h('th', { class: 'num' }, 'Lowest /24s'), h('th', { class: 'num' }, 'Change'))),
         h('tbody', {}, e.asns.map((a) => h('tr', {},
-          h('td', {}, h('a', { href: '#/asn/' + a.asn }, 'AS' + a.asn)), h('td', {}, a.name), h('td', {}, a.access),
+          h('td', {}, h('a', { href: '#/asn/' + a.asn }, 'AS' + a.asn)), h('td', {}, a.name), h('td', {}, accessText(a)),
           h('td', { class: 'num' }, num(a.baseline_slash24)), h('td', { class: 'num' }, num(a.min_slash24)),
           h('td', { class: 'num' }, change(a.min_slash24, a.baseline_slash24)))))) : h('p', { class: 'note' }, 'No contributing networks recorded.'),
       h('h2', {}, 'Withdrawn prefixes'),
@@ -319,7 +336,7 @@
     show(
       h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Countries'), a.country ? [' › ', h('a', { href: '#/country/' + a.country }, cname)] : '', ' › AS' + a.asn),
       h('h1', {}, 'AS' + a.asn + (a.name ? ' ' + a.name : '')),
-      h('p', { class: 'sub' }, [cname, a.access + ' access', a.time ? 'now ' + num(a.visible_slash24) + ' visible /24s, ' + num(a.visible_prefixes) + ' IPv4 prefixes (' + when(a.time) + ')' : 'no series stored'].filter(Boolean).join(' · ')),
+      h('p', { class: 'sub' }, [cname, accessText(a) + ' access', a.users_estimate !== undefined ? '≈ ' + num(a.users_estimate) + ' users (' + Math.round(a.users_share * 100) + '% of the country, ' + a.users_source.toUpperCase() + ' ' + a.users_date + ')' : '', a.time ? 'now ' + num(a.visible_slash24) + ' visible /24s, ' + num(a.visible_prefixes) + ' IPv4 prefixes (' + when(a.time) + ')' : 'no series stored'].filter(Boolean).join(' · ')),
       rangeBar('#/asn/' + a.asn, r),
       chart('/v1/asns/' + a.asn + '/chart.svg?' + q, 'AS' + a.asn + ': routed IPv4 address space'),
       h('h2', {}, 'Events involving this network'),
