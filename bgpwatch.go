@@ -226,6 +226,9 @@ type Event struct {
 	ASNs            []EventASN
 	Withdrawn       []WithdrawnPrefix // evidence; may be left empty when only WithdrawnCount is loaded
 	WithdrawnCount  int               // number of withdrawn prefixes (len(Withdrawn) when it is loaded)
+	// SettingsHash names the visibility and detection settings that
+	// produced the event (stored once per hash); "" when unknown.
+	SettingsHash string
 }
 
 // Ongoing reports whether the event has not ended.

@@ -49,6 +49,8 @@ delivers webhooks and, when configured, ingests live BGP data (BGP sessions
 through an embedded GoBGP speaker, the RIPE RIS Live feed), all on one
 PostgreSQL database. Live settings come from --config (YAML, see
 docs/bgpwatch.example.yaml); flags given on the command line override it.
+The visibility and detection flags are those of replay and detect, and
+override the file's visibility: and detection: keys one by one.
 
 Series requests without from/to cover the 7 days up to the latest stored bin
 (replayed history may lie years in the past). Webhook administration needs
@@ -73,10 +75,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&cfg.webhooks, "webhooks", true, "deliver queued webhook notices")
 	fs.BoolVar(&cfg.web, "web", true, "serve the newsroom page at / and the chart.svg endpoints")
 	lf := addLiveFlags(fs)
+	df := addDetectionFlags(fs, &lf.path)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
 	if err := lf.load(fs, &cfg, e.getenv); err != nil {
+		return err
+	}
+	if err := df.apply(fs, lf.file); err != nil {
 		return err
 	}
 	cfg.live = lf.file
