@@ -48,8 +48,8 @@ type File struct {
 	ASNInfo     string   `yaml:"asn_info"`
 	ASNNames    string   `yaml:"asn_names"`
 
-	BGP        *BGP       `yaml:"bgp"`
-	RISLive    RISLive    `yaml:"ris_live"`
+	BGP     *BGP    `yaml:"bgp"`
+	RISLive RISLive `yaml:"ris_live"`
 	// Visibility and Detection are the visibility rules and the
 	// detector's settings, owned by their packages (visibility.Keys and
 	// detect.Keys list them, with their flags and bounds). Parse starts

@@ -151,15 +151,15 @@ with --json.`)
 		Visibility:   vc,
 		Detect:       dc,
 		SettingsHash: hash,
-		CountryOf:  reg.countryOf,
-		Info:       reg.info,
-		WriteFrom:  fromT,
-		FlushBins:  *flushBins,
-		Source:     store.SourceReplay,
-		Exclusive:  !*overwriteLive,
-		Notify:     *notify,
-		History:    st, // resume from what earlier replays stored before the first bin
-		Logger:     log,
+		CountryOf:    reg.countryOf,
+		Info:         reg.info,
+		WriteFrom:    fromT,
+		FlushBins:    *flushBins,
+		Source:       store.SourceReplay,
+		Exclusive:    !*overwriteLive,
+		Notify:       *notify,
+		History:      st, // resume from what earlier replays stored before the first bin
+		Logger:       log,
 	}, st)
 	every := 5 * time.Second
 	if tty {
