@@ -29,6 +29,24 @@ const (
 // written in the same transaction; they are unique per event and type, so
 // repeated saves never notify twice. It sets ev.ID and returns it.
 func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, notify bool) (int64, error) {
+	tx, err := db.Pool().Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("save event: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	id, err := saveEvent(ctx, tx, ev, source, notify)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("save event %d: commit: %w", id, err)
+	}
+	ev.ID = id
+	return id, nil
+}
+
+// saveEvent is SaveEvent within tx.
+func saveEvent(ctx context.Context, tx pgx.Tx, ev *bgpwatch.Event, source string, notify bool) (int64, error) {
 	if ev.Scope != bgpwatch.ScopeCountry && ev.Scope != bgpwatch.ScopeASN {
 		return 0, fmt.Errorf("%w event scope %q", bgpwatch.ErrInvalid, ev.Scope)
 	}
@@ -53,13 +71,8 @@ func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, 
 	prefixes := dedupePrefixes(ev.Withdrawn)
 	count := max(ev.WithdrawnCount, len(prefixes))
 
-	tx, err := db.Pool().Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("save event: begin: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-
 	var id int64
+	var err error
 	var inserted bool
 	// The WHERE clause skips rows that would not change, so that saving the
 	// same event again (a second replay) leaves even updated_at alone.
@@ -141,10 +154,6 @@ func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, 
 			}
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("save event %d: commit: %w", id, err)
-	}
-	ev.ID = id
 	return id, nil
 }
 

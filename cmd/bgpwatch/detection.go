@@ -18,19 +18,30 @@ import (
 // given. replay, serve, detect and worker all register them, so one file
 // and the same flags give the same settings everywhere.
 type detectionFlags struct {
-	path *string // --config, registered here or by the command (serve)
-	d    detect.Config
-	v    visibility.Config
+	path    *string // --config, registered here or by the command (serve)
+	d       detect.Config
+	v       visibility.Config
+	visFlag bool // the visibility keys are flags too
 }
 
 // addDetectionFlags registers the settings' flags on fs, and --config
 // unless the command registers it itself (configPath non-nil).
 func addDetectionFlags(fs *flag.FlagSet, configPath *string) *detectionFlags {
-	df := &detectionFlags{path: configPath, d: detect.DefaultConfig(), v: visibility.DefaultConfig()}
+	df := &detectionFlags{path: configPath, d: detect.DefaultConfig(), v: visibility.DefaultConfig(), visFlag: true}
 	if df.path == nil {
 		df.path = fs.String("config", "", "YAML configuration `file` whose visibility: and detection: sections set the thresholds (see docs/bgpwatch.example.yaml); flags override its keys one by one")
 	}
 	setting.Bind(fs, visibility.Keys(), &df.v)
+	setting.Bind(fs, detect.Keys(), &df.d)
+	return df
+}
+
+// addDetectFlagsOnly is addDetectionFlags for commands that work on stored
+// series (detect): the visibility rules shaped those series and cannot
+// change there, so only the file gives them (for the settings record).
+func addDetectFlagsOnly(fs *flag.FlagSet) *detectionFlags {
+	df := &detectionFlags{d: detect.DefaultConfig(), v: visibility.DefaultConfig()}
+	df.path = fs.String("config", "", "YAML configuration `file` whose detection: section sets the thresholds (see docs/bgpwatch.example.yaml); flags override its keys one by one")
 	setting.Bind(fs, detect.Keys(), &df.d)
 	return df
 }
@@ -51,7 +62,9 @@ func (df *detectionFlags) load(fs *flag.FlagSet) (*config.File, error) {
 // on the command line and validates the result: an out-of-range value is
 // a usage error naming the key and its flag.
 func (df *detectionFlags) apply(fs *flag.FlagSet, f *config.File) error {
-	setting.Override(fs, visibility.Keys(), &df.v, &f.Visibility)
+	if df.visFlag {
+		setting.Override(fs, visibility.Keys(), &df.v, &f.Visibility)
+	}
 	setting.Override(fs, detect.Keys(), &df.d, &f.Detection)
 	if err := f.CheckDetection(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
