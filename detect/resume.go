@@ -52,6 +52,7 @@ type resumeState struct {
 
 	// during Resume
 	slow      []*asnEntity    // ASNs stepped bin by bin (sorted)
+	untracked []bgpwatch.ASN  // ASNs of the History not tracked yet
 	slowDirty bool            // slow must be rebuilt
 	quietCC   map[string]bool // countries that can start nothing
 	noisy     []bgpwatch.ASN  // ASNs with stored events
@@ -206,7 +207,7 @@ func (d *Detector) Resume(h *History) []Transition {
 		}
 	}
 	d.res.running = false
-	d.res.slow, d.res.quietCC, d.res.noisy = nil, nil, nil
+	d.res.slow, d.res.quietCC, d.res.noisy, d.res.untracked = nil, nil, nil, nil
 	// Open events the history shows that no run stored: report them now.
 	for _, a := range d.asns {
 		out = d.finishResume(out, &a.tracker, func() bgpwatch.Event { return d.asnEvent(a) })
@@ -257,8 +258,22 @@ func (d *Detector) finishResume(out []Transition, s *tracker, build func() bgpwa
 func (d *Detector) discoverHistory(h *History, i int32) {
 	var newASN, newCC bool
 	touched := map[string]bool{}
-	for asn, steps := range h.ASNs {
-		if _, ok := d.asnIdx[asn]; ok || int(valueAt(steps, i)) < d.trackMin {
+	if d.res.untracked == nil {
+		d.res.untracked = make([]bgpwatch.ASN, 0, len(h.ASNs))
+		for asn := range h.ASNs {
+			d.res.untracked = append(d.res.untracked, asn)
+		}
+	}
+	// Each tick looks at the ASNs not tracked yet only (most are tracked
+	// at the first tick; a month has 720 ticks).
+	keep := d.res.untracked[:0]
+	for _, asn := range d.res.untracked {
+		if _, ok := d.asnIdx[asn]; ok {
+			continue
+		}
+		steps := h.ASNs[asn]
+		if int(valueAt(steps, i)) < d.trackMin {
+			keep = append(keep, asn)
 			continue
 		}
 		a := d.addASN(asn)
@@ -272,6 +287,7 @@ func (d *Detector) discoverHistory(h *History, i int32) {
 		newASN = true
 		d.res.slowDirty = true
 	}
+	d.res.untracked = keep
 	for cc, steps := range h.Countries {
 		if _, ok := d.ccIdx[cc]; ok || valueAt(steps, i) <= 0 {
 			continue
@@ -331,7 +347,17 @@ func (d *Detector) replayQuiet(a *asnEntity, ticks []int32, acc []int32) {
 	} else if j := p0 + d.window; j < n {
 		last = acc[n-1]
 	}
-	for _, j := range acc[p0:] {
+	// Only the last window of values before the last median computation
+	// and the values after it shape the final state: skip the others
+	// (a month of a quiet ASN is 8640 values for a 288-value window).
+	k0 := p0
+	if last >= 0 {
+		kl := sort.Search(n, func(k int) bool { return acc[k] >= last })
+		k0 = max(k0, kl-d.window)
+	} else {
+		k0 = max(k0, n-d.window)
+	}
+	for _, j := range acc[k0:] {
 		if j == last {
 			a.hist.get(&d.scratch)
 		}
