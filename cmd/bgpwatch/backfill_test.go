@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch/backfill"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
+)
+
+// child is a bgpwatch subprocess (this test binary running run()).
+type child struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (c *child) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.Write(p)
+}
+
+func (c *child) log() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
+
+func startChild(t *testing.T, args ...string) *child {
+	t.Helper()
+	a, _ := json.Marshal(args)
+	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
+	c.cmd.Env = append(os.Environ(), "BGPWATCH_REPLAY_CHILD="+string(a))
+	c.cmd.Stdout, c.cmd.Stderr = c, c
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.cmd.Process.Signal(syscall.SIGKILL)
+		c.cmd.Wait()
+	})
+	return c
+}
+
+// history reads every bin's value of every ASN and country, and each bin's
+// full-feed count, of [from, to).
+func history(t *testing.T, db *store.DB, from, to time.Time) *store.DetectorHistory {
+	t.Helper()
+	h, err := db.DetectorHistory(context.Background(), store.HistoryQuery{Before: to, Span: to.Sub(from), Source: store.SourceReplay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Bins) == 0 || len(h.ASNs) == 0 || len(h.Countries) == 0 {
+		t.Fatalf("empty history: %d bins", len(h.Bins))
+	}
+	h.Events, h.LastASNs = nil, nil
+	return h
+}
+
+// TestBackfillWorkers: a three-day archive of two collectors backfilled by
+// three worker processes, one of them killed with kill -9 in the middle of
+// a window, stores the series (every bin of every ASN and country) and the
+// events of one sequential replay.
+func TestBackfillWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for River's rescuer (30 s): not with -short")
+	}
+	dir, truth := scenarioDir(t, "backfill")
+	from, to := truth.Start.UTC(), truth.End.UTC()
+	seq := storetest.New(t)
+	replayScenario(t, seq, "backfill", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339))
+
+	db := storetest.New(t)
+	url := db.Pool().Config().ConnString()
+	args := replayArgs(dir, truth, url)
+	args[0] = "backfill"
+	args = insertAt(args, len(args)-1, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--max-attempts", "10")
+	code, out, errOut := runCLI(t, nil, args...)
+	if code != exitOK || !strings.Contains(out, "3 windows queued") {
+		t.Fatalf("backfill: exit %d %s %s", code, out, errOut)
+	}
+	worker := []string{"worker", "--db", url, "--job-timeout", "10s", "--rescue-after", "12s", "--retry-base", "1s"}
+	// The first worker is killed as soon as it works on a window.
+	first := startChild(t, worker...)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(first.log(), "window started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first worker started no window:\n%s", first.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.cmd.Wait()
+	if strings.Contains(first.log(), "all windows stored") {
+		t.Fatal("the killed worker had finished the run: the test shows nothing")
+	}
+	others := []*child{startChild(t, worker...), startChild(t, worker...)}
+	var st backfill.Status
+	deadline = time.Now().Add(4 * time.Minute)
+	for {
+		ss, err := backfill.Statuses(context.Background(), db.Pool())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) == 1 {
+			st = ss[0]
+		}
+		if st.Done == 3 && st.Detected && st.Running == 0 {
+			break
+		}
+		if time.Now().After(deadline) || st.Failed > 0 {
+			t.Fatalf("backfill not done: %+v\nworker 2:\n%s\nworker 3:\n%s", st, others[0].log(), others[1].log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The killed worker's window was taken over (a second attempt).
+	var maxAttempt int
+	if err := db.Pool().QueryRow(context.Background(), `SELECT max(attempt) FROM river_job WHERE kind = $1`, backfill.WindowArgs{}.Kind()).Scan(&maxAttempt); err != nil || maxAttempt < 2 {
+		t.Errorf("no window was attempted twice (%d, %v): the killed worker's window was not rescued", maxAttempt, err)
+	}
+	code, out, _ = runCLI(t, nil, "backfill", "--db", url, "--status")
+	if code != exitOK || !strings.Contains(out, "3 windows: 3 done, 0 running, 0 pending (0 retrying), 0 failed; detected yes") {
+		t.Errorf("status: %d %q", code, out)
+	}
+
+	want, got := history(t, seq, from, to), history(t, db, from, to)
+	if !reflect.DeepEqual(want.Bins, got.Bins) || !reflect.DeepEqual(want.FullFeed, got.FullFeed) {
+		t.Fatalf("bins or full-feed counts differ: %d vs %d bins", len(want.Bins), len(got.Bins))
+	}
+	for a, s := range want.ASNs {
+		if !reflect.DeepEqual(s, got.ASNs[a]) {
+			t.Errorf("AS%d: series differ:\n got %v\nwant %v", a, got.ASNs[a], s)
+		}
+	}
+	for cc, s := range want.Countries {
+		if !reflect.DeepEqual(s, got.Countries[cc]) {
+			t.Errorf("%s: series differ:\n got %v\nwant %v", cc, got.Countries[cc], s)
+		}
+	}
+	if len(want.ASNs) != len(got.ASNs) || len(want.Countries) != len(got.Countries) {
+		t.Errorf("%d ASNs and %d countries, want %d and %d", len(got.ASNs), len(got.Countries), len(want.ASNs), len(want.Countries))
+	}
+	we, ge := eventRows(t, seq), eventRows(t, db)
+	if we != ge {
+		t.Errorf("events differ from the sequential replay's: %s", storetest.FirstDiff(we, ge))
+	}
+	if !strings.Contains(we, "country AM") {
+		t.Errorf("the sequential replay found no AM country event:\n%s", we)
+	}
+}
+
+func insertAt(s []string, i int, v ...string) []string {
+	return append(s[:i], append(v, s[i:]...)...)
+}
