@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bgpwatch/bgpwatch/backfill"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
@@ -132,6 +134,32 @@ func TestBackfillWorkers(t *testing.T) {
 	code, out, _ = runCLI(t, nil, "backfill", "--db", url, "--status")
 	if code != exitOK || !strings.Contains(out, "3 windows: 3 done, 0 running, 0 pending (0 retrying), 0 failed; detected yes") {
 		t.Errorf("status: %d %q", code, out)
+	}
+
+	// /metrics (serve registers the same collector).
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(backfill.NewCollector(db.Pool()))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done, detected float64 = -1, -1
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch {
+			case mf.GetName() == "bgpwatch_backfill_windows" && labels["state"] == "done":
+				done = m.GetGauge().GetValue()
+			case mf.GetName() == "bgpwatch_backfill_detected":
+				detected = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if done != 3 || detected != 1 {
+		t.Errorf("metrics: %v windows done, detected %v", done, detected)
 	}
 
 	want, got := history(t, seq, from, to), history(t, db, from, to)

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch/api"
+	"github.com/bgpwatch/bgpwatch/backfill"
 	"github.com/bgpwatch/bgpwatch/config"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/web"
@@ -145,6 +146,10 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	defer ln.Close()
 
 	metrics := api.NewMetrics(nil)
+	// Backfill runs' progress (bgpwatch backfill / worker).
+	if err := metrics.Registry().Register(backfill.NewCollector(db.Pool())); err != nil {
+		log.Warn("backfill metrics not registered", "err", err)
+	}
 	// Live ingest (BGP sessions, RIS Live), when configured: it feeds the
 	// same pipeline as replay, reports to metrics and lists its peers.
 	lv, err := startLive(ctx, cfg.live, db, metrics, log)
