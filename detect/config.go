@@ -227,13 +227,6 @@ func (c *Config) Validate() error {
 	if err := setting.Validate(Section, keys, c); err != nil {
 		return err
 	}
-	step := c.Step
-	if step <= 0 {
-		step = bgpwatch.BinStep
-	}
-	if c.Window < step {
-		return fmt.Errorf("%w: %s.baseline (--baseline) %s: want at least one bin (%s)", bgpwatch.ErrInvalid, Section, c.Window, step)
-	}
 	if c.MinHistory > c.Window {
 		return fmt.Errorf("%w: %s.min_history (--min-history) %s: want at most the baseline (%s)", bgpwatch.ErrInvalid, Section, c.MinHistory, c.Window)
 	}
