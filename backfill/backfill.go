@@ -43,7 +43,13 @@ type WindowArgs struct {
 	RunTo   time.Time `json:"run_to"`
 	// Paths are the archive files or directories (as replay's PATHs),
 	// reachable from every worker (a shared file system or cache).
-	Paths       []string `json:"paths"`
+	Paths []string `json:"paths,omitempty"`
+	// Collectors, when set, are fetched from the public archives (RISURL,
+	// RouteViewsURL; empty: the defaults) into the worker's own cache:
+	// the window's RIB dumps and update files.
+	Collectors    []string `json:"collectors,omitempty"`
+	RISURL        string   `json:"ris_url,omitempty"`
+	RouteViewsURL string   `json:"routeviews_url,omitempty"`
 	Delegations []string `json:"delegations,omitempty"`
 	ASNInfo     string   `json:"asn_info,omitempty"`
 	ASNNames    string   `json:"asn_names,omitempty"`

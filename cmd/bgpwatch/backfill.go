@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/backfill"
+	"github.com/bgpwatch/bgpwatch/fetch"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
 )
@@ -35,6 +38,10 @@ killed with kill -9 loses its window to another one after the worker's
 
 PATHs, --delegations, --asn-info and --asn-names are as replay's; the
 settings (--config and the flags) are the run's, carried by every job.
+With --collectors (and --ris-url, --routeviews-url) each worker fetches its
+window's RIB dumps and update files from the public archives into its own
+--cache-dir instead (give --delegations: they are not fetched here; see
+'bgpwatch fetch --delegations').
 
 --status prints the runs: windows done, running, pending (and retrying),
 failed, whether detection ran, and an ETA from the rate so far.`
@@ -54,6 +61,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	asnInfo := fs.String("asn-info", "", "CSV `file` with header asn,name,access")
 	asnNames := fs.String("asn-names", "", "optional ASN names `file`")
 	df := addDetectionFlags(fs, nil)
+	arch := addArchiveFlags(fs, e, true)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -91,8 +99,8 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: need at least one PATH", errUsage)
+	if fs.NArg() == 0 && !arch.selected() {
+		return fmt.Errorf("%w: need at least one PATH or --collectors", errUsage)
 	}
 	fromT, err := parseTimeFlag("from", *from)
 	if err != nil {
@@ -124,6 +132,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	run, err := backfill.Enqueue(ctx, st.Pool(), backfill.WindowArgs{
 		Paths: absPaths(fs.Args()), Delegations: absPaths(delegations), ASNInfo: absPath(*asnInfo), ASNNames: absPath(*asnNames),
 		Visibility: vc, Detect: dc, Notify: *notify,
+		Collectors: arch.collectorList(), RISURL: arch.risURL, RouteViewsURL: arch.rvURL,
 	}, windows, *maxAttempts)
 	if err != nil {
 		return err
@@ -149,6 +158,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	rescue := fs.Duration("rescue-after", 0, "hand a window whose worker died to another after this long running (default job timeout + 1h)")
 	retry := fs.Duration("retry-base", 10*time.Second, "back-off before a failed window's first retry, doubled each time")
 	verbose := fs.Bool("v", true, "log every window")
+	cacheDir := fs.String("cache-dir", fetch.DefaultCacheDir(e.getenv), "download cache `directory` for runs queued with --collectors")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -181,7 +191,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	log.Info("worker started", "concurrency", *conc)
 	return backfill.Run(ctx, backfill.Config{
 		Pool: st.Pool(), Concurrency: *conc, JobTimeout: *jobTimeout, RescueAfter: *rescue, RetryBase: *retry, Logger: log,
-		Window: func(ctx context.Context, a backfill.WindowArgs) error { return replayWindow(ctx, st, a, log) },
+		Window: func(ctx context.Context, a backfill.WindowArgs) error { return replayWindow(ctx, st, a, *cacheDir, log) },
 		Detect: func(ctx context.Context, a backfill.WindowArgs) error { return detectRun(ctx, st, a) },
 	})
 }
@@ -200,12 +210,20 @@ func (eventless) SaveEvent(context.Context, *bgpwatch.Event, string, bool) (int6
 }
 
 // replayWindow computes and stores one window's bins.
-func replayWindow(ctx context.Context, st *store.DB, a backfill.WindowArgs, log *slog.Logger) error {
+func replayWindow(ctx context.Context, st *store.DB, a backfill.WindowArgs, cacheDir string, log *slog.Logger) error {
 	reg, err := loadRegistry(a.Delegations, a.ASNInfo, a.ASNNames)
 	if err != nil {
 		return err
 	}
-	files, err := ingest.Discover(a.Paths)
+	paths := a.Paths
+	if len(a.Collectors) > 0 {
+		fetched, err := fetchWindow(ctx, a, cacheDir, log)
+		if err != nil {
+			return err
+		}
+		paths = append(slices.Clone(paths), fetched...)
+	}
+	files, err := ingest.Discover(paths)
 	if err != nil {
 		return err
 	}
@@ -224,6 +242,33 @@ func replayWindow(ctx context.Context, st *store.DB, a backfill.WindowArgs, log 
 	}, eventless{st})
 	_, err = ingest.Replay(ctx, ingest.ReplayConfig{Files: files, From: a.From, To: a.To, Logger: log}, p)
 	return err
+}
+
+// fetchWindow fetches the window's files of a.Collectors into cacheDir
+// (files already there are not fetched again) and returns them.
+func fetchWindow(ctx context.Context, a backfill.WindowArgs, cacheDir string, log *slog.Logger) ([]string, error) {
+	o := fetch.Options{
+		RISURL: cmp.Or(a.RISURL, fetch.DefaultRISURL), RouteViewsURL: cmp.Or(a.RouteViewsURL, fetch.DefaultRouteViewsURL),
+		Registries: fetch.DefaultRegistries(), CacheDir: cacheDir, Parallel: 4, UserAgent: "bgpwatch/" + version, Logger: log,
+	}
+	items, err := fetch.Select(o, a.Collectors, a.From, a.To)
+	if err != nil {
+		return nil, err
+	}
+	_, rep, err := fetch.Fetch(ctx, o, items)
+	if err != nil {
+		return nil, fmt.Errorf("window %s: fetch: %w", a.From.Format(time.DateOnly), err)
+	}
+	var out []string
+	for _, f := range rep.Files {
+		if f.Local != "" && f.Kind != fetch.KindDelegation {
+			out = append(out, f.Local)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("window %s: no archive files could be fetched for %v", a.From.Format(time.DateOnly), a.Collectors)
+	}
+	return out, nil
 }
 
 // detectRun recomputes and stores the events of a run's range.

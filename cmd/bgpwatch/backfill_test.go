@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -190,4 +191,83 @@ func TestBackfillWorkers(t *testing.T) {
 
 func insertAt(s []string, i int, v ...string) []string {
 	return append(s[:i], append(v, s[i:]...)...)
+}
+
+// TestBackfillCollectors: windows queued with --collectors are fetched by
+// the worker from the public archives' layout into its cache, and give
+// the series of a replay --collectors of the same range.
+func TestBackfillCollectors(t *testing.T) {
+	srv, requests := archiveServer(t)
+	from, to := "2024-01-01T00:00:00Z", "2024-01-01T04:00:00Z"
+	src := []string{"--collectors", "rrc00,route-views2", "--ris-url", srv.URL + "/ris", "--routeviews-url", srv.URL + "/rv"}
+	// The archive server's scenario's delegation files, for countries.
+	dir, truth := scenarioDir(t, "small")
+	for _, f := range truth.RIRFiles {
+		if strings.Contains(f, "extended") {
+			src = append(src, "--delegations", filepath.Join(dir, f))
+		}
+	}
+	seq := storetest.New(t)
+	args := append([]string{"replay", "--db", seq.Pool().Config().ConnString(), "--cache-dir", t.TempDir(), "--from", from, "--to", to, "--delegations-date", "none"}, src...)
+	if code, _, errOut := runCLI(t, nil, args...); code != exitOK {
+		t.Fatalf("replay: %d %s", code, errOut)
+	}
+	db := storetest.New(t)
+	url := db.Pool().Config().ConnString()
+	args = append([]string{"backfill", "--db", url, "--from", from, "--to", to}, src...)
+	if code, out, errOut := runCLI(t, nil, args...); code != exitOK || !strings.Contains(out, "1 windows queued") {
+		t.Fatalf("backfill: %d %s %s", code, out, errOut)
+	}
+	before := requests.Load()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	cache := t.TempDir()
+	go func() {
+		code, _, _ := runCLIContext(ctx, t, "worker", "--db", url, "--cache-dir", cache, "-v=false")
+		done <- code
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ss, err := backfill.Statuses(context.Background(), db.Pool())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) == 1 && ss[0].Detected && ss[0].Done == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done: %+v", ss)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("worker exit %d", code)
+	}
+	if requests.Load() == before {
+		t.Error("the worker fetched nothing")
+	}
+	f, tt := mustTime(t, from), mustTime(t, to)
+	want, got := history(t, seq, f, tt), history(t, db, f, tt)
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("series differ from replay --collectors: %d vs %d bins, %d vs %d ASNs", len(want.Bins), len(got.Bins), len(want.ASNs), len(got.ASNs))
+	}
+}
+
+// runCLIContext is runCLI with a context (a command that runs until it ends).
+func runCLIContext(ctx context.Context, t *testing.T, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	c := commands[args[0]]
+	code := exitCode(e, c.name, c.run(ctx, e, args[1:]))
+	return code, out.String(), errb.String()
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
