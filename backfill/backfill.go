@@ -50,9 +50,9 @@ type WindowArgs struct {
 	Collectors    []string `json:"collectors,omitempty"`
 	RISURL        string   `json:"ris_url,omitempty"`
 	RouteViewsURL string   `json:"routeviews_url,omitempty"`
-	Delegations []string `json:"delegations,omitempty"`
-	ASNInfo     string   `json:"asn_info,omitempty"`
-	ASNNames    string   `json:"asn_names,omitempty"`
+	Delegations   []string `json:"delegations,omitempty"`
+	ASNInfo       string   `json:"asn_info,omitempty"`
+	ASNNames      string   `json:"asn_names,omitempty"`
 	// Visibility and Detect are the run's settings.
 	Visibility visibility.Config `json:"visibility"`
 	Detect     detect.Config     `json:"detect"`

@@ -191,7 +191,9 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	log.Info("worker started", "concurrency", *conc)
 	return backfill.Run(ctx, backfill.Config{
 		Pool: st.Pool(), Concurrency: *conc, JobTimeout: *jobTimeout, RescueAfter: *rescue, RetryBase: *retry, Logger: log,
-		Window: func(ctx context.Context, a backfill.WindowArgs) error { return replayWindow(ctx, st, a, *cacheDir, log) },
+		Window: func(ctx context.Context, a backfill.WindowArgs) error {
+			return replayWindow(ctx, st, a, *cacheDir, log)
+		},
 		Detect: func(ctx context.Context, a backfill.WindowArgs) error { return detectRun(ctx, st, a) },
 	})
 }
