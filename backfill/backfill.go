@@ -4,7 +4,8 @@
 // window; a worker computes a window's bins as a replay with --from would
 // (each collector starts from its RIB dump at the window's 00:00) and
 // stores them; the worker that stores the last window of a run runs
-// detection over the run's range. A worker killed with kill -9 leaves its
+// detection over the run's range (a failed detection fails that window's
+// job, whose retry detects again). A worker killed with kill -9 leaves its
 // job running in River until River's rescuer hands it to another worker
 // (Config.RescueAfter); a failed window is retried with back-off.
 package backfill
@@ -159,7 +160,12 @@ type Config struct {
 	RetryBase time.Duration
 	Window    WindowFunc
 	Detect    DetectFunc
-	Logger    *slog.Logger
+	// Accept, when set, vets a window before it is worked on: an error
+	// gives the window back (snoozed for a minute, no attempt used), so
+	// that another worker takes it. The worker uses it to refuse runs whose
+	// settings differ from its own --config.
+	Accept func(a WindowArgs) error
+	Logger *slog.Logger
 }
 
 // worker is the River worker of windows.
@@ -171,6 +177,12 @@ type worker struct {
 func (w *worker) Work(ctx context.Context, job *river.Job[WindowArgs]) error {
 	a := job.Args
 	log := w.cfg.Logger.With("run", a.Run, "window", a.From.Format(time.DateOnly), "attempt", job.Attempt)
+	if w.cfg.Accept != nil {
+		if err := w.cfg.Accept(a); err != nil {
+			log.Warn("window given back", "err", err)
+			return river.JobSnooze(time.Minute)
+		}
+	}
 	if _, err := w.cfg.Pool.Exec(ctx, `UPDATE backfill_windows SET started_at = coalesce(started_at, now()) WHERE run_id = $1 AND window_start = $2`, a.Run, a.From); err != nil {
 		return err
 	}
@@ -190,11 +202,10 @@ func (w *worker) Work(ctx context.Context, job *river.Job[WindowArgs]) error {
 	}
 	log.Info("all windows stored: detecting over the run's range", "from", a.RunFrom, "to", a.RunTo)
 	if err := w.cfg.Detect(ctx, a); err != nil {
-		// Give the claim back: the retry (of this window) runs it again.
-		if _, uerr := w.cfg.Pool.Exec(context.WithoutCancel(ctx), `UPDATE backfill_runs SET detected_at = NULL WHERE id = $1`, a.Run); uerr != nil {
-			err = errors.Join(err, uerr)
-		}
 		return fmt.Errorf("backfill: detection over run %d: %w", a.Run, err)
+	}
+	if _, err := w.cfg.Pool.Exec(ctx, `UPDATE backfill_runs SET detected_at = now() WHERE id = $1`, a.Run); err != nil {
+		return fmt.Errorf("backfill: run %d detected: %w", a.Run, err)
 	}
 	log.Info("run detected")
 	return nil
@@ -206,8 +217,12 @@ func (w *worker) NextRetry(job *river.Job[WindowArgs]) time.Time {
 	return time.Now().Add(d)
 }
 
-// markDone records a stored window and reports whether it was the run's
-// last one not yet detected (claiming the detection).
+// markDone records a stored window and reports whether the run has no
+// window left and no detection yet. Under the run's row lock, only the
+// window stored last sees none left; a retry of it (its worker died during
+// the detection) sees the same and detects again (detection is
+// idempotent), and so does, at worst, a duplicate run of a window River
+// rescued while it still ran.
 func markDone(ctx context.Context, pool *pgxpool.Pool, run int64, from time.Time) (bool, error) {
 	var last bool
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -222,12 +237,8 @@ func markDone(ctx context.Context, pool *pgxpool.Pool, run int64, from time.Time
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM backfill_windows WHERE run_id = $1 AND done_at IS NULL`, run).Scan(&pending); err != nil {
 			return err
 		}
-		if pending > 0 || detected != nil {
-			return nil
-		}
-		last = true
-		_, err := tx.Exec(ctx, `UPDATE backfill_runs SET detected_at = now() WHERE id = $1`, run)
-		return err
+		last = pending == 0 && detected == nil
+		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("backfill: mark window done: %w", err)

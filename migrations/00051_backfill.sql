@@ -1,8 +1,8 @@
 -- Backfill runs and their windows (bgpwatch backfill / worker). The jobs
 -- themselves are River's (river_job, created by River's own migrator,
 -- rivermigrate); these tables say which windows of a run have their bins
--- stored, so that the worker finishing the last one runs detection over
--- the run's range once. Small tables: under Citus, reference tables.
+-- stored, so that the worker storing the last one runs detection over the
+-- run's range. Small tables: under Citus, reference tables.
 
 -- +goose Up
 CREATE TABLE backfill_runs (
@@ -10,7 +10,7 @@ CREATE TABLE backfill_runs (
     from_time   timestamptz NOT NULL,
     to_time     timestamptz NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    detected_at timestamptz,                 -- detection over the range claimed/done
+    detected_at timestamptz,                 -- detection over the whole range done
     CHECK (to_time > from_time)
 );
 

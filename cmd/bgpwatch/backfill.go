@@ -12,6 +12,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/backfill"
+	"github.com/bgpwatch/bgpwatch/config"
 	"github.com/bgpwatch/bgpwatch/fetch"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
@@ -144,7 +145,10 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 
 const workerDescription = `
 Takes the windows 'bgpwatch backfill' queued (River jobs in the database)
-and computes them, --concurrency at a time, until SIGINT or SIGTERM. Run as
+and computes them, --concurrency at a time, until SIGINT or SIGTERM. A
+window is computed with its run's settings (given to 'backfill'); with
+--config or settings flags the worker takes only windows of runs with the
+same settings and gives the others back to the queue. Run as
 many as the archives' host and the database allow, on any machines. A
 window running longer than --job-timeout is cancelled and retried; one whose
 worker died (kill -9, a lost machine) is handed to another worker after
@@ -159,8 +163,20 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	retry := fs.Duration("retry-base", 10*time.Second, "back-off before a failed window's first retry, doubled each time")
 	verbose := fs.Bool("v", true, "log every window")
 	cacheDir := fs.String("cache-dir", fetch.DefaultCacheDir(e.getenv), "download cache `directory` for runs queued with --collectors")
+	df := addDetectionFlags(fs, nil)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
+	}
+	conf, err := df.load(fs)
+	if err != nil {
+		return err
+	}
+	// With --config or a settings flag, the worker only takes windows of
+	// runs with the same settings (the run's settings are the ones used).
+	var own string
+	if df.given(fs) {
+		vc, dc := replaySettings(conf)
+		own, _ = config.Fingerprint(dc, vc)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
@@ -195,8 +211,18 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 			return replayWindow(ctx, st, a, *cacheDir, log)
 		},
 		Detect: func(ctx context.Context, a backfill.WindowArgs) error { return detectRun(ctx, st, a) },
+		Accept: func(a backfill.WindowArgs) error {
+			if own == "" {
+				return nil
+			}
+			if h, _ := config.Fingerprint(a.Detect, a.Visibility); h != own {
+				return fmt.Errorf("run %d has other settings (%s) than this worker's --config and flags (%s)", a.Run, h, own)
+			}
+			return nil
+		},
 	})
 }
+
 
 // eventless stores a window's bins and drops its events: a window's
 // detector starts cold at its first day, so detection runs over the whole

@@ -271,3 +271,57 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return v
 }
+
+// TestWorkerSettings: a worker given --config or settings flags takes only
+// windows of runs with the same settings, and gives the others back
+// without using an attempt; a worker with the run's settings does them.
+func TestWorkerSettings(t *testing.T) {
+	dir, truth := scenarioDir(t, "thresholds")
+	db := storetest.New(t)
+	url := db.Pool().Config().ConnString()
+	args := replayArgs(dir, truth, url, "--from", truth.Start.Format(time.RFC3339), "--to", truth.End.Format(time.RFC3339), "--asn-drop", "0.4")
+	args[0] = "backfill"
+	if code, out, errOut := runCLI(t, nil, args...); code != exitOK || !strings.Contains(out, "1 windows queued") {
+		t.Fatalf("backfill: %d %s %s", code, out, errOut)
+	}
+	work := func(wait func() bool, flags ...string) string {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan string)
+		go func() {
+			_, _, errOut := runCLIContext(ctx, t, append([]string{"worker", "--db", url}, flags...)...)
+			done <- errOut
+		}()
+		deadline := time.Now().Add(time.Minute)
+		for !wait() && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		return <-done
+	}
+	status := func() backfill.Status {
+		ss, err := backfill.Statuses(context.Background(), db.Pool())
+		if err != nil || len(ss) != 1 {
+			t.Fatalf("status %v %v", ss, err)
+		}
+		return ss[0]
+	}
+	// Other settings: the window is given back, untouched.
+	var snoozed bool
+	log := work(func() bool {
+		var n int
+		db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE state = 'scheduled' AND attempt = 0`).Scan(&n)
+		snoozed = n == 1
+		return snoozed
+	}, "--asn-drop", "0.3")
+	if st := status(); !snoozed || st.Done != 0 || st.Failed != 0 || !strings.Contains(log, "other settings") {
+		t.Fatalf("a worker with other settings: snoozed %v, %+v\n%s", snoozed, st, log)
+	}
+	// The run's settings, from a file: the window is done.
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("detection: {asn: {drop: 0.4}}\n"), 0o644)
+	db.Pool().Exec(context.Background(), `UPDATE river_job SET scheduled_at = now()`) // end the snooze
+	log = work(func() bool { return status().Detected }, "--config", file)
+	if st := status(); st.Done != 1 || !st.Detected {
+		t.Fatalf("a worker with the run's settings: %+v\n%s", st, log)
+	}
+}

@@ -78,3 +78,20 @@ func putSettings(ctx context.Context, db *store.DB, d detect.Config, v visibilit
 	hash, values := config.Fingerprint(d, v)
 	return hash, db.PutSettings(ctx, hash, values)
 }
+
+// given reports whether --config or any setting's flag was on the command
+// line.
+func (df *detectionFlags) given(fs *flag.FlagSet) bool {
+	names := map[string]bool{"config": true}
+	for _, k := range detect.Keys() {
+		names[k.Flag] = true
+	}
+	if df.visFlag {
+		for _, k := range visibility.Keys() {
+			names[k.Flag] = true
+		}
+	}
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || names[f.Name] })
+	return found
+}
