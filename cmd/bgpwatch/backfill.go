@@ -223,7 +223,6 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-
 // eventless stores a window's bins and drops its events: a window's
 // detector starts cold at its first day, so detection runs over the whole
 // run once its windows are stored.
