@@ -271,6 +271,9 @@ type Event struct {
 	// the share resting on each kind of access source (AccessSourceUser,
 	// ...; "" for networks of unknown access). Nil when nothing was lost.
 	AccessSources map[string]float64
+	// SettingsHash names the visibility and detection settings that
+	// produced the event (stored once per hash); "" when unknown.
+	SettingsHash string
 }
 
 // Impact fills Users and AccessSources from the contributing networks.

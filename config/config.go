@@ -37,7 +37,11 @@ type File struct {
 	// "64MiB", "500KB".
 	CacheMaxBytes ByteSize `yaml:"cache_max_bytes"`
 
-	// BinStep is the width of series bins (default 5m).
+	// BinStep is the width of the bins live ingest closes on the wall clock
+	// (default and normal value 5m, bgpwatch.BinStep). It is not a
+	// detection setting: the stored series, the API and replay are on the
+	// 5-minute grid; shorter steps exist so that tests of live ingest run in
+	// seconds. The detector's durations are counted in bins of this width.
 	BinStep time.Duration `yaml:"bin_step"`
 	// Tick is how often live ingest closes bins and saves events (1s).
 	Tick time.Duration `yaml:"tick"`
@@ -53,11 +57,15 @@ type File struct {
 	// Webhooks configures webhook registration and delivery.
 	Webhooks Webhooks `yaml:"webhooks"`
 
-	BGP        *BGP       `yaml:"bgp"`
-	RISLive    RISLive    `yaml:"ris_live"`
-	BMP        *BMP       `yaml:"bmp"`
-	Visibility Visibility `yaml:"visibility"`
-	Detection  Detection  `yaml:"detection"`
+	BGP     *BGP    `yaml:"bgp"`
+	RISLive RISLive `yaml:"ris_live"`
+	BMP     *BMP    `yaml:"bmp"`
+	// Visibility and Detection are the visibility rules and the
+	// detector's settings, owned by their packages (visibility.Keys and
+	// detect.Keys list them, with their flags and bounds). Parse starts
+	// them from the defaults: a key left out keeps its default.
+	Visibility visibility.Config `yaml:"visibility"`
+	Detection  detect.Config     `yaml:"detection"`
 }
 
 // Webhooks configures webhook registration and delivery.
@@ -101,39 +109,6 @@ type RISLive struct {
 	URL         string                 `yaml:"url"`
 	ReadTimeout time.Duration          `yaml:"read_timeout"`
 	Filters     []rislive.Subscription `yaml:"filters"`
-}
-
-// Visibility holds the visibility thresholds (see package visibility).
-type Visibility struct {
-	FullFeedShare float64 `yaml:"full_feed_share"`
-	FullFeedMin   int     `yaml:"full_feed_min"`
-	FullFeedMinV6 int     `yaml:"full_feed_min_v6"`
-	VisibleShare  float64 `yaml:"visible_share"`
-}
-
-// Thresholds are one scope's start/end rules (see package detect).
-type Thresholds struct {
-	Drop       float64 `yaml:"drop"`
-	Recover    float64 `yaml:"recover"`
-	MinSlash24 int     `yaml:"min_slash24"`
-}
-
-// Detection holds the detector's tunables (see package detect).
-type Detection struct {
-	Baseline    time.Duration `yaml:"baseline"`
-	MinHistory  time.Duration `yaml:"min_history"`
-	MinDuration time.Duration `yaml:"min_duration"`
-	RecoverFor  time.Duration `yaml:"recover_for"`
-	Country     Thresholds    `yaml:"country"`
-	ASN         Thresholds    `yaml:"asn"`
-	// Evidence and classification (see detect.Config); 0 keeps the default.
-	ContribDrop       float64       `yaml:"contrib_drop"`
-	ContribMinSlash24 int           `yaml:"contrib_min_slash24"`
-	MinorShare        float64       `yaml:"minor_share"`
-	Lookback          time.Duration `yaml:"lookback"`
-	MaxWithdrawn      int           `yaml:"max_withdrawn"`
-	FeedCollapse      float64       `yaml:"feed_collapse"`
-	FeedWindow        int           `yaml:"feed_window"`
 }
 
 // ByteSize is a number of bytes, written as an integer or with a unit: B,
@@ -214,7 +189,7 @@ func Load(path string) (*File, error) {
 // Parse decodes and validates a configuration; unknown keys are errors.
 // getenv resolves password_env.
 func Parse(r io.Reader, getenv func(string) string) (*File, error) {
-	var f File
+	f := File{Visibility: visibility.DefaultConfig(), Detection: detect.DefaultConfig()}
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
@@ -289,18 +264,8 @@ func (f *File) Validate(getenv func(string) string) error {
 	if err := f.BMP.validate(getenv); err != nil {
 		return err
 	}
-	d := &f.Detection
-	for _, v := range []float64{f.Visibility.FullFeedShare, f.Visibility.VisibleShare, d.Country.Drop,
-		d.Country.Recover, d.ASN.Drop, d.ASN.Recover, d.ContribDrop, d.FeedCollapse} {
-		if v < 0 || v >= 1 {
-			return invalid("shares and drop ratios must be in [0, 1), got %v", v)
-		}
-	}
-	if d.MinorShare < 0 || d.MinorShare >= 0.5 {
-		return invalid("detection.minor_share must be in [0, 0.5), got %v", d.MinorShare)
-	}
-	if d.ContribMinSlash24 < 0 || d.MaxWithdrawn < 0 || d.FeedWindow < 0 || d.Lookback < 0 {
-		return invalid("detection: contrib_min_slash24, max_withdrawn, feed_window and lookback must not be negative")
+	if err := f.CheckDetection(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -318,73 +283,35 @@ func (f *File) Step() time.Duration {
 	return bgpwatch.BinStep
 }
 
-// VisibilityConfig returns the visibility thresholds: defaults overridden
-// by the file's non-zero values.
+// CheckDetection validates the visibility and detection sections (on the
+// file's bin step); errors name the key and its flag.
+func (f *File) CheckDetection() error {
+	v := f.VisibilityConfig()
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	d := f.DetectConfig()
+	return d.Validate()
+}
+
+// VisibilityConfig returns the visibility rules on the file's bin step.
 func (f *File) VisibilityConfig() visibility.Config {
-	c := visibility.DefaultConfig()
-	v := f.Visibility
-	if v.FullFeedShare > 0 {
-		c.FullFeedShare = v.FullFeedShare
-	}
-	if v.FullFeedMin > 0 {
-		c.FullFeedMin = v.FullFeedMin
-	}
-	if v.FullFeedMinV6 > 0 {
-		c.FullFeedMinV6 = v.FullFeedMinV6
-	}
-	if v.VisibleShare > 0 {
-		c.VisibleShare = v.VisibleShare
-	}
+	c := f.Visibility
 	c.Step = f.Step()
 	return c
 }
 
-// DetectConfig returns the detector's configuration: defaults overridden
-// by the file's non-zero values, on the file's bin step.
+// DetectConfig returns the detector's settings on the file's bin step.
 func (f *File) DetectConfig() detect.Config {
-	c := detect.DefaultConfig()
-	d := f.Detection
-	setD := func(dst *time.Duration, v time.Duration) {
-		if v > 0 {
-			*dst = v
-		}
-	}
-	setD(&c.Window, d.Baseline)
-	setD(&c.MinHistory, d.MinHistory)
-	setD(&c.MinDuration, d.MinDuration)
-	setD(&c.RecoverFor, d.RecoverFor)
-	th := func(dst *detect.Thresholds, v Thresholds) {
-		if v.Drop > 0 {
-			dst.Drop = v.Drop
-		}
-		if v.Recover > 0 {
-			dst.Recover = v.Recover
-		}
-		if v.MinSlash24 > 0 {
-			dst.MinSlash24 = v.MinSlash24
-		}
-	}
-	th(&c.Country, d.Country)
-	th(&c.ASN, d.ASN)
-	setF := func(dst *float64, v float64) {
-		if v > 0 {
-			*dst = v
-		}
-	}
-	setI := func(dst *int, v int) {
-		if v > 0 {
-			*dst = v
-		}
-	}
-	setF(&c.ContribDrop, d.ContribDrop)
-	setI(&c.ContribMinSlash24, d.ContribMinSlash24)
-	setF(&c.MinorShare, d.MinorShare)
-	setD(&c.Lookback, d.Lookback)
-	setI(&c.MaxWithdrawn, d.MaxWithdrawn)
-	setF(&c.FeedCollapse, d.FeedCollapse)
-	setI(&c.FeedWindow, d.FeedWindow)
+	c := f.Detection
 	c.Step = f.Step()
 	return c
+}
+
+// Default returns a File with nothing set: the visibility and detection
+// defaults, as Parse of an empty file gives.
+func Default() *File {
+	return &File{Visibility: visibility.DefaultConfig(), Detection: detect.DefaultConfig()}
 }
 
 // SpeakerConfig returns the live speaker's configuration (f.BGP must be set).

@@ -92,7 +92,7 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "negative backoff", in: "bgp: {asn: 1, router_id: 1.2.3.4, reset_backoff_max: -1m}\n", wantErr: "reset_backoff_max"},
 		{name: "bad url", in: "ris_live: {enabled: true, url: http://x}\n", wantErr: "ws://"},
-		{name: "bad share", in: "visibility: {visible_share: 1.5}\n", wantErr: "shares"},
+		{name: "bad share", in: "visibility: {visible_share: 1.5}\n", wantErr: "visibility.visible_share (--visible-share) 1.5"},
 		{name: "evidence settings", in: "detection: {contrib_drop: 0.4, contrib_min_slash24: 8, minor_share: 0.2, lookback: 30m, max_withdrawn: 50, feed_collapse: 0.7, feed_window: 12}\n",
 			check: func(t *testing.T, f *File) {
 				dc := f.DetectConfig()
@@ -103,7 +103,16 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "bad minor share", in: "detection: {minor_share: 0.6}\n", wantErr: "minor_share"},
 		{name: "negative lookback", in: "detection: {lookback: -1h}\n", wantErr: "lookback"},
-		{name: "bad contrib drop", in: "detection: {contrib_drop: 1}\n", wantErr: "shares"},
+		{name: "bad contrib drop", in: "detection: {contrib_drop: 1}\n", wantErr: "detection.contrib_drop"},
+		{name: "recover above drop", in: "detection: {country: {drop: 0.1}}\n", wantErr: "detection.country.recover"},
+		{name: "history beyond baseline", in: "detection: {baseline: 1h}\n", wantErr: "detection.min_history"},
+		{name: "explicit zero", in: "detection: {asn: {min_slash24: 0}}\n", wantErr: "detection.asn.min_slash24"},
+		{name: "zero kept where it means off", in: "visibility: {full_feed_min: 0}\ndetection: {lookback: 0s, feed_collapse: 0, minor_share: 0}\n",
+			check: func(t *testing.T, f *File) {
+				if f.Detection.Lookback != 0 || f.Detection.FeedCollapse != 0 || f.Detection.MinorShare != 0 || f.Visibility.FullFeedMin != 0 {
+					t.Errorf("zeros not kept: %+v %+v", f.Detection, f.Visibility)
+				}
+			}},
 		{name: "bad duration", in: "bin_step: soon\n", wantErr: "invalid"},
 		{name: "tiny step", in: "bin_step: 1ms\n", wantErr: "bin_step"},
 	}

@@ -347,7 +347,7 @@ func (d *Detector) step(s *tracker, v int32, t time.Time, th Thresholds, tick bo
 // While resuming, only the changes of events stored as ongoing are kept
 // (they are catch-ups of what the previous run did not save).
 func (d *Detector) emit(out []Transition, act action, s *tracker, build func() bgpwatch.Event) []Transition {
-	keep := !d.res.running || (s.ev != nil && s.ev.report)
+	keep := !d.res.running || d.res.all || (s.ev != nil && s.ev.report)
 	switch act {
 	case actStart:
 		if s.ev.stored {

@@ -42,6 +42,7 @@ type History struct {
 // resumeState is what Resume leaves for the bins that follow it.
 type resumeState struct {
 	running   bool      // inside Resume
+	all       bool      // inside Recompute: every transition is reported, feeds are checked
 	active    bool      // the detector runs on a resumed history
 	dropped   bool      // a resumed history was dropped by the guard
 	upTo      time.Time // last bin of the history
@@ -51,6 +52,7 @@ type resumeState struct {
 
 	// during Resume
 	slow      []*asnEntity    // ASNs stepped bin by bin (sorted)
+	untracked []bgpwatch.ASN  // ASNs of the History not tracked yet
 	slowDirty bool            // slow must be rebuilt
 	quietCC   map[string]bool // countries that can start nothing
 	noisy     []bgpwatch.ASN  // ASNs with stored events
@@ -150,7 +152,7 @@ func (d *Detector) Resume(h *History) []Transition {
 	}
 	var out []Transition
 	var prev time.Time
-	var ticks []int32
+	var ticks, acc []int32
 	next := 0
 	for i, t := range h.Bins {
 		if i > 0 && !t.After(prev) {
@@ -158,11 +160,20 @@ func (d *Detector) Resume(h *History) []Transition {
 		}
 		prev = t
 		ix := int32(i)
-		if i < len(h.FullFeed) && h.FullFeed[i] > 0 {
-			d.pushFeed(h.FullFeed[i])
+		ff := 0
+		if i < len(h.FullFeed) {
+			ff = h.FullFeed[i]
 		}
 		d.started = true
 		d.last = t
+		if d.res.all {
+			if !d.acceptFeed(ff) {
+				continue // as Observe skips it: no step, no baseline
+			}
+		} else if ff > 0 {
+			d.pushFeed(ff)
+		}
+		acc = append(acc, ix)
 		d.accepted++
 		tick := d.tick(t)
 		if tick {
@@ -192,11 +203,11 @@ func (d *Detector) Resume(h *History) []Transition {
 	}
 	for _, a := range d.asns {
 		if a.seed.fast {
-			d.replayQuiet(a, ticks, int32(len(h.Bins)))
+			d.replayQuiet(a, ticks, acc)
 		}
 	}
 	d.res.running = false
-	d.res.slow, d.res.quietCC, d.res.noisy = nil, nil, nil
+	d.res.slow, d.res.quietCC, d.res.noisy, d.res.untracked = nil, nil, nil, nil
 	// Open events the history shows that no run stored: report them now.
 	for _, a := range d.asns {
 		out = d.finishResume(out, &a.tracker, func() bgpwatch.Event { return d.asnEvent(a) })
@@ -225,6 +236,9 @@ func scopeRank(s bgpwatch.Scope) int {
 func (d *Detector) finishResume(out []Transition, s *tracker, build func() bgpwatch.Event) []Transition {
 	s.seed = nil
 	o := s.ev
+	if d.res.all {
+		return out // Recompute reported everything as it happened
+	}
 	if o == nil {
 		return out
 	}
@@ -244,8 +258,22 @@ func (d *Detector) finishResume(out []Transition, s *tracker, build func() bgpwa
 func (d *Detector) discoverHistory(h *History, i int32) {
 	var newASN, newCC bool
 	touched := map[string]bool{}
-	for asn, steps := range h.ASNs {
-		if _, ok := d.asnIdx[asn]; ok || int(valueAt(steps, i)) < d.trackMin {
+	if d.res.untracked == nil {
+		d.res.untracked = make([]bgpwatch.ASN, 0, len(h.ASNs))
+		for asn := range h.ASNs {
+			d.res.untracked = append(d.res.untracked, asn)
+		}
+	}
+	// Each tick looks at the ASNs not tracked yet only (most are tracked
+	// at the first tick; a month has 720 ticks).
+	keep := d.res.untracked[:0]
+	for _, asn := range d.res.untracked {
+		if _, ok := d.asnIdx[asn]; ok {
+			continue
+		}
+		steps := h.ASNs[asn]
+		if int(valueAt(steps, i)) < d.trackMin {
+			keep = append(keep, asn)
 			continue
 		}
 		a := d.addASN(asn)
@@ -259,6 +287,7 @@ func (d *Detector) discoverHistory(h *History, i int32) {
 		newASN = true
 		d.res.slowDirty = true
 	}
+	d.res.untracked = keep
 	for cc, steps := range h.Countries {
 		if _, ok := d.ccIdx[cc]; ok || valueAt(steps, i) <= 0 {
 			continue
@@ -299,23 +328,36 @@ func quiet(steps []Step, n int, drop float64) bool {
 }
 
 // replayQuiet gives a quiet ASN (see quiet) the history that stepping it
-// from its tracking bin through bin n-1 would: all its values, with the
-// cached median computed where step would have last computed it (the
-// last tick, or the bin at which the warm-up is complete).
-func (d *Detector) replayQuiet(a *asnEntity, ticks []int32, n int32) {
+// through the accepted bins acc from its tracking bin on would: all its
+// values, with the cached median computed where step would have last
+// computed it (the last tick, or the bin at which the warm-up is
+// complete).
+func (d *Detector) replayQuiet(a *asnEntity, ticks []int32, acc []int32) {
 	c := a.seed
+	p0 := sort.Search(len(acc), func(k int) bool { return acc[k] >= c.from })
+	n := len(acc)
 	last := int32(-1)
 	if k := len(ticks) - 1; k >= 0 && ticks[k] >= c.from {
 		last = ticks[k]
 	}
 	if d.minHist < d.window {
-		if j := c.from + int32(d.minHist); j < n {
-			last = max(last, j)
+		if j := p0 + d.minHist; j < n {
+			last = max(last, acc[j])
 		}
-	} else if j := c.from + int32(d.window); j < n {
-		last = n - 1
+	} else if j := p0 + d.window; j < n {
+		last = acc[n-1]
 	}
-	for j := c.from; j < n; j++ {
+	// Only the last window of values before the last median computation
+	// and the values after it shape the final state: skip the others
+	// (a month of a quiet ASN is 8640 values for a 288-value window).
+	k0 := p0
+	if last >= 0 {
+		kl := sort.Search(n, func(k int) bool { return acc[k] >= last })
+		k0 = max(k0, kl-d.window)
+	} else {
+		k0 = max(k0, n-d.window)
+	}
+	for _, j := range acc[k0:] {
 		if j == last {
 			a.hist.get(&d.scratch)
 		}
@@ -503,6 +545,28 @@ func worldMedian(h *History, last int) int64 {
 	tot = tot[max(0, n-last):]
 	slices.Sort(tot)
 	return tot[(len(tot)-1)/2]
+}
+
+// Recompute runs a new detector over the stored bins of h as Observe
+// would have run over the same bins, and returns every transition in
+// order (Started, Updated, Ended), as Observe would have returned them:
+// `bgpwatch detect` recomputes events from the stored series with it.
+// h.Events is ignored (nothing is forced: the events are the settings'
+// own); bins whose FullFeed collapsed are skipped as Observe skips them.
+// The history has values, not prefix changes, so the events carry no
+// withdrawn-prefix evidence. It does nothing on a detector that has seen
+// bins. Quiet ASNs (see Resume) are replayed on their own, so a month of
+// 80k ASNs costs about one pass over their steps.
+func (d *Detector) Recompute(h *History) []Transition {
+	if h == nil || len(h.Bins) == 0 || d.started {
+		return nil
+	}
+	hh := *h
+	hh.Events = nil
+	d.res.all = true
+	out := d.Resume(&hh)
+	d.res.all = false
+	return out
 }
 
 // Resumed reports whether the detector runs on a resumed History, and

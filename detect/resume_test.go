@@ -421,24 +421,41 @@ func TestReplayQuietMatchesStep(t *testing.T) {
 	if !quiet(steps, len(vals), cfg.ASN.Drop) {
 		t.Fatal("series not quiet")
 	}
-	ticks := []int32{0, 7, 19, 31, 43, 55, 67, 79, 91, 103, 115, 127, 139, 151, 163, 175, 187}
-	for _, from := range []int32{0, 7, 100, 180, 190, 198} {
-		for _, n := range []int32{199, 200} {
-			a := New(cfg, nil)
-			stepped := a.addASN(1)
-			for j := from; j < n; j++ {
-				tick := slices.Contains(ticks, j)
-				if a.step(&stepped.tracker, vals[j], at(int(j)), cfg.ASN, tick) != actNone {
-					t.Fatal("a quiet series started something")
+	allTicks := []int32{0, 7, 19, 31, 43, 55, 67, 79, 91, 103, 115, 127, 139, 151, 163, 175, 187}
+	// Every bin accepted, or every 13th skipped (a collector outage, as
+	// Recompute skips it).
+	for _, holes := range []bool{false, true} {
+		for _, from := range []int32{0, 7, 100, 180, 190, 198} {
+			for _, n := range []int32{199, 200} {
+				var acc, ticks []int32
+				for j := int32(0); j < n; j++ {
+					if holes && j%13 == 5 && j != from && j != n-1 {
+						continue
+					}
+					acc = append(acc, j)
+					if slices.Contains(allTicks, j) {
+						ticks = append(ticks, j)
+					}
 				}
-			}
-			b := New(cfg, nil)
-			replayed := b.addASN(1)
-			replayed.seed = &cursor{steps: steps, from: from}
-			b.replayQuiet(replayed, ticks, n)
-			s, r := &stepped.hist, &replayed.hist
-			if !reflect.DeepEqual(chrono(s), chrono(r)) || s.median != r.median || s.dirty != r.dirty || replayed.last != vals[n-1] {
-				t.Errorf("from %d to %d: stepped median %d dirty %v, replayed median %d dirty %v", from, n, s.median, s.dirty, r.median, r.dirty)
+				a := New(cfg, nil)
+				stepped := a.addASN(1)
+				for _, j := range acc {
+					if j < from {
+						continue
+					}
+					tick := slices.Contains(ticks, j)
+					if a.step(&stepped.tracker, vals[j], at(int(j)), cfg.ASN, tick) != actNone {
+						t.Fatal("a quiet series started something")
+					}
+				}
+				b := New(cfg, nil)
+				replayed := b.addASN(1)
+				replayed.seed = &cursor{steps: steps, from: from}
+				b.replayQuiet(replayed, ticks, acc)
+				s, r := &stepped.hist, &replayed.hist
+				if !reflect.DeepEqual(chrono(s), chrono(r)) || s.median != r.median || s.dirty != r.dirty || s.hi != r.hi || replayed.last != vals[n-1] {
+					t.Errorf("holes %v from %d to %d: stepped median %d dirty %v, replayed median %d dirty %v", holes, from, n, s.median, s.dirty, r.median, r.dirty)
+				}
 			}
 		}
 	}

@@ -54,6 +54,10 @@ type Config struct {
 	Exclusive bool
 	// Notify queues webhook notices for the events saved.
 	Notify bool
+	// SettingsHash is stored with every event: the hash of the visibility
+	// and detection settings (config.Fingerprint), whose record the caller
+	// stores first (store.DB.PutSettings). "" stores none.
+	SettingsHash string
 	// MaxGap: when an observation comes more than MaxGap after the previous
 	// one, the visibility and detection state is started afresh instead of
 	// carrying it over bin by bin (default 24h; archives from different
@@ -452,6 +456,7 @@ func (p *Pipeline) transition(tr *detect.Transition) {
 	ev := tr.Event
 	ev.ASNs = slices.Clone(ev.ASNs)
 	ev.Withdrawn = slices.Clone(ev.Withdrawn)
+	ev.SettingsHash = p.cfg.SettingsHash
 	switch tr.Kind {
 	case detect.Started:
 		p.stats.EventsStarted++

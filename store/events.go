@@ -29,6 +29,24 @@ const (
 // written in the same transaction; they are unique per event and type, so
 // repeated saves never notify twice. It sets ev.ID and returns it.
 func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, notify bool) (int64, error) {
+	tx, err := db.Pool().Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("save event: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	id, err := saveEvent(ctx, tx, ev, source, notify)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("save event %d: commit: %w", id, err)
+	}
+	ev.ID = id
+	return id, nil
+}
+
+// saveEvent is SaveEvent within tx.
+func saveEvent(ctx context.Context, tx pgx.Tx, ev *bgpwatch.Event, source string, notify bool) (int64, error) {
 	if ev.Scope != bgpwatch.ScopeCountry && ev.Scope != bgpwatch.ScopeASN {
 		return 0, fmt.Errorf("%w event scope %q", bgpwatch.ErrInvalid, ev.Scope)
 	}
@@ -53,33 +71,29 @@ func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, 
 	prefixes := dedupePrefixes(ev.Withdrawn)
 	count := max(ev.WithdrawnCount, len(prefixes))
 
-	tx, err := db.Pool().Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("save event: begin: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-
 	var id int64
+	var err error
 	var inserted bool
 	// The WHERE clause skips rows that would not change, so that saving the
 	// same event again (a second replay) leaves even updated_at alone.
 	err = tx.QueryRow(ctx, `
 		INSERT INTO events (scope, country, asn, access, started_at, ended_at, baseline_slash24,
-		                    min_slash24, drop_ratio, alert_area, withdrawn_prefixes, source)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		                    min_slash24, drop_ratio, alert_area, withdrawn_prefixes, source, settings_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nullif($13, ''))
 		ON CONFLICT (scope, country, asn, started_at) DO UPDATE SET
 		    access = EXCLUDED.access, ended_at = EXCLUDED.ended_at,
 		    baseline_slash24 = EXCLUDED.baseline_slash24, min_slash24 = EXCLUDED.min_slash24,
 		    drop_ratio = EXCLUDED.drop_ratio, alert_area = EXCLUDED.alert_area,
-		    withdrawn_prefixes = EXCLUDED.withdrawn_prefixes, updated_at = now()
+		    withdrawn_prefixes = EXCLUDED.withdrawn_prefixes, settings_hash = EXCLUDED.settings_hash,
+		    updated_at = now()
 		WHERE (events.access, events.ended_at, events.baseline_slash24, events.min_slash24,
-		       events.drop_ratio, events.alert_area, events.withdrawn_prefixes)
+		       events.drop_ratio, events.alert_area, events.withdrawn_prefixes, events.settings_hash)
 		      IS DISTINCT FROM
 		      (EXCLUDED.access, EXCLUDED.ended_at, EXCLUDED.baseline_slash24, EXCLUDED.min_slash24,
-		       EXCLUDED.drop_ratio, EXCLUDED.alert_area, EXCLUDED.withdrawn_prefixes)
+		       EXCLUDED.drop_ratio, EXCLUDED.alert_area, EXCLUDED.withdrawn_prefixes, EXCLUDED.settings_hash)
 		RETURNING id, (xmax = 0)`,
 		string(ev.Scope), ev.Country, asn, access, ev.StartedAt.UTC(), ended,
-		ev.BaselineSlash24, ev.MinSlash24, ev.DropRatio, ev.AlertArea, count, source,
+		ev.BaselineSlash24, ev.MinSlash24, ev.DropRatio, ev.AlertArea, count, source, ev.SettingsHash,
 	).Scan(&id, &inserted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = tx.QueryRow(ctx, `SELECT id FROM events WHERE scope = $1 AND country = $2 AND asn = $3 AND started_at = $4`,
@@ -140,11 +154,35 @@ func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, 
 			}
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("save event %d: commit: %w", id, err)
-	}
-	ev.ID = id
 	return id, nil
+}
+
+// PutSettings stores the record of a set of visibility and detection
+// settings under its hash (see config.Fingerprint), once: events saved
+// with that SettingsHash refer to it.
+func (db *DB) PutSettings(ctx context.Context, hash string, settings []byte) error {
+	if hash == "" {
+		return fmt.Errorf("%w settings hash: empty", bgpwatch.ErrInvalid)
+	}
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO detection_settings (hash, settings) VALUES ($1, $2)
+		ON CONFLICT (hash) DO NOTHING`, hash, string(settings)); err != nil {
+		return fmt.Errorf("put settings %s: %w", hash, err)
+	}
+	return nil
+}
+
+// Settings returns the settings record stored under hash; the error wraps
+// bgpwatch.ErrNotFound when there is none.
+func (db *DB) Settings(ctx context.Context, hash string) ([]byte, error) {
+	var b []byte
+	err := db.Pool().QueryRow(ctx, `SELECT settings::text FROM detection_settings WHERE hash = $1`, hash).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("settings %s: %w", hash, bgpwatch.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settings %s: %w", hash, err)
+	}
+	return b, nil
 }
 
 // dedupePrefixes keeps the first entry per prefix, masked to its length
@@ -170,7 +208,8 @@ func dedupePrefixes(in []bgpwatch.WithdrawnPrefix) []bgpwatch.WithdrawnPrefix {
 }
 
 const eventColumns = `e.id, e.scope, e.country, e.asn, e.access, e.started_at, e.ended_at,
-	e.baseline_slash24, e.min_slash24, e.drop_ratio, e.alert_area, e.withdrawn_prefixes`
+	e.baseline_slash24, e.min_slash24, e.drop_ratio, e.alert_area, e.withdrawn_prefixes,
+	coalesce(e.settings_hash, '')`
 
 func scanEvent(r pgx.Row) (bgpwatch.Event, error) {
 	var ev bgpwatch.Event
@@ -179,7 +218,7 @@ func scanEvent(r pgx.Row) (bgpwatch.Event, error) {
 	var ended *time.Time
 	var base, minv, wd int32
 	err := r.Scan(&ev.ID, &scope, &ev.Country, &asn, &access, &ev.StartedAt, &ended,
-		&base, &minv, &ev.DropRatio, &ev.AlertArea, &wd)
+		&base, &minv, &ev.DropRatio, &ev.AlertArea, &wd, &ev.SettingsHash)
 	if err != nil {
 		return ev, err
 	}

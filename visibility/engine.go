@@ -63,24 +63,25 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 )
 
-// Config holds the visibility thresholds. New replaces a FullFeedShare
+// Config holds the visibility thresholds: the "visibility:" section of the
+// configuration file (YAML keys in the field tags; Keys and Validate). New replaces a FullFeedShare
 // outside (0, 1], a VisibleShare outside [0, 1) and a Step ≤ 0 by the
 // defaults.
 type Config struct {
 	// FullFeedShare: a session is full-feed when its table holds at least
 	// this share of the largest session table of the same address family.
-	FullFeedShare float64
+	FullFeedShare float64 `yaml:"full_feed_share"`
 	// FullFeedMin, when > 0, replaces the share rule for IPv4 by an absolute
 	// table size (IODA uses 400000).
-	FullFeedMin int
+	FullFeedMin int `yaml:"full_feed_min"`
 	// FullFeedMinV6, when > 0, replaces the share rule for IPv6 by an
 	// absolute table size.
-	FullFeedMinV6 int
+	FullFeedMinV6 int `yaml:"full_feed_min_v6"`
 	// VisibleShare: a prefix is visible when strictly more than this share of
 	// the full-feed peer ASNs of its family see it.
-	VisibleShare float64
+	VisibleShare float64 `yaml:"visible_share"`
 	// Step is the bin width; 0 means bgpwatch.BinStep.
-	Step time.Duration
+	Step time.Duration `yaml:"-"`
 }
 
 // DefaultConfig returns the documented defaults: FullFeedShare 0.9 (full

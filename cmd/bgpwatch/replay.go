@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/config"
 	"github.com/bgpwatch/bgpwatch/detect"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/rir"
@@ -33,27 +33,6 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// thresholdFlags registers the visibility and detection tunables.
-func thresholdFlags(fs *flag.FlagSet) (*visibility.Config, *detect.Config) {
-	vc := visibility.DefaultConfig()
-	dc := detect.DefaultConfig()
-	fs.Float64Var(&vc.FullFeedShare, "full-feed-share", vc.FullFeedShare, "a peer session is full-feed when its table holds at least this `share` of the largest one")
-	fs.IntVar(&vc.FullFeedMin, "full-feed-min", vc.FullFeedMin, "if > 0, a session is IPv4 full-feed from this many `prefixes` on instead (IODA: 400000)")
-	fs.IntVar(&vc.FullFeedMinV6, "full-feed-min-v6", vc.FullFeedMinV6, "if > 0, a session is IPv6 full-feed from this many `prefixes` on")
-	fs.Float64Var(&vc.VisibleShare, "visible-share", vc.VisibleShare, "a prefix is visible when more than this `share` of full-feed peer ASNs see it")
-	fs.DurationVar(&dc.Window, "baseline", dc.Window, "baseline window: the median of this much history")
-	fs.DurationVar(&dc.MinHistory, "min-history", dc.MinHistory, "history needed before an entity can start an event")
-	fs.DurationVar(&dc.MinDuration, "min-duration", dc.MinDuration, "a drop must last this long to start an event")
-	fs.DurationVar(&dc.RecoverFor, "recover-for", dc.RecoverFor, "a recovery must last this long to end an event")
-	fs.Float64Var(&dc.Country.Drop, "country-drop", dc.Country.Drop, "a country event starts when visible /24s fall this `share` below the baseline")
-	fs.Float64Var(&dc.Country.Recover, "country-recover", dc.Country.Recover, "a country event ends when visible /24s are back within this `share` of the baseline")
-	fs.IntVar(&dc.Country.MinSlash24, "country-min-slash24", dc.Country.MinSlash24, "smallest country baseline (`/24s`) that can raise events")
-	fs.Float64Var(&dc.ASN.Drop, "asn-drop", dc.ASN.Drop, "an ASN event starts when visible /24s fall this `share` below the baseline")
-	fs.Float64Var(&dc.ASN.Recover, "asn-recover", dc.ASN.Recover, "an ASN event ends when visible /24s are back within this `share` of the baseline")
-	fs.IntVar(&dc.ASN.MinSlash24, "asn-min-slash24", dc.ASN.MinSlash24, "smallest ASN baseline (`/24s`) that can raise events")
-	return &vc, &dc
-}
-
 func runReplay(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "replay", "[flags] PATH...", `
 Replays MRT archives into the database: per-ASN and per-country visibility
@@ -68,6 +47,10 @@ Records are applied in time order across files and collectors.
 Files that are not MRT are reported and skipped. A damaged file is reported
 (file, offset, reason), the good records are kept and the replay goes on
 (exit 0) unless --strict is given (exit 1 at the first bad record).
+
+Thresholds: --config FILE (its visibility: and detection: sections, as
+serve reads them) and the flags below, each overriding one key of the file.
+Out-of-range values are refused with the key's name.
 
 With --from, each collector starts from its latest RIB at or before --from;
 bins before --from are computed but not written. Replaying the same input
@@ -93,12 +76,17 @@ with --json.`)
 	strict := fs.Bool("strict", false, "stop at the first damaged record (exit 1)")
 	flushBins := fs.Int("flush-bins", 24, "bins per database transaction")
 	verbose := fs.Bool("v", false, "log every event and file to stderr")
-	vc, dc := thresholdFlags(fs)
+	df := addDetectionFlags(fs, nil)
 	arch := addArchiveFlags(fs, e, true)
 	meta := addMetaFlags(fs, e, false)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
+	conf, err := df.load(fs)
+	if err != nil {
+		return err
+	}
+	vc, dc := replaySettings(conf)
 	if fs.NArg() == 0 && !arch.selected() {
 		return fmt.Errorf("%w: need at least one PATH or --collectors", errUsage)
 	}
@@ -185,19 +173,24 @@ with --json.`)
 		return err
 	}
 	reg.withMeta(stored)
+	hash, err := putSettings(ctx, st, dc, vc)
+	if err != nil {
+		return err
+	}
 
 	p := ingest.New(ingest.Config{
-		Visibility: *vc,
-		Detect:     *dc,
-		CountryOf:  reg.countryOf,
-		Info:       reg.info,
-		WriteFrom:  fromT,
-		FlushBins:  *flushBins,
-		Source:     store.SourceReplay,
-		Exclusive:  !*overwriteLive,
-		Notify:     *notify,
-		History:    st, // resume from what earlier replays stored before the first bin
-		Logger:     log,
+		Visibility:   vc,
+		Detect:       dc,
+		SettingsHash: hash,
+		CountryOf:    reg.countryOf,
+		Info:         reg.info,
+		WriteFrom:    fromT,
+		FlushBins:    *flushBins,
+		Source:       store.SourceReplay,
+		Exclusive:    !*overwriteLive,
+		Notify:       *notify,
+		History:      st, // resume from what earlier replays stored before the first bin
+		Logger:       log,
 	}, st)
 	every := 5 * time.Second
 	if tty {
@@ -231,6 +224,15 @@ with --json.`)
 		return fmt.Errorf("%w: the replay stopped there; replay a range outside them (--from, --to), or pass --overwrite-live to replace them", err)
 	}
 	return err
+}
+
+// replaySettings returns the visibility and detection settings of conf on
+// the series' 5-minute grid: archives are binned on it whatever bin_step
+// (a live-ingest setting for tests) says.
+func replaySettings(conf *config.File) (visibility.Config, detect.Config) {
+	vc, dc := conf.Visibility, conf.Detection
+	vc.Step, dc.Step = bgpwatch.BinStep, bgpwatch.BinStep
+	return vc, dc
 }
 
 func isTerminal(w io.Writer) bool {

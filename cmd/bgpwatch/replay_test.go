@@ -40,7 +40,11 @@ func scenarioDir(t *testing.T, name string) (string, *synth.Truth) {
 	if err != nil {
 		var ferr error
 		if sc, ferr = synth.LoadScenario(filepath.Join("..", "..", "synth", "testdata", "scenarios", name+".yaml")); ferr != nil {
-			t.Fatalf("%v; %v", err, ferr)
+			// Or one of this package's own (testdata).
+			var lerr error
+			if sc, lerr = synth.LoadScenario(filepath.Join("testdata", name+".yaml")); lerr != nil {
+				t.Fatalf("%v; %v; %v", err, ferr, lerr)
+			}
 		}
 	}
 	dir, err := os.MkdirTemp("", "bgpwatch-replay-"+name+"-")

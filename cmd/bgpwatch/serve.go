@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch/api"
+	"github.com/bgpwatch/bgpwatch/backfill"
 	"github.com/bgpwatch/bgpwatch/config"
 	"github.com/bgpwatch/bgpwatch/netmeta"
 	"github.com/bgpwatch/bgpwatch/store"
@@ -55,6 +56,8 @@ through an embedded GoBGP speaker, the RIPE RIS Live feed, routers over BMP
 on --bmp-listen, OpenBMP from Kafka such as RouteViews'), all on one
 PostgreSQL database. Live settings come from --config (YAML, see
 docs/bgpwatch.example.yaml); flags given on the command line override it.
+The visibility and detection flags are those of replay and detect, and
+override the file's visibility: and detection: keys one by one.
 
 Series requests without from/to cover the 7 days up to the latest stored bin
 (replayed history may lie years in the past). Webhook administration needs
@@ -91,10 +94,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	lf := addLiveFlags(fs)
 	cfg.meta = addMetaFlags(fs, e, true)
 	fs.DurationVar(&cfg.metaEvery, "metadata-refresh", 24*time.Hour, "with --metadata or --metadata-dir: import the network metadata again this often")
+	df := addDetectionFlags(fs, &lf.path)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
 	if err := lf.load(fs, &cfg, e.getenv); err != nil {
+		return err
+	}
+	if err := df.apply(fs, lf.file); err != nil {
 		return err
 	}
 	cfg.live = lf.file
@@ -176,6 +183,10 @@ func (cfg *serveConfig) run(ctx context.Context, e *env) error {
 	defer ln.Close()
 
 	metrics := api.NewMetrics(nil)
+	// Backfill runs' progress (bgpwatch backfill / worker).
+	if err := metrics.Registry().Register(backfill.NewCollector(db.Pool())); err != nil {
+		log.Warn("backfill metrics not registered", "err", err)
+	}
 	// Live ingest (BGP sessions, RIS Live), when configured: it feeds the
 	// same pipeline as replay, reports to metrics and lists its peers.
 	lv, err := startLive(ctx, cfg.live, db, metrics, log)

@@ -57,7 +57,7 @@ func addLiveFlags(fs *flag.FlagSet) *liveFlags {
 // the command line over it, and fills serve's settings that the file sets
 // and the command line does not (listen, db, data dir, admin token env).
 func (lf *liveFlags) load(fs *flag.FlagSet, cfg *serveConfig, getenv func(string) string) error {
-	f := &config.File{}
+	f := config.Default()
 	if lf.path != "" {
 		var err error
 		if f, err = config.Load(lf.path); err != nil {
@@ -234,8 +234,12 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		return nil, err
 	}
 	reg.withMeta(stored)
+	hash, err := putSettings(ctx, db, f.DetectConfig(), f.VisibilityConfig())
+	if err != nil {
+		return nil, err
+	}
 	p := ingest.New(ingest.Config{
-		Visibility: f.VisibilityConfig(), Detect: f.DetectConfig(),
+		Visibility: f.VisibilityConfig(), Detect: f.DetectConfig(), SettingsHash: hash,
 		CountryOf: reg.countryOf, Info: reg.info,
 		Source: store.SourceLive, Notify: true, FlushBins: 1, Logger: log,
 		History: db, // resume detection where the last run stopped
