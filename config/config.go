@@ -37,6 +37,13 @@ type File struct {
 	Tick time.Duration `yaml:"tick"`
 	// QueueSize bounds the observations waiting for the pipeline (65536).
 	QueueSize int `yaml:"queue_size"`
+	// Lateness is how far out of time order a feed with the data's own
+	// timestamps (RIS Live) may deliver; a bin closes once every such feed
+	// is Lateness past its end (10s).
+	Lateness time.Duration `yaml:"lateness"`
+	// SilentAfter: a live feed that delivers nothing for this long stops
+	// holding bins back (2m).
+	SilentAfter time.Duration `yaml:"silent_after"`
 
 	// Delegations, ASNInfo and ASNNames are as replay's --delegations,
 	// --asn-info and --asn-names: they give each ASN its country.
@@ -155,8 +162,8 @@ func (f *File) Validate(getenv func(string) string) error {
 	if f.BinStep < 0 || (f.BinStep > 0 && f.BinStep < time.Second) {
 		return invalid("bin_step %v: want at least 1s", f.BinStep)
 	}
-	if f.Tick < 0 || f.QueueSize < 0 {
-		return invalid("tick and queue_size must not be negative")
+	if f.Tick < 0 || f.QueueSize < 0 || f.Lateness < 0 || f.SilentAfter < 0 {
+		return invalid("tick, queue_size, lateness and silent_after must not be negative")
 	}
 	if b := f.BGP; b != nil {
 		if b.ASN == 0 {

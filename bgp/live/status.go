@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/visibility"
 )
 
@@ -47,8 +46,8 @@ type StatusConfig struct {
 }
 
 // Status gathers live session, feed and table state for GET /v1/peers and
-// /metrics. It is safe for concurrent use; Run publishes the visibility
-// engine's view into it at every tick.
+// /metrics. It is safe for concurrent use; live ingest publishes the
+// visibility engine's view into it at every tick (Publish).
 type Status struct {
 	cfg StatusConfig
 
@@ -56,7 +55,7 @@ type Status struct {
 
 	mu      sync.Mutex
 	peers   []visibility.PeerStat
-	pipe    ingest.Stats
+	bins    int
 	updated time.Time
 }
 
@@ -68,19 +67,23 @@ func NewStatus(cfg StatusConfig) *Status {
 	return &Status{cfg: cfg}
 }
 
-func (s *Status) addObservations(n int) { s.observations.Add(int64(n)) }
-
-func (s *Status) setPipeline(ps []visibility.PeerStat, st ingest.Stats, at time.Time) {
+// Publish records the pipeline's view at time at: the visibility engine's
+// sessions, the bins written so far and the observations applied since the
+// previous call. Live ingest calls it from the pipeline's goroutine (see
+// ingest.LiveConfig.Publish).
+func (s *Status) Publish(ps []visibility.PeerStat, binsWritten, applied int, at time.Time) {
+	s.observations.Add(int64(applied))
 	s.mu.Lock()
-	s.peers, s.pipe, s.updated = ps, st, at
+	s.peers, s.bins, s.updated = ps, binsWritten, at
 	s.mu.Unlock()
 }
 
-// Pipeline returns the latest published pipeline counters.
-func (s *Status) Pipeline() ingest.Stats {
+// BinsWritten returns the bins the pipeline had written at the latest
+// Publish.
+func (s *Status) BinsWritten() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pipe
+	return s.bins
 }
 
 // PeerInfo is one row of GET /v1/peers.

@@ -184,7 +184,7 @@ func (l *liveRun) wait() error {
 // liveMetrics is what startLive needs from the API's metrics: the ingest
 // counters and the registry for the live collectors. *api.Metrics has both.
 type liveMetrics interface {
-	live.Recorder
+	ingest.Recorder
 	Registry() *prometheus.Registry
 }
 
@@ -235,30 +235,44 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		sc.Speaker = sp
 		log.Info("bgp speaker started", "asn", cfg.ASN, "port", cfg.ListenPort, "neighbors", len(cfg.Neighbors))
 	}
+	var rec ingest.Recorder
+	if metrics != nil {
+		rec = metrics
+	}
+	var status *live.Status
+	runner := ingest.NewLive(p, ingest.LiveConfig{
+		Tick: f.Tick, Lateness: f.Lateness, SilentAfter: f.SilentAfter, Recorder: rec, Logger: log,
+		Publish: func(n int, st ingest.Stats, at time.Time) {
+			status.Publish(p.Engine().Peers(), st.BinsWritten, n, at)
+		},
+	})
 	var wg sync.WaitGroup
 	if f.RISLive.Enabled {
 		rc := f.RISConfig()
 		rc.Logger = log.With("source", "ris-live")
 		c := rislive.New(rc)
 		sc.Feeds = append(sc.Feeds, func() live.Feed { return risFeed(c.State()) })
-		wg.Go(func() { c.Run(sctx, obs) })
+		// RIS Live carries the collectors' own timestamps: a data-time feed.
+		feed := runner.AddFeed("ris-live")
+		feed.SetLive(true)
+		ris := make(chan bgpwatch.Observation, 4096)
+		wg.Go(func() { c.Run(sctx, ris) })
+		wg.Go(func() { feed.Pump(sctx, ris) })
 	}
-	status := live.NewStatus(sc)
+	status = live.NewStatus(sc)
 	if metrics != nil {
 		if err := metrics.Registry().Register(status); err != nil {
 			log.Warn("live metrics not registered", "err", err)
 		}
 	}
 	l := &liveRun{status: status, done: make(chan struct{})}
-	var rec live.Recorder
-	if metrics != nil {
-		rec = metrics
-	}
 	go func() {
 		defer close(l.done)
-		l.err = live.Run(sctx, p, obs, live.RunConfig{
-			Tick: f.Tick, Peers: p.Engine().Peers, Stats: p.Stats, Status: status, Recorder: rec, Logger: log,
-		})
+		var wall <-chan bgpwatch.Observation // own sessions, stamped on receipt
+		if sp != nil {
+			wall = obs
+		}
+		l.err = runner.Run(sctx, wall)
 		cancel()
 		if sp != nil {
 			sp.Stop()

@@ -116,7 +116,7 @@ func TestStartLiveRIS(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.yaml")
-	os.WriteFile(file, []byte("bin_step: 1s\ntick: 100ms\nris_live: {enabled: true, url: ws"+strings.TrimPrefix(srv.URL, "http")+"/v1/ws/}\n"), 0o644)
+	os.WriteFile(file, []byte("bin_step: 1s\ntick: 100ms\nsilent_after: 500ms\nris_live: {enabled: true, url: ws"+strings.TrimPrefix(srv.URL, "http")+"/v1/ws/}\n"), 0o644)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	lf := addLiveFlags(fs)
 	if err := fs.Parse([]string{"--config", file}); err != nil {
