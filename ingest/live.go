@@ -135,12 +135,12 @@ type Feed struct {
 	queued atomic.Int64
 	space  chan struct{} // a token when the runner took some of the queue
 
-	mu       sync.Mutex
-	through  time.Time // the source's promise: nothing later sent is older
-	newest   time.Time // newest observation time sent
-	arrival  time.Time // wall time of the last Send (or of AddFeed)
-	live     bool
-	done     bool
+	mu      sync.Mutex
+	through time.Time // the source's promise: nothing later sent is older
+	newest  time.Time // newest observation time sent
+	arrival time.Time // wall time of the last Send (or of AddFeed)
+	live    bool
+	done    bool
 
 	// runner side
 	q    []bgpwatch.Observation
