@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,6 +91,33 @@ type RISLive struct {
 	URL         string                 `yaml:"url"`
 	ReadTimeout time.Duration          `yaml:"read_timeout"`
 	Filters     []rislive.Subscription `yaml:"filters"`
+	// Collectors are the RIS collectors bootstrapped from the RIS archive
+	// (latest bview, then updates files) before their stream is applied:
+	// names such as rrc00, or "ris" for every collector the stream names.
+	// Empty: the stream alone, with tables that start empty.
+	Collectors []string `yaml:"collectors"`
+	// ArchiveURL is the RIS archive's root (https://data.ris.ripe.net).
+	ArchiveURL string `yaml:"archive_url"`
+	// CacheDir is where archive files are downloaded (as fetch's
+	// --cache-dir).
+	CacheDir string `yaml:"cache_dir"`
+	// ArchivePoll is how often the archive's index is read again while
+	// waiting for a file to be published, and for a new bview (1m).
+	ArchivePoll time.Duration `yaml:"archive_poll"`
+	// FirstWait is how long a collector waits for its first stream
+	// message before bootstrapping up to the wall clock (30s).
+	FirstWait time.Duration `yaml:"first_wait"`
+	// ArchiveMaxWait is how long the stream is held while the archive
+	// lags behind it, at the hand-off or to fill a gap (30m).
+	ArchiveMaxWait time.Duration `yaml:"archive_max_wait"`
+}
+
+// AllCollectors is the Collectors entry meaning every RIS collector.
+const AllCollectors = "ris"
+
+// FollowsAll reports whether every collector of the stream is followed.
+func (r *RISLive) FollowsAll() bool {
+	return slices.Contains(r.Collectors, AllCollectors)
 }
 
 // Visibility holds the visibility thresholds (see package visibility).
@@ -212,6 +241,22 @@ func (f *File) Validate(getenv func(string) string) error {
 	if f.RISLive.URL != "" && !strings.HasPrefix(f.RISLive.URL, "ws://") && !strings.HasPrefix(f.RISLive.URL, "wss://") {
 		return invalid("ris_live.url %q: want ws:// or wss://", f.RISLive.URL)
 	}
+	for i, c := range f.RISLive.Collectors {
+		c = strings.ToLower(strings.TrimSpace(c))
+		f.RISLive.Collectors[i] = c
+		if c != AllCollectors && !risCollectorRE.MatchString(c) {
+			return invalid("ris_live.collectors[%d] %q: want a RIS collector such as rrc00, or ris for all", i, c)
+		}
+	}
+	if len(f.RISLive.Collectors) > 0 {
+		f.RISLive.Enabled = true
+	}
+	if u := f.RISLive.ArchiveURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return invalid("ris_live.archive_url %q: want http:// or https://", u)
+	}
+	if f.RISLive.ArchivePoll < 0 || f.RISLive.FirstWait < 0 || f.RISLive.ArchiveMaxWait < 0 {
+		return invalid("ris_live.archive_poll, first_wait and archive_max_wait must not be negative")
+	}
 	d := &f.Detection
 	for _, v := range []float64{f.Visibility.FullFeedShare, f.Visibility.VisibleShare, d.Country.Drop,
 		d.Country.Recover, d.ASN.Drop, d.ASN.Recover, d.ContribDrop, d.FeedCollapse} {
@@ -227,6 +272,8 @@ func (f *File) Validate(getenv func(string) string) error {
 	}
 	return nil
 }
+
+var risCollectorRE = regexp.MustCompile(`^rrc\d{2}$`)
 
 // Live reports whether any live source is configured.
 func (f *File) Live() bool {
@@ -334,5 +381,14 @@ func (f *File) SpeakerConfig() live.Config {
 
 // RISConfig returns the RIS Live client's configuration.
 func (f *File) RISConfig() rislive.Config {
-	return rislive.Config{URL: f.RISLive.URL, Subscriptions: f.RISLive.Filters, ReadTimeout: f.RISLive.ReadTimeout}
+	c := rislive.Config{URL: f.RISLive.URL, Subscriptions: f.RISLive.Filters, ReadTimeout: f.RISLive.ReadTimeout}
+	if c.Subscriptions == nil && len(f.RISLive.Collectors) > 0 && !f.RISLive.FollowsAll() {
+		// Only the collectors followed.
+		for _, name := range f.RISLive.Collectors {
+			c.Subscriptions = append(c.Subscriptions,
+				rislive.Subscription{Host: name, Type: rislive.Update},
+				rislive.Subscription{Host: name, Type: rislive.PeerState})
+		}
+	}
+	return c
 }

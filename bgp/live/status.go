@@ -30,6 +30,25 @@ type Feed struct {
 	Peers []Session
 }
 
+// CollectorFeed is the state of one public route collector followed
+// live: bootstrapped from its archive, then fed by its stream.
+type CollectorFeed struct {
+	Name  string
+	State string // waiting, bootstrapping, catching-up, live, gap, live-without-bootstrap
+	Since time.Time
+	// Files, FilesDone and Bytes follow the archive files of the current
+	// bootstrap or gap fill.
+	Files, FilesDone int
+	Bytes            int64
+	DataTime         time.Time // newest observation sent to the pipeline
+	LastMessage      time.Time // wall time of the last stream message
+	Messages         int64     // stream observations taken
+	Buffered         int64     // stream observations held while the archive catches up
+	BadFiles         int
+	RIB              time.Time // latest RIB dump read
+	Gaps             int
+}
+
 // SessionSource reports BGP sessions; *Speaker implements it.
 type SessionSource interface {
 	Sessions() []Session
@@ -40,6 +59,11 @@ type SessionSource interface {
 type StatusConfig struct {
 	Speaker SessionSource
 	Feeds   []func() Feed
+	// Collectors reports the public collectors followed live.
+	Collectors func() []CollectorFeed
+	// StaleAfter: a live collector without a stream message for this long
+	// is shown as stale (default 2 minutes).
+	StaleAfter time.Duration
 	// Queue reports the length and capacity of the observation queue.
 	Queue func() (n, capacity int)
 	Now   func() time.Time
@@ -57,6 +81,15 @@ type Status struct {
 	peers   []visibility.PeerStat
 	bins    int
 	updated time.Time
+	rates   map[string]rateSample // per collector, for messages per second
+}
+
+// rateSample is a collector's message count at a time, and the rate
+// measured up to it.
+type rateSample struct {
+	at   time.Time
+	n    int64
+	rate float64
 }
 
 // NewStatus returns a Status reading from the sources in cfg.
@@ -64,7 +97,10 @@ func NewStatus(cfg StatusConfig) *Status {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Status{cfg: cfg}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 2 * time.Minute
+	}
+	return &Status{cfg: cfg, rates: map[string]rateSample{}}
 }
 
 // Publish records the pipeline's view at time at: the visibility engine's
@@ -106,6 +142,79 @@ type PeerInfo struct {
 	// Session.IdleUntil); absent when there is none.
 	ResetCount int        `json:"reset_count,omitempty"`
 	IdleUntil  *time.Time `json:"idle_until,omitempty"`
+	// Feed is set on the row of a public collector followed live.
+	Feed *FeedInfo `json:"feed,omitempty"`
+}
+
+// FeedInfo is the state of a collector followed live (GET /v1/peers).
+type FeedInfo struct {
+	State             string     `json:"state"` // waiting, bootstrapping, catching-up, live, gap, stale, live-without-bootstrap
+	Since             *time.Time `json:"since,omitempty"`
+	Files             int        `json:"files"`      // archive files of the current bootstrap or gap fill
+	FilesDone         int        `json:"files_done"` // of them, read
+	Bytes             int64      `json:"bytes"`      // archive bytes read in it
+	DataTime          *time.Time `json:"data_time,omitempty"`
+	LagSeconds        float64    `json:"lag_seconds"` // wall clock minus data time
+	LastMessage       *time.Time `json:"last_message,omitempty"`
+	Messages          int64      `json:"messages"`
+	MessagesPerSecond float64    `json:"messages_per_second"`
+	Buffered          int64      `json:"buffered"`
+	BadFiles          int        `json:"bad_files"`
+	RIB               *time.Time `json:"rib_time,omitempty"`
+	Gaps              int        `json:"gaps"`
+}
+
+// collectorState is a collector's state as shown: a live collector whose
+// stream has been silent for StaleAfter is stale.
+func (s *Status) collectorState(c CollectorFeed, now time.Time) string {
+	if c.State == "live" && !c.LastMessage.IsZero() && now.Sub(c.LastMessage) > s.cfg.StaleAfter {
+		return "stale"
+	}
+	return c.State
+}
+
+// rate returns a collector's stream messages per second, measured over at
+// least 5 s.
+func (s *Status) rate(name string, n int64, now time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rates[name]
+	if !ok {
+		s.rates[name] = rateSample{at: now, n: n}
+		return 0
+	}
+	if d := now.Sub(r.at); d >= 5*time.Second {
+		r = rateSample{at: now, n: n, rate: float64(n-r.n) / d.Seconds()}
+		s.rates[name] = r
+	}
+	return r.rate
+}
+
+// collectorRows returns the rows of the collectors followed live.
+func (s *Status) collectorRows(now time.Time) []PeerInfo {
+	if s.cfg.Collectors == nil {
+		return nil
+	}
+	var out []PeerInfo
+	for _, c := range s.cfg.Collectors() {
+		st := s.collectorState(c, now)
+		fi := &FeedInfo{
+			State: st, Since: tp(c.Since), Files: c.Files, FilesDone: c.FilesDone, Bytes: c.Bytes,
+			DataTime: tp(c.DataTime), LastMessage: tp(c.LastMessage), Messages: c.Messages,
+			MessagesPerSecond: s.rate(c.Name, c.Messages, now), Buffered: c.Buffered, BadFiles: c.BadFiles,
+			RIB: tp(c.RIB), Gaps: c.Gaps,
+		}
+		if !c.DataTime.IsZero() {
+			fi.LagSeconds = max(0, now.Sub(c.DataTime).Seconds())
+		}
+		row := PeerInfo{Source: "ris-live", Collector: c.Name, State: st, Since: tp(c.Since),
+			LastUpdate: tp(c.LastMessage), Updates: c.Messages, Feed: fi}
+		if st == "live" && !c.Since.IsZero() {
+			row.UptimeSeconds = now.Sub(c.Since).Seconds()
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 func tp(t time.Time) *time.Time {
@@ -168,6 +277,7 @@ func (s *Status) List() []PeerInfo {
 			add(fd.Name, x, x.State == "connected" || x.State == "established")
 		}
 	}
+	out = append(out, s.collectorRows(now)...)
 	// Sessions the engine knows without a state report (e.g. RIS Live
 	// peers seen only through UPDATEs).
 	for _, st := range s.peersSnapshot() {

@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/bgp/mrtsource"
+	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/store/storetest"
+	"github.com/bgpwatch/bgpwatch/synth"
+)
+
+// risWorld is a generated RIS-only archive, served over HTTP as the RIS
+// archive publishes it (up to a moving point in time), and its update
+// messages after a time T, streamed in the RIS Live format.
+type risWorld struct {
+	t     *testing.T
+	dir   string
+	truth *synth.Truth
+	split time.Time // T
+
+	published atomic.Int64 // files named before this (unix s) are published
+	archive   *httptest.Server
+	stream    *httptest.Server
+	msgs      [][]byte  // the stream: messages after T
+	times     []float64 // their timestamps
+
+	mu    sync.Mutex
+	conns int
+	// cut, when > 0, closes the stream's first connection after that many
+	// messages; the next connection resumes after a further skip.
+	cut, skip int
+	sent      int // messages written on the last connection
+}
+
+// newRISWorld generates the small scenario with two RIS collectors (no
+// ADD-PATH: RIS Live does not carry path ids) and one RIB dump.
+func newRISWorld(t *testing.T, split time.Time) *risWorld {
+	t.Helper()
+	sc, err := synth.Builtin("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.FirstRIBOnly = true
+	var hs []synth.Happening
+	for _, h := range sc.Happenings {
+		if h.Kind != synth.Truncate && h.Kind != synth.NotMRT && h.Kind != synth.Gap {
+			hs = append(hs, h)
+		}
+	}
+	sc.Happenings = hs
+	for i := range sc.Collectors {
+		c := &sc.Collectors[i]
+		if c.Project != "ris" {
+			c.Name, c.Project = "rrc01", "ris"
+		}
+		for j := range c.Peers {
+			c.Peers[j].AddPath = false
+		}
+	}
+	w := &risWorld{t: t, dir: t.TempDir(), split: split}
+	if w.truth, err = synth.Generate(context.Background(), sc, w.dir, synth.Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	w.published.Store(split.Unix())
+	w.buildStream()
+	w.archive = httptest.NewServer(http.HandlerFunc(w.serveArchive))
+	t.Cleanup(w.archive.Close)
+	w.stream = httptest.NewServer(http.HandlerFunc(w.serveStream))
+	t.Cleanup(w.stream.Close)
+	return w
+}
+
+var updatesNameRE = regexp.MustCompile(`^(bview|updates)\.(\d{8}\.\d{4})\.gz$`)
+
+// fileTime returns the time in an archive file's name.
+func fileTime(name string) (time.Time, bool) {
+	m := updatesNameRE.FindStringSubmatch(name)
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102.1504", m[2])
+	return t, err == nil
+}
+
+// buildStream reads every updates file's observations at or after T and
+// writes them as RIS Live messages: per collector in file order (as the
+// collector sends them), the collectors merged by time.
+func (w *risWorld) buildStream() {
+	type msg struct {
+		t time.Time
+		b []byte
+	}
+	per := map[string][]msg{}
+	err := filepath.WalkDir(w.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "updates.") {
+			return err
+		}
+		coll := filepath.Base(filepath.Dir(filepath.Dir(p)))
+		src, err := mrtsource.Open(p, mrtsource.Options{Collector: coll})
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		for {
+			o, err := src.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			if o.Time.Before(w.split) {
+				continue
+			}
+			per[coll] = append(per[coll], msg{t: o.Time, b: risMessage(&o)})
+		}
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	names := make([]string, 0, len(per))
+	for n := range per {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	heads := make([]int, len(names))
+	for {
+		best := -1
+		for i, n := range names {
+			if heads[i] < len(per[n]) && (best < 0 || per[n][heads[i]].t.Before(per[names[best]][heads[best]].t)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		m := per[names[best]][heads[best]]
+		heads[best]++
+		w.msgs = append(w.msgs, m.b)
+		w.times = append(w.times, float64(m.t.UnixNano())/1e9)
+	}
+	if len(w.msgs) == 0 {
+		w.t.Fatal("no messages after T")
+	}
+}
+
+// risMessage renders one observation as RIS Live would send it.
+func risMessage(o *bgpwatch.Observation) []byte {
+	data := map[string]any{
+		"timestamp": float64(o.Time.UnixNano()) / 1e9,
+		"peer":      o.Peer.Addr.String(),
+		"peer_asn":  o.Peer.ASN.String(),
+		"id":        "x",
+		"host":      o.Peer.Collector + ".ripe.net",
+		"type":      "UPDATE",
+	}
+	switch o.Kind {
+	case bgpwatch.Announce:
+		path := []any{}
+		if o.Origin != 0 {
+			path = append(path, uint32(o.Peer.ASN))
+			if o.Origin != o.Peer.ASN {
+				path = append(path, uint32(o.Origin))
+			}
+		}
+		data["path"] = path
+		data["origin"] = "igp"
+		data["announcements"] = []any{map[string]any{"next_hop": o.Peer.Addr.String(), "prefixes": []string{o.Prefix.String()}}}
+	case bgpwatch.Withdraw:
+		data["path"] = []any{}
+		data["withdrawals"] = []string{o.Prefix.String()}
+	case bgpwatch.PeerDown:
+		data["type"] = "RIS_PEER_STATE"
+		data["state"] = "down"
+	default:
+		panic("unexpected observation kind " + o.Kind.String())
+	}
+	b, err := json.Marshal(map[string]any{"type": "ris_message", "data": data})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// serveArchive serves the generated files published so far, with
+// directory index pages listing them.
+func (w *risWorld) serveArchive(rw http.ResponseWriter, r *http.Request) {
+	rel := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	local := filepath.Join(w.dir, filepath.FromSlash(rel))
+	st, err := os.Stat(local)
+	if err != nil {
+		http.NotFound(rw, r)
+		return
+	}
+	pub := time.Unix(w.published.Load(), 0)
+	if st.IsDir() {
+		ents, _ := os.ReadDir(local)
+		var b strings.Builder
+		b.WriteString("<html><body>\n")
+		for _, e := range ents {
+			if t, ok := fileTime(e.Name()); ok && t.Before(pub) {
+				fmt.Fprintf(&b, "<a href=\"%s\">%s</a>\n", e.Name(), e.Name())
+			}
+		}
+		b.WriteString("</body></html>\n")
+		rw.Header().Set("Content-Type", "text/html")
+		io.WriteString(rw, b.String())
+		return
+	}
+	if t, ok := fileTime(st.Name()); !ok || !t.Before(pub) {
+		http.NotFound(rw, r)
+		return
+	}
+	http.ServeFile(rw, r, local)
+}
+
+// serveStream is a RIS-Live-compatible websocket: it answers pings and
+// sends the messages after T as fast as the client reads them. When the
+// client has subscribed, the archive publishes the next updates file (as
+// RIS does some minutes late).
+func (w *risWorld) serveStream(rw http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(rw, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	ctx := r.Context()
+	w.mu.Lock()
+	w.conns++
+	conn := w.conns
+	from, upto := 0, len(w.msgs)
+	if w.cut > 0 {
+		if conn == 1 {
+			upto = w.cut
+		} else {
+			from = w.cut + w.skip
+		}
+	}
+	w.mu.Unlock()
+	// The subscription comes first; pings are answered while streaming.
+	if _, _, err := c.Read(ctx); err != nil {
+		return
+	}
+	go func() {
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if strings.Contains(string(b), `"ping"`) {
+				c.Write(ctx, websocket.MessageText, []byte(`{"type":"pong"}`))
+			}
+		}
+	}()
+	// The archive catches up with the stream's start a little later.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		first := time.Unix(0, int64(w.times[from]*1e9))
+		if p := first.Truncate(5 * time.Minute).Add(5 * time.Minute); p.Unix() > w.published.Load() {
+			w.published.Store(p.Unix())
+		}
+	}()
+	for i := from; i < upto; i++ {
+		if err := c.Write(ctx, websocket.MessageText, w.msgs[i]); err != nil {
+			return
+		}
+		w.mu.Lock()
+		w.sent = i + 1
+		w.mu.Unlock()
+	}
+	if upto < len(w.msgs) {
+		c.Close(websocket.StatusGoingAway, "cut")
+		return
+	}
+	<-ctx.Done()
+}
+
+// replayDB replays the whole archive into a new database.
+func (w *risWorld) replayDB() *store.DB {
+	w.t.Helper()
+	db := storetest.New(w.t)
+	args := []string{"replay", "--db", db.Pool().Config().ConnString()}
+	for _, f := range w.truth.RIRFiles {
+		args = append(args, "--delegations", filepath.Join(w.dir, f))
+	}
+	args = append(args, "--asn-info", filepath.Join(w.dir, w.truth.ASNInfo), w.dir)
+	var stderr lockedBuffer
+	if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr); code != exitOK {
+		w.t.Fatalf("replay exited %d: %s", code, stderr.String())
+	}
+	return db
+}
+
+// config writes serve's configuration file for following the world.
+func (w *risWorld) config(cache string) string {
+	var b strings.Builder
+	b.WriteString("tick: 50ms\nlateness: 10s\n")
+	b.WriteString("delegations:\n")
+	for _, f := range w.truth.RIRFiles {
+		fmt.Fprintf(&b, "  - %s\n", filepath.Join(w.dir, f))
+	}
+	fmt.Fprintf(&b, "asn_info: %s\n", filepath.Join(w.dir, w.truth.ASNInfo))
+	fmt.Fprintf(&b, "ris_live:\n  url: ws%s/v1/ws/\n  collectors: [rrc00, rrc01]\n  archive_url: %s\n  cache_dir: %s\n",
+		strings.TrimPrefix(w.stream.URL, "http"), w.archive.URL, cache)
+	b.WriteString("  archive_poll: 100ms\n  first_wait: 10s\n  read_timeout: 3s\n")
+	p := filepath.Join(w.t.TempDir(), "serve.yaml")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// lastTime is the data time of the stream's last message.
+func (w *risWorld) lastTime() time.Time {
+	return time.Unix(0, int64(w.times[len(w.times)-1]*1e9)).UTC()
+}
+
+// compared dumps the series, the full-feed counts and the events (without
+// what differs by source: ids, the source, notices) of bins before end.
+func compared(t *testing.T, db *store.DB, end time.Time) string {
+	t.Helper()
+	e := end.UTC().Format(time.RFC3339)
+	return storetest.Dump(t, db,
+		`SELECT country, bin, visible_prefixes, visible_slash24, visible_v6_prefixes, asns FROM country_series WHERE bin < '`+e+`' ORDER BY 1, 2`,
+		`SELECT asn, bin, visible_prefixes, visible_slash24, visible_v6_prefixes FROM asn_series WHERE bin < '`+e+`' ORDER BY 1, 2`,
+		`SELECT bin, full_feed FROM bin_feeds WHERE bin < '`+e+`' ORDER BY 1`,
+		`SELECT scope, country, asn, access, started_at, ended_at, baseline_slash24, min_slash24, drop_ratio, withdrawn_prefixes
+		   FROM events WHERE started_at < '`+e+`' ORDER BY 1, 2, 3, 5`,
+		`SELECT e.scope, e.asn, e.started_at, a.asn, a.baseline_slash24, a.min_slash24
+		   FROM event_asns a JOIN events e ON e.id = a.event_id ORDER BY 1, 2, 3, 4`,
+		`SELECT e.scope, e.asn, e.started_at, p.prefix, p.origin_asn, p.withdrawn_at
+		   FROM event_prefixes p JOIN events e ON e.id = p.event_id ORDER BY 1, 2, 3, 4`,
+	)
+}
+
+// waitBins waits until db holds the country series up to bin last.
+func waitBins(t *testing.T, db *store.DB, last time.Time, s *served) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var n int
+		if err := db.Pool().QueryRow(context.Background(),
+			`SELECT count(*) FROM bin_feeds WHERE bin >= $1`, last).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			_, peers := s.get(t, "/v1/peers")
+			t.Fatalf("no bin at %s within 2 minutes; peers: %s\nlog:\n%s", last, peers, tail(s.stderr.String(), 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// TestServeRISLiveEqualsReplay follows two RIS collectors live from a
+// local RIS archive (published up to T, then the next file once the
+// stream starts) and a local RIS Live stream of the messages after T: the
+// bootstrap (bview, updates files), the hand-off to the stream and the
+// stream must leave bin for bin the same series, full-feed counts and
+// events as a replay of the whole archive.
+func TestServeRISLiveEqualsReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates, replays and follows a scenario")
+	}
+	split := time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC)
+	w := newRISWorld(t, split)
+	began := time.Now()
+	want := w.replayDB()
+	t.Logf("replayed in %v; %d stream messages after %s", time.Since(began).Round(time.Millisecond), len(w.msgs), split)
+
+	db := storetest.New(t)
+	began = time.Now()
+	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--config", w.config(t.TempDir()), "--webhooks=false", "--web=false")
+	// Bins close when the stream is 10 s (the lateness) past their end.
+	last := w.lastTime().Add(-10 * time.Second).Truncate(bgpwatch.BinStep).Add(-bgpwatch.BinStep)
+	waitBins(t, db, last, s)
+	t.Logf("followed up to %s in %v", last, time.Since(began).Round(time.Millisecond))
+
+	code, body := s.get(t, "/v1/peers")
+	if code != 200 {
+		t.Fatalf("peers: %d %s", code, body)
+	}
+	var v struct {
+		Peers []struct {
+			Source    string `json:"source"`
+			Collector string `json:"collector"`
+			State     string `json:"state"`
+			Feed      *struct {
+				State    string `json:"state"`
+				Messages int64  `json:"messages"`
+			} `json:"feed"`
+		} `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	rows := v.Peers
+	var live []string
+	for _, r := range rows {
+		if r.Feed != nil {
+			live = append(live, r.Collector+":"+r.Feed.State)
+		}
+		if r.Source == "ris-live" && r.Collector != "ris-live" && !slices.Contains([]string{"rrc00", "rrc01"}, r.Collector) {
+			t.Errorf("row of collector %q: RIS Live's host must be named as the archive names it", r.Collector)
+		}
+	}
+	if !slices.Equal(live, []string{"rrc00:live", "rrc01:live"}) {
+		t.Errorf("collector feeds: %v, want rrc00 and rrc01 live", live)
+	}
+	s.cancel()
+	if code := <-s.done; code != exitOK {
+		t.Fatalf("serve exited %d: %s", code, tail(s.stderr.String(), 30))
+	}
+
+	end := last.Add(bgpwatch.BinStep)
+	got, exp := compared(t, db, end), compared(t, want, end)
+	if got != exp {
+		t.Fatalf("live differs from replay: %s", storetest.FirstDiff(exp, got))
+	}
+	var events int
+	if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events WHERE started_at >= $1`, split).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if events == 0 {
+		t.Errorf("no event after T: the comparison proves little")
+	}
+	t.Logf("%d lines compared, %d events after T", strings.Count(got, "\n"), events)
+}
