@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -108,6 +109,7 @@ type Collector struct {
 	lastMsg time.Time // data time of the newest stream observation taken
 	gapFrom time.Time // data time up to which the stream was complete before a cut
 	cut     bool      // a cut happened; the next message starts the gap fill
+	cutAt   int       // index in buf of the first message after the cut
 }
 
 // New returns a collector source sending to sink.
@@ -185,17 +187,9 @@ func (c *Collector) Disconnected() {
 	if !c.cut && !c.lastMsg.IsZero() {
 		c.cut = true
 		c.gapFrom = c.lastMsg
+		c.cutAt = len(c.buf)
 	}
 	c.mu.Unlock()
-}
-
-// take removes and returns the buffered stream observations.
-func (c *Collector) take() []bgpwatch.Observation {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := c.buf
-	c.buf = nil
-	return b
 }
 
 // firstBuffered returns the time of the first buffered stream observation.
@@ -237,7 +231,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		if err := c.readFiles(ctx, []fetch.Item{rib}, time.Time{}, time.Time{}); err != nil {
 			return err
 		}
-		if err := c.catchUp(ctx, rib.Time, first, StateCatchingUp); err != nil {
+		if err := c.catchUp(ctx, rib.Time, rib.Time, first, StateCatchingUp); err != nil {
 			return err
 		}
 	}
@@ -268,11 +262,14 @@ func (c *Collector) waitFirst(ctx context.Context) (time.Time, bool) {
 // the archive are sent up to and including upTo's second: the stream's
 // messages of that second are a suffix of the archive's, and applying a
 // suffix of route changes again changes nothing.
-func (c *Collector) catchUp(ctx context.Context, from, upTo time.Time, state string) error {
-	c.setState(state, "from", from, "to", upTo)
+//
+// Files are read from the one named fileFrom, their observations from
+// obsFrom on.
+func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Time, state string) error {
+	c.setState(state, "from", obsFrom, "to", upTo)
 	every := fetch.UpdatesEvery(c.cfg.Name)
 	cutoff := upTo.Truncate(time.Second).Add(time.Second)
-	next := from // first file time still to read
+	next := fileFrom // first file time still to read
 	began := c.cfg.Now()
 	for {
 		items, err := fetch.PublishedUpdates(ctx, c.cfg.Archive, c.cfg.Name, next, upTo)
@@ -289,7 +286,7 @@ func (c *Collector) catchUp(ctx context.Context, from, upTo time.Time, state str
 			}
 		}
 		if len(todo) > 0 {
-			if err := c.readFiles(ctx, todo, from, cutoff); err != nil {
+			if err := c.readFiles(ctx, todo, obsFrom, cutoff); err != nil {
 				return err
 			}
 			next = todo[len(todo)-1].Time.Add(every)
@@ -420,33 +417,49 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 	defer poll.Stop()
 	var sent []bgpwatch.Observation // stream observations since the last RIB dump, for a resync
 	for {
+		// The stream's messages, split at a cut: those before it are
+		// sent; those after it wait until the archive has filled the gap.
 		c.mu.Lock()
-		cut, gapFrom := c.cut, c.gapFrom
-		c.mu.Unlock()
-		if b := c.take(); len(b) > 0 {
-			if cut {
-				// The first message after a reconnect: fill the gap from the
-				// archive first, holding the stream meanwhile.
-				c.mu.Lock()
-				c.buf = append(b, c.buf...)
+		b := c.buf
+		c.buf = nil
+		var post []bgpwatch.Observation
+		gapFrom := c.gapFrom
+		if c.cut {
+			if at := min(c.cutAt, len(b)); at < len(b) {
+				post, b = b[at:], b[:at]
+				c.buf = post
 				c.cut = false
 				c.st.Gaps++
 				c.st.GapFrom = gapFrom
-				c.mu.Unlock()
-				c.sink.SetLive(false)
-				if err := c.catchUp(ctx, gapFrom.Truncate(fetch.UpdatesEvery(c.cfg.Name)), b[0].Time, StateGap); err != nil {
-					return err
-				}
-				c.sink.SetLive(true)
-				c.setState(StateLive)
-				continue
+			} else {
+				c.cutAt = 0
 			}
+		}
+		c.mu.Unlock()
+		if len(b) > 0 {
 			if err := c.send(ctx, b); err != nil {
 				return err
 			}
-			if !c.cfg.NoResync {
-				sent = append(sent, b...)
+			if !c.cfg.NoResync && !rib.IsZero() {
+				sent = keepRecent(append(sent, b...))
 			}
+		}
+		if len(post) > 0 {
+			// Fill the gap from the archive, holding the stream meanwhile:
+			// from the second of the last message before the cut (the
+			// stream had a prefix of that second's messages, and applying
+			// the whole second after a prefix of it changes nothing) to
+			// the first message after it.
+			c.sink.SetLive(false)
+			err := c.catchUp(ctx, gapFrom.Truncate(fetch.UpdatesEvery(c.cfg.Name)), gapFrom.Truncate(time.Second), post[0].Time, StateGap)
+			if err != nil {
+				return err
+			}
+			c.sink.SetLive(true)
+			c.setState(StateLive)
+			continue
+		}
+		if len(b) > 0 {
 			continue
 		}
 		select {
@@ -474,6 +487,20 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// keepRecent drops the observations older than a RIB dump period before
+// the newest: a resync only sends again those after its dump.
+func keepRecent(sent []bgpwatch.Observation) []bgpwatch.Observation {
+	if len(sent) == 0 {
+		return sent
+	}
+	old := sent[len(sent)-1].Time.Add(-9 * time.Hour)
+	i := sort.Search(len(sent), func(i int) bool { return !sent[i].Time.Before(old) })
+	if i > len(sent)/2 {
+		return append(sent[:0:0], sent[i:]...)
+	}
+	return sent
 }
 
 // send forwards stream observations.

@@ -38,6 +38,8 @@ type Hub struct {
 	ctx     context.Context
 	wg      sync.WaitGroup
 
+	cuts chan struct{} // Disconnected was called
+
 	mu      sync.Mutex
 	colls   map[string]*Collector
 	ignored atomic.Int64
@@ -55,7 +57,7 @@ func NewHub(cfg HubConfig, newFeed func(name string) Sink) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{cfg: cfg, newFeed: newFeed, log: log, colls: map[string]*Collector{}}
+	return &Hub{cfg: cfg, newFeed: newFeed, log: log, colls: map[string]*Collector{}, cuts: make(chan struct{}, 1)}
 }
 
 // Run starts the configured collectors and routes the stream's
@@ -81,27 +83,42 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 		}()
 	}
 	groups := map[string][]bgpwatch.Observation{}
+	// drain routes what is waiting on in, at most max observations.
+	drain := func(max int) {
+		for n := 0; n < max; n++ {
+			select {
+			case o := <-in:
+				groups[o.Peer.Collector] = append(groups[o.Peer.Collector], o)
+				continue
+			default:
+			}
+			break
+		}
+		for name, obs := range groups {
+			if c := h.route(name); c != nil {
+				c.Stream(obs)
+			} else {
+				h.ignored.Add(int64(len(obs)))
+			}
+			delete(groups, name)
+		}
+	}
 	for {
 		select {
 		case o := <-in:
 			groups[o.Peer.Collector] = append(groups[o.Peer.Collector], o)
-		drain:
-			for n := 0; n < 4096; n++ {
-				select {
-				case o := <-in:
-					groups[o.Peer.Collector] = append(groups[o.Peer.Collector], o)
-				default:
-					break drain
-				}
+			drain(4096)
+		case <-h.cuts:
+			// The client sends a connection's messages before it reports
+			// the connection's end: take them all before the cut.
+			for len(in) > 0 {
+				drain(4096)
 			}
-			for name, obs := range groups {
-				if c := h.route(name); c != nil {
-					c.Stream(obs)
-				} else {
-					h.ignored.Add(int64(len(obs)))
-				}
-				delete(groups, name)
+			h.mu.Lock()
+			for _, c := range h.colls {
+				c.Disconnected()
 			}
+			h.mu.Unlock()
 		case <-ctx.Done():
 			h.wg.Wait()
 			return ctx.Err()
@@ -143,12 +160,12 @@ func (h *Hub) collector(name string) *Collector {
 	return c
 }
 
-// Disconnected tells every collector that the stream was cut.
+// Disconnected tells every collector that the stream was cut, once the
+// messages received before the cut have been routed.
 func (h *Hub) Disconnected() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, c := range h.colls {
-		c.Disconnected()
+	select {
+	case h.cuts <- struct{}{}:
+	default:
 	}
 }
 

@@ -383,30 +383,37 @@ func tail(s string, n int) string {
 	return strings.Join(l, "\n")
 }
 
-// TestServeRISLiveEqualsReplay follows two RIS collectors live from a
-// local RIS archive (published up to T, then the next file once the
-// stream starts) and a local RIS Live stream of the messages after T: the
-// bootstrap (bview, updates files), the hand-off to the stream and the
-// stream must leave bin for bin the same series, full-feed counts and
-// events as a replay of the whole archive.
-func TestServeRISLiveEqualsReplay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("generates, replays and follows a scenario")
-	}
-	split := time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC)
-	w := newRISWorld(t, split)
-	began := time.Now()
-	want := w.replayDB()
-	t.Logf("replayed in %v; %d stream messages after %s", time.Since(began).Round(time.Millisecond), len(w.msgs), split)
+// reset starts the world over for a new serve: the archive published up
+// to T, the stream's connections counted from 0.
+func (w *risWorld) reset(cut, skip int) {
+	w.published.Store(w.split.Unix())
+	w.mu.Lock()
+	w.conns, w.cut, w.skip, w.sent = 0, cut, skip, 0
+	w.mu.Unlock()
+}
 
-	db := storetest.New(t)
-	began = time.Now()
+// follow runs serve against the world until the bins up to the stream's
+// end are stored, checks /v1/peers, stops serve and returns its database
+// and the end of the bins to compare.
+func (w *risWorld) follow(t *testing.T, db *store.DB) time.Time {
+	t.Helper()
+	began := time.Now()
 	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--config", w.config(t.TempDir()), "--webhooks=false", "--web=false")
 	// Bins close when the stream is 10 s (the lateness) past their end.
 	last := w.lastTime().Add(-10 * time.Second).Truncate(bgpwatch.BinStep).Add(-bgpwatch.BinStep)
 	waitBins(t, db, last, s)
 	t.Logf("followed up to %s in %v", last, time.Since(began).Round(time.Millisecond))
+	w.checkPeers(t, s)
+	s.cancel()
+	if code := <-s.done; code != exitOK {
+		t.Fatalf("serve exited %d: %s", code, tail(s.stderr.String(), 30))
+	}
+	return last.Add(bgpwatch.BinStep)
+}
 
+// checkPeers checks the collector rows of /v1/peers.
+func (w *risWorld) checkPeers(t *testing.T, s *served) {
+	t.Helper()
 	code, body := s.get(t, "/v1/peers")
 	if code != 200 {
 		t.Fatalf("peers: %d %s", code, body)
@@ -419,41 +426,89 @@ func TestServeRISLiveEqualsReplay(t *testing.T) {
 			Feed      *struct {
 				State    string `json:"state"`
 				Messages int64  `json:"messages"`
+				Gaps     int    `json:"gaps"`
 			} `json:"feed"`
 		} `json:"peers"`
 	}
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
 		t.Fatal(err)
 	}
-	rows := v.Peers
-	var live []string
-	for _, r := range rows {
+	var feeds []string
+	w.mu.Lock()
+	wantGaps := 0
+	if w.cut > 0 {
+		wantGaps = 1
+	}
+	w.mu.Unlock()
+	for _, r := range v.Peers {
 		if r.Feed != nil {
-			live = append(live, r.Collector+":"+r.Feed.State)
+			feeds = append(feeds, fmt.Sprintf("%s:%s:%d", r.Collector, r.Feed.State, r.Feed.Gaps))
 		}
 		if r.Source == "ris-live" && r.Collector != "ris-live" && !slices.Contains([]string{"rrc00", "rrc01"}, r.Collector) {
 			t.Errorf("row of collector %q: RIS Live's host must be named as the archive names it", r.Collector)
 		}
 	}
-	if !slices.Equal(live, []string{"rrc00:live", "rrc01:live"}) {
-		t.Errorf("collector feeds: %v, want rrc00 and rrc01 live", live)
+	want := []string{fmt.Sprintf("rrc00:live:%d", wantGaps), fmt.Sprintf("rrc01:live:%d", wantGaps)}
+	if !slices.Equal(feeds, want) {
+		t.Errorf("collector feeds (name:state:gaps): %v, want %v", feeds, want)
 	}
-	s.cancel()
-	if code := <-s.done; code != exitOK {
-		t.Fatalf("serve exited %d: %s", code, tail(s.stderr.String(), 30))
+}
+
+// TestServeRISLiveEqualsReplay follows two RIS collectors live from a
+// local RIS archive (published up to T, then up to the stream's first
+// message once it starts, as RIS publishes some minutes late) and a local
+// RIS Live stream of the messages after T: the bootstrap (bview, updates
+// files), the hand-off to the stream and the stream must leave bin for bin
+// the same series, full-feed counts and events as a replay of the whole
+// archive. The same holds when the stream is cut in the middle and the
+// messages sent until the reconnection are lost: the gap is filled from
+// the archive once published.
+func TestServeRISLiveEqualsReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates, replays and follows a scenario")
+	}
+	split := time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC)
+	w := newRISWorld(t, split)
+	began := time.Now()
+	want := w.replayDB()
+	t.Logf("replayed in %v; %d stream messages after %s", time.Since(began).Round(time.Millisecond), len(w.msgs), split)
+	// The cut: at the first message of 06:00, when AS12298 withdraws its
+	// prefixes; the stream loses the messages of the next minute.
+	at := func(t time.Time) int {
+		return sort.Search(len(w.times), func(i int) bool { return w.times[i] >= float64(t.Unix()) })
+	}
+	cutAt := time.Date(2024, 1, 2, 6, 0, 0, 0, time.UTC)
+	cut, skip := at(cutAt), at(cutAt.Add(time.Minute))-at(cutAt)
+	if skip < 50 {
+		t.Fatalf("only %d messages in the minute lost: the cut proves little", skip)
 	}
 
-	end := last.Add(bgpwatch.BinStep)
-	got, exp := compared(t, db, end), compared(t, want, end)
-	if got != exp {
-		t.Fatalf("live differs from replay: %s", storetest.FirstDiff(exp, got))
+	for _, tc := range []struct {
+		name      string
+		cut, skip int
+	}{
+		{"straight", 0, 0},
+		{"disconnect", cut, skip},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w.reset(tc.cut, tc.skip)
+			db := storetest.New(t)
+			end := w.follow(t, db)
+			got, exp := compared(t, db, end), compared(t, want, end)
+			if got != exp {
+				t.Fatalf("live differs from replay: %s", storetest.FirstDiff(exp, got))
+			}
+			var events int
+			if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events WHERE started_at >= $1`, split).Scan(&events); err != nil {
+				t.Fatal(err)
+			}
+			if events == 0 {
+				t.Errorf("no event after T: the comparison proves little")
+			}
+			w.mu.Lock()
+			conns := w.conns
+			w.mu.Unlock()
+			t.Logf("%d lines compared, %d events after T, %d stream connections, %d messages lost", strings.Count(got, "\n"), events, conns, tc.skip)
+		})
 	}
-	var events int
-	if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events WHERE started_at >= $1`, split).Scan(&events); err != nil {
-		t.Fatal(err)
-	}
-	if events == 0 {
-		t.Errorf("no event after T: the comparison proves little")
-	}
-	t.Logf("%d lines compared, %d events after T", strings.Count(got, "\n"), events)
 }
