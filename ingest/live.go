@@ -204,38 +204,42 @@ func (f *Feed) Done() {
 	f.mu.Unlock()
 }
 
-// promise returns how far the feed's data is complete at wall time now;
-// ok is false when the feed holds nothing back.
-func (f *Feed) promise(now time.Time, cfg *LiveConfig) (time.Time, bool) {
+// promise returns how far the feed's data is complete at wall time now,
+// for a feed whose queue is empty; ok is false when the feed holds nothing
+// back, silent when it is a live feed that has delivered nothing for
+// SilentAfter (then t is its data clock run on with the wall clock, less
+// SilentAfter). An archive (a feed not live) promises only what its source
+// said: files are not strictly in time order, so the next observation is
+// waited for, as a replay reads it before going on.
+func (f *Feed) promise(now time.Time, cfg *LiveConfig) (t time.Time, ok, silent bool) {
 	if f.wall {
-		return now, true
+		return now, true, false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.done {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
-	t := f.through
-	if f.live && !f.newest.IsZero() {
+	t = f.through
+	if !f.live {
+		return t, true, false
+	}
+	if !f.newest.IsZero() {
 		if n := f.newest.Add(-cfg.Lateness); n.After(t) {
 			t = n
 		}
 	}
-	if f.queued.Load() >= int64(cfg.MaxQueued) && f.newest.After(t) {
-		t = f.newest // it cannot send more until the queue drains
-	}
-	if f.live {
-		if idle := now.Sub(f.arrival); idle > cfg.SilentAfter {
-			base := f.newest
-			if base.IsZero() {
-				base = f.arrival
-			}
-			if e := base.Add(idle - cfg.SilentAfter); e.After(t) {
-				t = e
-			}
+	if idle := now.Sub(f.arrival); idle > cfg.SilentAfter {
+		base := f.newest
+		if base.IsZero() {
+			base = f.arrival
 		}
+		if e := base.Add(idle - cfg.SilentAfter); e.After(t) {
+			t = e
+		}
+		return t, true, true
 	}
-	return t, true
+	return t, true, false
 }
 
 // feedItem is one Send.
@@ -442,55 +446,71 @@ func (r *Live) take(it feedItem) {
 	if it.through.After(f.through) {
 		f.through = it.through
 	}
-	if !f.live && newest.After(f.through) {
-		// An archive is read in order: what it sent is complete.
-		f.through = newest
-	}
 	f.arrival = r.now()
 	f.mu.Unlock()
 }
 
-// watermark computes the time every feed has delivered up to.
-func (r *Live) watermark(now time.Time) time.Time {
-	r.mu.Lock()
-	feeds := r.feeds
-	r.mu.Unlock()
-	var w time.Time
-	any := false
+// watermark computes the time every feed has delivered up to: the head
+// of a feed with observations waiting (the merge takes them in time order
+// across feeds, as Replay does), the promise of one without. Silent live
+// feeds do not count while another feed does: a collector whose stream
+// stopped must not hold the others' bins (its tables stay as they were: no
+// withdrawal is invented for it). When every feed is silent, the
+// watermark runs on with the wall clock from the most advanced one.
+func (r *Live) watermark(feeds []*Feed, now time.Time) time.Time {
+	var w, ws time.Time
+	active, silent := false, false
 	for _, f := range feeds {
-		t, ok := f.promise(now, &r.cfg)
-		if !ok {
-			continue
+		var t time.Time
+		ok, quiet := true, false
+		if f.head < len(f.q) {
+			t = f.q[f.head].Time
+		} else {
+			t, ok, quiet = f.promise(now, &r.cfg)
 		}
-		if !any || t.Before(w) {
-			w = t
+		switch {
+		case !ok:
+		case quiet:
+			if !silent || t.After(ws) {
+				ws = t
+			}
+			silent = true
+		default:
+			if !active || t.Before(w) {
+				w = t
+			}
+			active = true
 		}
-		any = true
 	}
-	if !any {
-		return now
+	switch {
+	case active:
+		return w
+	case silent:
+		return ws
 	}
-	return w
+	return now
 }
 
 // release applies, in time order across feeds, every queued observation
 // up to the watermark.
 func (r *Live) release(observe func(*bgpwatch.Observation)) {
-	w := r.watermark(r.now())
 	r.mu.Lock()
-	if w.After(r.wm) {
-		r.wm = w
-	}
-	w = r.wm
 	feeds := r.feeds
 	r.mu.Unlock()
-	if w.IsZero() {
-		return
-	}
+	now := r.now()
 	for {
-		// The feed with the earliest head, and the runner-up's head.
-		var first *Feed
-		var second *Feed
+		w := r.watermark(feeds, now)
+		r.mu.Lock()
+		if w.After(r.wm) {
+			r.wm = w
+		}
+		w = r.wm
+		r.mu.Unlock()
+		if w.IsZero() {
+			return
+		}
+		// The feed with the earliest head, and the runner-up.
+		var first, second *Feed
 		for _, f := range feeds {
 			if f.head >= len(f.q) {
 				continue
@@ -503,8 +523,11 @@ func (r *Live) release(observe func(*bgpwatch.Observation)) {
 			}
 		}
 		if first == nil || first.q[first.head].Time.After(w) {
-			break
+			return
 		}
+		// Drain it while it stays the earliest (its head may go back in
+		// time: an observation older than the last one applied counts in
+		// the open bin, as in a replay).
 		n := 0
 		for first.head < len(first.q) {
 			o := &first.q[first.head]

@@ -55,8 +55,11 @@ type Config struct {
 	// Resync re-reads every new RIB dump (default true through New).
 	NoResync bool
 	// Now is the wall clock (default time.Now).
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// Present is how far to bootstrap a collector that sends nothing
+	// within FirstWait (default Now; a Hub gives the stream's newest time).
+	Present func() time.Time
+	Logger  *slog.Logger
 }
 
 // State names.
@@ -125,6 +128,9 @@ func New(cfg Config, sink Sink) *Collector {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Present == nil {
+		cfg.Present = cfg.Now
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -213,8 +219,8 @@ func (c *Collector) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	if !ok {
-		first = c.cfg.Now()
-		c.log.Info("no stream message yet: bootstrapping up to the wall clock", "wait", c.cfg.FirstWait)
+		first = c.cfg.Present()
+		c.log.Info("no stream message yet: bootstrapping up to the stream's present", "wait", c.cfg.FirstWait, "present", first)
 	}
 	rib, err := fetch.LatestRIB(ctx, c.cfg.Archive, c.cfg.Name, first)
 	if err != nil {

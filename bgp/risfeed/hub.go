@@ -43,6 +43,16 @@ type Hub struct {
 	mu      sync.Mutex
 	colls   map[string]*Collector
 	ignored atomic.Int64
+	latest  atomic.Int64 // newest data time in the stream (unix ns)
+}
+
+// present is the stream's newest data time, or the wall clock before any
+// message: how far a collector silent at the start is bootstrapped.
+func (h *Hub) present() time.Time {
+	if n := h.latest.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return h.cfg.Now()
 }
 
 // NewHub returns a hub that asks newFeed for each collector's sink.
@@ -95,6 +105,9 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 			break
 		}
 		for name, obs := range groups {
+			if t := obs[len(obs)-1].Time.UnixNano(); t > h.latest.Load() {
+				h.latest.Store(t)
+			}
 			if c := h.route(name); c != nil {
 				c.Stream(obs)
 			} else {
@@ -147,7 +160,7 @@ func (h *Hub) collector(name string) *Collector {
 	}
 	c := New(Config{
 		Name: name, Archive: h.cfg.Archive, Poll: h.cfg.Poll, FirstWait: h.cfg.FirstWait,
-		MaxWait: h.cfg.MaxWait, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Logger: h.log,
+		MaxWait: h.cfg.MaxWait, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Present: h.present, Logger: h.log,
 	}, h.newFeed(name))
 	h.colls[name] = c
 	h.wg.Add(1)

@@ -250,7 +250,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 	}
 	obs := make(chan bgpwatch.Observation, size)
 	sctx, cancel := context.WithCancel(ctx)
-	sc := live.StatusConfig{Queue: func() (int, int) { return len(obs), cap(obs) }}
+	sc := live.StatusConfig{Queue: func() (int, int) { return len(obs), cap(obs) }, StaleAfter: f.SilentAfter}
 
 	var sp *live.Speaker
 	if f.BGP != nil && len(f.BGP.Neighbors) > 0 {

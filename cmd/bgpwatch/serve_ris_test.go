@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,13 +46,21 @@ type risWorld struct {
 	stream    *httptest.Server
 	msgs      [][]byte  // the stream: messages after T
 	times     []float64 // their timestamps
+	colls     []string  // their collectors
 
 	mu    sync.Mutex
 	conns int
 	// cut, when > 0, closes the stream's first connection after that many
 	// messages; the next connection resumes after a further skip.
 	cut, skip int
-	sent      int // messages written on the last connection
+	// resume: a later connection starts skip messages after the last one
+	// written (the stream goes on while serve is down).
+	resume bool
+	// mute stops the stream of that collector from muteFrom on.
+	mute     string
+	muteFrom float64
+	sent     int    // messages written so far
+	extra    string // more configuration lines
 }
 
 // newRISWorld generates the small scenario with two RIS collectors (no
@@ -62,6 +72,7 @@ func newRISWorld(t *testing.T, split time.Time) *risWorld {
 		t.Fatal(err)
 	}
 	sc.FirstRIBOnly = true
+	sc.End = time.Date(2024, 1, 2, 9, 30, 0, 0, time.UTC) // the event is over by 08:00
 	var hs []synth.Happening
 	for _, h := range sc.Happenings {
 		if h.Kind != synth.Truncate && h.Kind != synth.NotMRT && h.Kind != synth.Gap {
@@ -110,6 +121,7 @@ func (w *risWorld) buildStream() {
 	type msg struct {
 		t time.Time
 		b []byte
+		c string
 	}
 	per := map[string][]msg{}
 	err := filepath.WalkDir(w.dir, func(p string, d fs.DirEntry, err error) error {
@@ -133,7 +145,7 @@ func (w *risWorld) buildStream() {
 			if o.Time.Before(w.split) {
 				continue
 			}
-			per[coll] = append(per[coll], msg{t: o.Time, b: risMessage(&o)})
+			per[coll] = append(per[coll], msg{t: o.Time, b: risMessage(&o), c: coll})
 		}
 	})
 	if err != nil {
@@ -159,6 +171,7 @@ func (w *risWorld) buildStream() {
 		heads[best]++
 		w.msgs = append(w.msgs, m.b)
 		w.times = append(w.times, float64(m.t.UnixNano())/1e9)
+		w.colls = append(w.colls, m.c)
 	}
 	if len(w.msgs) == 0 {
 		w.t.Fatal("no messages after T")
@@ -236,9 +249,8 @@ func (w *risWorld) serveArchive(rw http.ResponseWriter, r *http.Request) {
 }
 
 // serveStream is a RIS-Live-compatible websocket: it answers pings and
-// sends the messages after T as fast as the client reads them. When the
-// client has subscribed, the archive publishes the next updates file (as
-// RIS does some minutes late).
+// sends the messages after T as fast as the client reads them. The
+// archive publishes each updates file once the stream has passed its end.
 func (w *risWorld) serveStream(rw http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(rw, r, nil)
 	if err != nil {
@@ -257,6 +269,10 @@ func (w *risWorld) serveStream(rw http.ResponseWriter, r *http.Request) {
 			from = w.cut + w.skip
 		}
 	}
+	if w.resume && conn > 1 {
+		from = min(w.sent+w.skip, len(w.msgs)-1)
+	}
+	mute, muteFrom := w.mute, w.muteFrom
 	w.mu.Unlock()
 	// The subscription comes first; pings are answered while streaming.
 	if _, _, err := c.Read(ctx); err != nil {
@@ -273,22 +289,30 @@ func (w *risWorld) serveStream(rw http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	// The archive catches up with the stream's start a little later.
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		first := time.Unix(0, int64(w.times[from]*1e9))
-		if p := first.Truncate(5 * time.Minute).Add(5 * time.Minute); p.Unix() > w.published.Load() {
+	pace := time.Duration(0)
+	if w.resume && conn == 1 {
+		pace = time.Millisecond // slow enough to be killed midway
+	}
+	for i := from; i < upto; i++ {
+		// RIS publishes an updates file once its five minutes are over.
+		if p := time.Unix(0, int64(w.times[i]*1e9)).Truncate(5 * time.Minute); p.Unix() > w.published.Load() {
 			w.published.Store(p.Unix())
 		}
-	}()
-	for i := from; i < upto; i++ {
+		if w.colls[i] == mute && w.times[i] >= muteFrom {
+			continue
+		}
 		if err := c.Write(ctx, websocket.MessageText, w.msgs[i]); err != nil {
 			return
 		}
 		w.mu.Lock()
 		w.sent = i + 1
 		w.mu.Unlock()
+		if pace > 0 {
+			time.Sleep(pace)
+		}
 	}
+	// At the end of the stream, the last file is published too.
+	w.published.Store(time.Unix(0, int64(w.times[len(w.times)-1]*1e9)).Truncate(5 * time.Minute).Add(5 * time.Minute).Unix())
 	if upto < len(w.msgs) {
 		c.Close(websocket.StatusGoingAway, "cut")
 		return
@@ -324,6 +348,7 @@ func (w *risWorld) config(cache string) string {
 	fmt.Fprintf(&b, "ris_live:\n  url: ws%s/v1/ws/\n  collectors: [rrc00, rrc01]\n  archive_url: %s\n  cache_dir: %s\n",
 		strings.TrimPrefix(w.stream.URL, "http"), w.archive.URL, cache)
 	b.WriteString("  archive_poll: 100ms\n  first_wait: 10s\n  read_timeout: 3s\n")
+	b.WriteString(w.extra)
 	p := filepath.Join(w.t.TempDir(), "serve.yaml")
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 		w.t.Fatal(err)
@@ -389,16 +414,17 @@ func (w *risWorld) reset(cut, skip int) {
 	w.published.Store(w.split.Unix())
 	w.mu.Lock()
 	w.conns, w.cut, w.skip, w.sent = 0, cut, skip, 0
+	w.resume, w.mute, w.muteFrom, w.extra = false, "", 0, ""
 	w.mu.Unlock()
 }
 
 // follow runs serve against the world until the bins up to the stream's
 // end are stored, checks /v1/peers, stops serve and returns its database
 // and the end of the bins to compare.
-func (w *risWorld) follow(t *testing.T, db *store.DB) time.Time {
+func (w *risWorld) follow(t *testing.T, db *store.DB, cache string) time.Time {
 	t.Helper()
 	began := time.Now()
-	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--config", w.config(t.TempDir()), "--webhooks=false", "--web=false")
+	s := startServe(t, "--db", db.Pool().Config().ConnString(), "--config", w.config(cache), "--webhooks=false", "--web=false")
 	// Bins close when the stream is 10 s (the lateness) past their end.
 	last := w.lastTime().Add(-10 * time.Second).Truncate(bgpwatch.BinStep).Add(-bgpwatch.BinStep)
 	waitBins(t, db, last, s)
@@ -439,6 +465,7 @@ func (w *risWorld) checkPeers(t *testing.T, s *served) {
 	if w.cut > 0 {
 		wantGaps = 1
 	}
+	mute := w.mute
 	w.mu.Unlock()
 	for _, r := range v.Peers {
 		if r.Feed != nil {
@@ -449,6 +476,13 @@ func (w *risWorld) checkPeers(t *testing.T, s *served) {
 		}
 	}
 	want := []string{fmt.Sprintf("rrc00:live:%d", wantGaps), fmt.Sprintf("rrc01:live:%d", wantGaps)}
+	if mute == "rrc01" {
+		// The stream is over: rrc00 is stale by now too, or live.
+		want[1] = "rrc01:stale:0"
+		if len(feeds) > 0 && feeds[0] == "rrc00:stale:0" {
+			want[0] = feeds[0]
+		}
+	}
 	if !slices.Equal(feeds, want) {
 		t.Errorf("collector feeds (name:state:gaps): %v, want %v", feeds, want)
 	}
@@ -483,6 +517,68 @@ func TestServeRISLiveEqualsReplay(t *testing.T) {
 		t.Fatalf("only %d messages in the minute lost: the cut proves little", skip)
 	}
 
+	t.Run("kill -9 and restart", func(t *testing.T) {
+		w.reset(0, 0)
+		w.mu.Lock()
+		w.resume, w.skip = true, 100 // lost while serve is down
+		w.mu.Unlock()
+		db := storetest.New(t)
+		cache := t.TempDir()
+		args, _ := json.Marshal([]string{"serve", "--listen", "127.0.0.1:0", "--db", db.Pool().Config().ConnString(),
+			"--config", w.config(cache), "--webhooks=false", "--web=false"})
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "BGPWATCH_REPLAY_CHILD="+string(args))
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Killed once the event's bins are being written.
+		mid := time.Date(2024, 1, 2, 6, 30, 0, 0, time.UTC)
+		killed := false
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var n int
+			if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM bin_feeds WHERE bin >= $1`, mid).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				cmd.Process.Signal(syscall.SIGKILL)
+				killed = true
+				break
+			}
+		}
+		err := cmd.Wait()
+		if !killed {
+			t.Fatalf("serve not killed (%v): %s", err, tail(stderr.String(), 30))
+		}
+		w.mu.Lock()
+		sent := w.sent
+		w.mu.Unlock()
+		end := w.follow(t, db, cache)
+		got, exp := compared(t, db, end), compared(t, want, end)
+		if got != exp {
+			t.Fatalf("live after kill -9 and restart differs from replay: %s", storetest.FirstDiff(exp, got))
+		}
+		t.Logf("killed after %d of %d stream messages; %d lines compared", sent, len(w.msgs), strings.Count(got, "\n"))
+	})
+
+	t.Run("silent collector", func(t *testing.T) {
+		// rrc01's stream stops at 05:00, before AS12298's withdrawal: it
+		// goes stale, the bins go on without it, and it raises no event.
+		w.reset(0, 0)
+		w.mu.Lock()
+		w.mute, w.muteFrom = "rrc01", float64(split.Add(2*time.Hour).Unix())
+		w.extra = "silent_after: 1s\n"
+		w.mu.Unlock()
+		db := storetest.New(t)
+		end := w.follow(t, db, t.TempDir())
+		q := `SELECT scope, country, asn FROM events WHERE started_at < '` + end.Format(time.RFC3339) + `' ORDER BY 1, 2, 3`
+		got, exp := storetest.Dump(t, db, q), storetest.Dump(t, want, q)
+		if got != exp {
+			t.Errorf("events with a silent collector:\n%s\nwant those of the replay:\n%s", got, exp)
+		}
+	})
+
 	for _, tc := range []struct {
 		name      string
 		cut, skip int
@@ -493,7 +589,7 @@ func TestServeRISLiveEqualsReplay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w.reset(tc.cut, tc.skip)
 			db := storetest.New(t)
-			end := w.follow(t, db)
+			end := w.follow(t, db, t.TempDir())
 			got, exp := compared(t, db, end), compared(t, want, end)
 			if got != exp {
 				t.Fatalf("live differs from replay: %s", storetest.FirstDiff(exp, got))
