@@ -34,7 +34,7 @@ type Feed struct {
 // live: bootstrapped from its archive, then fed by its stream.
 type CollectorFeed struct {
 	Name  string
-	State string // waiting, bootstrapping, catching-up, live, gap, live-without-bootstrap
+	State string // waiting, bootstrapping, catching-up, live, gap, stale, live-without-bootstrap
 	Since time.Time
 	// Files, FilesDone and Bytes follow the archive files of the current
 	// bootstrap or gap fill.
@@ -45,6 +45,7 @@ type CollectorFeed struct {
 	Messages         int64     // stream observations taken
 	Buffered         int64     // stream observations held while the archive catches up
 	BadFiles         int
+	BadMessages      int64     // malformed stream messages (of the whole stream)
 	RIB              time.Time // latest RIB dump read
 	Gaps             int
 }
@@ -61,9 +62,6 @@ type StatusConfig struct {
 	Feeds   []func() Feed
 	// Collectors reports the public collectors followed live.
 	Collectors func() []CollectorFeed
-	// StaleAfter: a live collector without a stream message for this long
-	// is shown as stale (default 2 minutes).
-	StaleAfter time.Duration
 	// Queue reports the length and capacity of the observation queue.
 	Queue func() (n, capacity int)
 	Now   func() time.Time
@@ -96,9 +94,6 @@ type rateSample struct {
 func NewStatus(cfg StatusConfig) *Status {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.StaleAfter <= 0 {
-		cfg.StaleAfter = 2 * time.Minute
 	}
 	return &Status{cfg: cfg, rates: map[string]rateSample{}}
 }
@@ -160,17 +155,9 @@ type FeedInfo struct {
 	MessagesPerSecond float64    `json:"messages_per_second"`
 	Buffered          int64      `json:"buffered"`
 	BadFiles          int        `json:"bad_files"`
+	BadMessages       int64      `json:"bad_messages,omitempty"`
 	RIB               *time.Time `json:"rib_time,omitempty"`
 	Gaps              int        `json:"gaps"`
-}
-
-// collectorState is a collector's state as shown: a live collector whose
-// stream has been silent for StaleAfter is stale.
-func (s *Status) collectorState(c CollectorFeed, now time.Time) string {
-	if c.State == "live" && !c.LastMessage.IsZero() && now.Sub(c.LastMessage) > s.cfg.StaleAfter {
-		return "stale"
-	}
-	return c.State
 }
 
 // rate returns a collector's stream messages per second, measured over at
@@ -197,11 +184,11 @@ func (s *Status) collectorRows(now time.Time) []PeerInfo {
 	}
 	var out []PeerInfo
 	for _, c := range s.cfg.Collectors() {
-		st := s.collectorState(c, now)
+		st := c.State
 		fi := &FeedInfo{
 			State: st, Since: tp(c.Since), Files: c.Files, FilesDone: c.FilesDone, Bytes: c.Bytes,
 			DataTime: tp(c.DataTime), LastMessage: tp(c.LastMessage), Messages: c.Messages,
-			MessagesPerSecond: s.rate(c.Name, c.Messages, now), Buffered: c.Buffered, BadFiles: c.BadFiles,
+			MessagesPerSecond: s.rate(c.Name, c.Messages, now), Buffered: c.Buffered, BadFiles: c.BadFiles, BadMessages: c.BadMessages,
 			RIB: tp(c.RIB), Gaps: c.Gaps,
 		}
 		if !c.DataTime.IsZero() {
@@ -340,12 +327,36 @@ var (
 		"Observations waiting for the live pipeline.", nil, nil)
 	descLag = prometheus.NewDesc("bgpwatch_live_max_route_lag_seconds",
 		"Largest delay between gobgp receiving a route and bgpwatch taking it.", nil, nil)
+
+	collLabels    = []string{"collector"}
+	descCollState = prometheus.NewDesc("bgpwatch_live_collector_state",
+		"1 for the state a followed collector is in (waiting, bootstrapping, catching-up, live, gap, stale, live-without-bootstrap).",
+		[]string{"collector", "state"}, nil)
+	descCollSince = prometheus.NewDesc("bgpwatch_live_collector_state_since_timestamp_seconds",
+		"When the collector entered its state (Unix time).", collLabels, nil)
+	descCollLag = prometheus.NewDesc("bgpwatch_live_collector_lag_seconds",
+		"Wall clock minus the time of the collector's newest observation passed to the pipeline.", collLabels, nil)
+	descCollMsgs = prometheus.NewDesc("bgpwatch_live_collector_messages_total",
+		"Stream observations received for the collector.", collLabels, nil)
+	descCollBuffered = prometheus.NewDesc("bgpwatch_live_collector_buffered",
+		"Stream observations held while the collector's archive catches up.", collLabels, nil)
+	descCollFiles = prometheus.NewDesc("bgpwatch_live_collector_archive_files",
+		"Archive files of the collector's current bootstrap, catch-up or gap fill.", collLabels, nil)
+	descCollFilesDone = prometheus.NewDesc("bgpwatch_live_collector_archive_files_done",
+		"Of them, read.", collLabels, nil)
+	descCollBytes = prometheus.NewDesc("bgpwatch_live_collector_archive_bytes",
+		"Archive bytes read in the current bootstrap, catch-up or gap fill.", collLabels, nil)
+	descCollGaps = prometheus.NewDesc("bgpwatch_live_collector_gaps_total",
+		"Stream interruptions of the collector filled from the archive.", collLabels, nil)
+	descCollBadFiles = prometheus.NewDesc("bgpwatch_live_collector_bad_files_total",
+		"Archive files of the collector missing or unreadable.", collLabels, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (s *Status) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUpdates, descObs, descEstablished, descSessionUp, descPrefixes,
-		descFeedUp, descFeedAge, descFeedReconnects, descQueue, descLag} {
+		descFeedUp, descFeedAge, descFeedReconnects, descQueue, descLag, descCollState, descCollSince, descCollLag,
+		descCollMsgs, descCollBuffered, descCollFiles, descCollFilesDone, descCollBytes, descCollGaps, descCollBadFiles} {
 		ch <- d
 	}
 }
@@ -378,6 +389,25 @@ func (s *Status) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFeedReconnects, prometheus.CounterValue, float64(fd.Reconnects), fd.Name)
 		if !fd.LastMessage.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descFeedAge, prometheus.GaugeValue, now.Sub(fd.LastMessage).Seconds(), fd.Name)
+		}
+	}
+	if s.cfg.Collectors != nil {
+		for _, c := range s.cfg.Collectors() {
+			n := c.Name
+			ch <- prometheus.MustNewConstMetric(descCollState, prometheus.GaugeValue, 1, n, c.State)
+			if !c.Since.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descCollSince, prometheus.GaugeValue, float64(c.Since.UnixNano())/1e9, n)
+			}
+			if !c.DataTime.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descCollLag, prometheus.GaugeValue, max(0, now.Sub(c.DataTime).Seconds()), n)
+			}
+			ch <- prometheus.MustNewConstMetric(descCollMsgs, prometheus.CounterValue, float64(c.Messages), n)
+			ch <- prometheus.MustNewConstMetric(descCollBuffered, prometheus.GaugeValue, float64(c.Buffered), n)
+			ch <- prometheus.MustNewConstMetric(descCollFiles, prometheus.GaugeValue, float64(c.Files), n)
+			ch <- prometheus.MustNewConstMetric(descCollFilesDone, prometheus.GaugeValue, float64(c.FilesDone), n)
+			ch <- prometheus.MustNewConstMetric(descCollBytes, prometheus.GaugeValue, float64(c.Bytes), n)
+			ch <- prometheus.MustNewConstMetric(descCollGaps, prometheus.CounterValue, float64(c.Gaps), n)
+			ch <- prometheus.MustNewConstMetric(descCollBadFiles, prometheus.CounterValue, float64(c.BadFiles), n)
 		}
 	}
 	if s.cfg.Queue != nil {

@@ -52,7 +52,10 @@ type Config struct {
 	// it (RIS publishes updates files every 5 minutes, some minutes late);
 	// past it the collector goes on with a gap (default 30 min).
 	MaxWait time.Duration
-	// Resync re-reads every new RIB dump (default true through New).
+	// StaleAfter: a live collector without a stream message for this long
+	// is stale (default 2 minutes).
+	StaleAfter time.Duration
+	// NoResync stops re-reading every new RIB dump.
 	NoResync bool
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
@@ -125,6 +128,9 @@ func New(cfg Config, sink Sink) *Collector {
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 30 * time.Minute
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 2 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -421,6 +427,8 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 	}
 	poll := time.NewTicker(c.cfg.Poll)
 	defer poll.Stop()
+	stale := time.NewTicker(min(max(c.cfg.StaleAfter/4, 100*time.Millisecond), 15*time.Second))
+	defer stale.Stop()
 	var sent []bgpwatch.Observation // stream observations since the last RIB dump, for a resync
 	for {
 		// The stream's messages, split at a cut: those before it are
@@ -466,10 +474,18 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 			continue
 		}
 		if len(b) > 0 {
+			if c.Status().State == StateStale {
+				c.setState(StateLive)
+			}
 			continue
 		}
 		select {
 		case <-c.wake:
+		case <-stale.C:
+			st := c.Status()
+			if st.State == StateLive && !st.LastMessage.IsZero() && c.cfg.Now().Sub(st.LastMessage) > c.cfg.StaleAfter {
+				c.setState(StateStale, "silent_for", c.cfg.Now().Sub(st.LastMessage).Round(time.Second))
+			}
 		case <-poll.C:
 			if c.cfg.NoResync || rib.IsZero() {
 				continue

@@ -20,13 +20,14 @@ type HubConfig struct {
 	Collectors []string
 	// Archive, Poll, FirstWait, MaxWait, NoResync, Now and Logger are
 	// passed to every Collector.
-	Archive   fetch.Options
-	Poll      time.Duration
-	FirstWait time.Duration
-	MaxWait   time.Duration
-	NoResync  bool
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Archive    fetch.Options
+	Poll       time.Duration
+	FirstWait  time.Duration
+	MaxWait    time.Duration
+	StaleAfter time.Duration
+	NoResync   bool
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Hub splits one RIS Live stream into its collectors and runs each as a
@@ -160,7 +161,7 @@ func (h *Hub) collector(name string) *Collector {
 	}
 	c := New(Config{
 		Name: name, Archive: h.cfg.Archive, Poll: h.cfg.Poll, FirstWait: h.cfg.FirstWait,
-		MaxWait: h.cfg.MaxWait, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Present: h.present, Logger: h.log,
+		MaxWait: h.cfg.MaxWait, StaleAfter: h.cfg.StaleAfter, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Present: h.present, Logger: h.log,
 	}, h.newFeed(name))
 	h.colls[name] = c
 	h.wg.Add(1)

@@ -250,7 +250,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 	}
 	obs := make(chan bgpwatch.Observation, size)
 	sctx, cancel := context.WithCancel(ctx)
-	sc := live.StatusConfig{Queue: func() (int, int) { return len(obs), cap(obs) }, StaleAfter: f.SilentAfter}
+	sc := live.StatusConfig{Queue: func() (int, int) { return len(obs), cap(obs) }}
 
 	var sp *live.Speaker
 	if f.BGP != nil && len(f.BGP.Neighbors) > 0 {
@@ -276,24 +276,26 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 	})
 	var wg sync.WaitGroup
 	if f.RISLive.Enabled {
+		var c *rislive.Client
 		rc := f.RISConfig()
 		rc.Logger = log.With("source", "ris-live")
 		ris := make(chan bgpwatch.Observation, 4096)
 		if len(f.RISLive.Collectors) > 0 {
 			// Each collector bootstrapped from the archive, then its stream.
 			hc := risfeed.HubConfig{
-				Archive:   fetch.Options{RISURL: f.RISLive.ArchiveURL, CacheDir: f.RISLive.CacheDir, UserAgent: "bgpwatch/" + version},
-				Poll:      f.RISLive.ArchivePoll,
-				FirstWait: f.RISLive.FirstWait,
-				MaxWait:   f.RISLive.ArchiveMaxWait,
-				Logger:    log.With("source", "ris-archive"),
+				Archive:    fetch.Options{RISURL: f.RISLive.ArchiveURL, CacheDir: f.RISLive.CacheDir, UserAgent: "bgpwatch/" + version},
+				Poll:       f.RISLive.ArchivePoll,
+				FirstWait:  f.RISLive.FirstWait,
+				MaxWait:    f.RISLive.ArchiveMaxWait,
+				StaleAfter: f.SilentAfter,
+				Logger:     log.With("source", "ris-archive"),
 			}
 			if !f.RISLive.FollowsAll() {
 				hc.Collectors = f.RISLive.Collectors
 			}
 			hub := risfeed.NewHub(hc, func(name string) risfeed.Sink { return runner.AddFeed(name) })
 			rc.OnDisconnect = hub.Disconnected
-			sc.Collectors = func() []live.CollectorFeed { return collectorFeeds(hub.Status()) }
+			sc.Collectors = func() []live.CollectorFeed { return collectorFeeds(hub.Status(), c.State().BadMessages) }
 			wg.Go(func() { hub.Run(sctx, ris) })
 		} else {
 			// RIS Live carries the collectors' own timestamps: a data-time feed.
@@ -301,7 +303,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 			feed.SetLive(true)
 			wg.Go(func() { feed.Pump(sctx, ris) })
 		}
-		c := rislive.New(rc)
+		c = rislive.New(rc)
 		sc.Feeds = append(sc.Feeds, func() live.Feed { return risFeed(c.State()) })
 		wg.Go(func() { c.Run(sctx, ris) })
 	}
@@ -341,13 +343,13 @@ func risFeed(s rislive.State) live.Feed {
 }
 
 // collectorFeeds adapts the RIS collectors' states to the status page.
-func collectorFeeds(sts []risfeed.Status) []live.CollectorFeed {
+func collectorFeeds(sts []risfeed.Status, badMessages int64) []live.CollectorFeed {
 	out := make([]live.CollectorFeed, len(sts))
 	for i, s := range sts {
 		out[i] = live.CollectorFeed{
 			Name: s.Name, State: s.State, Since: s.Since, Files: s.Files, FilesDone: s.FilesDone, Bytes: s.Bytes,
 			DataTime: s.DataTime, LastMessage: s.LastMessage, Messages: s.Messages, Buffered: s.Buffered,
-			BadFiles: s.BadFiles, RIB: s.RIB, Gaps: s.Gaps,
+			BadFiles: s.BadFiles, BadMessages: badMessages, RIB: s.RIB, Gaps: s.Gaps,
 		}
 	}
 	return out

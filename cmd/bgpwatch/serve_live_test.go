@@ -606,6 +606,10 @@ func checkPeersSchema(t *testing.T, s *served) {
 	if code != 200 || json.Unmarshal([]byte(b), &out) != nil || len(out.Peers) == 0 {
 		t.Fatalf("peers: %d %s", code, b)
 	}
+	feedSchema, ok := spec.Components.Schemas["CollectorFeed"]
+	if !ok {
+		t.Fatal("openapi.json has no CollectorFeed schema")
+	}
 	for i, p := range out.Peers {
 		for k := range p {
 			if _, ok := schema.Properties[k]; !ok {
@@ -615,6 +619,22 @@ func checkPeersSchema(t *testing.T, s *served) {
 		for _, k := range schema.Required {
 			if _, ok := p[k]; !ok {
 				t.Errorf("peers[%d] lacks required %s: %s", i, k, b)
+			}
+		}
+		if raw, ok := p["feed"]; ok {
+			var feed map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &feed); err != nil {
+				t.Fatalf("peers[%d].feed: %v", i, err)
+			}
+			for k := range feed {
+				if _, ok := feedSchema.Properties[k]; !ok {
+					t.Errorf("peers[%d].feed.%s is not in the CollectorFeed schema", i, k)
+				}
+			}
+			for _, k := range feedSchema.Required {
+				if _, ok := feed[k]; !ok {
+					t.Errorf("peers[%d].feed lacks required %s: %s", i, k, raw)
+				}
 			}
 		}
 	}

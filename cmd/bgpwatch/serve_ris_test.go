@@ -430,6 +430,17 @@ func (w *risWorld) follow(t *testing.T, db *store.DB, cache string) time.Time {
 	waitBins(t, db, last, s)
 	t.Logf("followed up to %s in %v", last, time.Since(began).Round(time.Millisecond))
 	w.checkPeers(t, s)
+	checkPeersSchema(t, s)
+	for _, m := range []string{`bgpwatch_live_collector_state{collector="rrc00",state="`, `bgpwatch_live_collector_messages_total{collector="rrc01"}`,
+		`bgpwatch_live_collector_lag_seconds{collector="rrc00"}`, `bgpwatch_live_collector_archive_files_done{collector="rrc01"}`} {
+		if _, b := s.get(t, "/metrics"); !strings.Contains(b, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	if l := s.stderr.String(); strings.Count(l, `msg="collector live" component=live source=ris-archive collector=rrc00`) == 0 ||
+		strings.Count(l, `msg="collector bootstrapping" component=live source=ris-archive collector=rrc00`) != 1 {
+		t.Errorf("the log must say each collector's state once per change:\n%s", tail(l, 30))
+	}
 	s.cancel()
 	if code := <-s.done; code != exitOK {
 		t.Fatalf("serve exited %d: %s", code, tail(s.stderr.String(), 30))
