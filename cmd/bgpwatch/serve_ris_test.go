@@ -72,10 +72,12 @@ func newRISWorld(t *testing.T, split time.Time) *risWorld {
 		t.Fatal(err)
 	}
 	sc.FirstRIBOnly = true
-	sc.End = time.Date(2024, 1, 2, 9, 30, 0, 0, time.UTC) // the event is over by 08:00
+	// Nine hours of history before T are enough for the detector (it needs
+	// two), and keep the bootstrap short; the event is over by 08:00.
+	sc.Start, sc.End = time.Date(2024, 1, 1, 18, 0, 0, 0, time.UTC), time.Date(2024, 1, 2, 9, 30, 0, 0, time.UTC)
 	var hs []synth.Happening
 	for _, h := range sc.Happenings {
-		if h.Kind != synth.Truncate && h.Kind != synth.NotMRT && h.Kind != synth.Gap {
+		if h.Kind != synth.Truncate && h.Kind != synth.NotMRT && h.Kind != synth.Gap && !h.At.Before(time.Date(2024, 1, 1, 18, 0, 0, 0, time.UTC)) {
 			hs = append(hs, h)
 		}
 	}
