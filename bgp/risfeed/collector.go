@@ -57,6 +57,10 @@ type Config struct {
 	StaleAfter time.Duration
 	// NoResync stops re-reading every new RIB dump.
 	NoResync bool
+	// ResyncKeep is how long the stream's observations are kept for a
+	// resync, which sends again those after the updates files published
+	// by then (default 20 min; RIS publishes some minutes late).
+	ResyncKeep time.Duration
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
 	// Present is how far to bootstrap a collector that sends nothing
@@ -131,6 +135,9 @@ func New(cfg Config, sink Sink) *Collector {
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 2 * time.Minute
+	}
+	if cfg.ResyncKeep <= 0 {
+		cfg.ResyncKeep = 20 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -455,7 +462,7 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 				return err
 			}
 			if !c.cfg.NoResync && !rib.IsZero() {
-				sent = keepRecent(append(sent, b...))
+				sent = keepRecent(append(sent, b...), c.cfg.ResyncKeep)
 			}
 		}
 		if len(post) > 0 {
@@ -494,30 +501,25 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 			if err != nil || !nr.Time.After(rib) {
 				continue
 			}
-			if err := c.resync(ctx, nr, sent); err != nil {
+			done, err := c.resync(ctx, nr, sent)
+			if err != nil {
 				return err
 			}
-			rib = nr.Time
-			kept := sent[:0]
-			for _, o := range sent {
-				if o.Time.After(rib) {
-					kept = append(kept, o)
-				}
+			if done {
+				rib = nr.Time
 			}
-			sent = kept
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
 
-// keepRecent drops the observations older than a RIB dump period before
-// the newest: a resync only sends again those after its dump.
-func keepRecent(sent []bgpwatch.Observation) []bgpwatch.Observation {
+// keepRecent drops the observations older than keep before the newest.
+func keepRecent(sent []bgpwatch.Observation, keep time.Duration) []bgpwatch.Observation {
 	if len(sent) == 0 {
 		return sent
 	}
-	old := sent[len(sent)-1].Time.Add(-9 * time.Hour)
+	old := sent[len(sent)-1].Time.Add(-keep)
 	i := sort.Search(len(sent), func(i int) bool { return !sent[i].Time.Before(old) })
 	if i > len(sent)/2 {
 		return append(sent[:0:0], sent[i:]...)
@@ -535,28 +537,44 @@ func (c *Collector) send(ctx context.Context, b []bgpwatch.Observation) error {
 	return c.sink.Send(ctx, b, time.Time{})
 }
 
-// resync reads a new RIB dump and then sends again the stream's
-// observations after its time: the dump replaces every table of the
-// collector's peers (routes it lacks are dropped, as in a replay), and the
-// changes since bring them back up to date.
-func (c *Collector) resync(ctx context.Context, rib fetch.Item, sent []bgpwatch.Observation) error {
-	c.log.Info("new RIB dump: re-synchronising the collector's peers", "rib", rib.URL)
+// resync reads a new RIB dump, the updates files published since, and
+// then sends again the stream's observations after what those files
+// cover: the dump replaces every table of the collector's peers (routes it
+// lacks are dropped, as in a replay), and the changes since bring them
+// back up to date. It does nothing (false) while the files do not reach
+// the oldest stream observation kept: a later poll tries again.
+func (c *Collector) resync(ctx context.Context, rib fetch.Item, sent []bgpwatch.Observation) (bool, error) {
+	items, err := fetch.PublishedUpdates(ctx, c.cfg.Archive, c.cfg.Name, rib.Time, c.cfg.Now())
+	if err != nil {
+		return false, nil
+	}
+	covered := rib.Time
+	if len(items) > 0 {
+		covered = items[len(items)-1].Time.Add(fetch.UpdatesEvery(c.cfg.Name))
+	}
+	if len(sent) > 0 && sent[0].Time.After(covered) {
+		c.log.Debug("new RIB dump: waiting for the updates files to reach the stream kept", "rib", rib.URL, "covered", covered, "kept_from", sent[0].Time)
+		return false, nil
+	}
+	c.log.Info("new RIB dump: re-synchronising the collector's peers", "rib", rib.URL, "updates_files", len(items))
 	c.mu.Lock()
 	c.st.RIB = rib.Time
 	c.mu.Unlock()
-	if err := c.readFiles(ctx, []fetch.Item{rib}, time.Time{}, time.Time{}); err != nil {
-		return err
+	if err := c.readFiles(ctx, append([]fetch.Item{rib}, items...), rib.Time, time.Time{}); err != nil {
+		return false, err
 	}
 	var again []bgpwatch.Observation
 	for _, o := range sent {
-		if !o.Time.Before(rib.Time) {
+		if !o.Time.Before(covered) {
 			again = append(again, o)
 		}
 	}
-	if len(again) == 0 {
-		return nil
+	if len(again) > 0 {
+		if err := c.sink.Send(ctx, again, time.Time{}); err != nil {
+			return false, err
+		}
 	}
-	return c.sink.Send(ctx, again, time.Time{})
+	return true, nil
 }
 
 // String describes the collector's state for logs.

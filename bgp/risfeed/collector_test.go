@@ -162,17 +162,31 @@ func TestCollectorBootstrapAndResync(t *testing.T) {
 	}
 	n := len(got)
 
-	// Later: a stream message at 08:10, then the 08:00 bview is published.
+	// Later: a stream message at 08:20, then the 08:00 bview and the
+	// updates files up to 08:15 are published.
 	later := first
-	later.Time = t0.Add(8*time.Hour + 10*time.Minute)
+	later.Time = t0.Add(8*time.Hour + 20*time.Minute)
 	c.Stream([]bgpwatch.Observation{later})
-	wait("the 08:10 message", func() bool { return len(snk.snapshot()) == n+1 })
-	now.Store(t0.Add(8*time.Hour + 15*time.Minute).UnixNano())
+	wait("the 08:20 message", func() bool { return len(snk.snapshot()) == n+1 })
+	now.Store(t0.Add(8*time.Hour + 25*time.Minute).UnixNano())
 	published.Store(t0.Add(8*time.Hour + 15*time.Minute).Unix())
 	wait("resync", func() bool { return c.Status().RIB.Equal(t0.Add(8 * time.Hour)) })
 	wait("resent", func() bool { o := snk.snapshot(); return len(o) > n+2 && o[len(o)-1] == later })
 	got = snk.snapshot()[n+1:]
-	if got[0].Kind != bgpwatch.TableStart || !got[0].Time.Equal(t0.Add(8*time.Hour)) || got[len(got)-2].Kind != bgpwatch.TableEnd {
-		t.Errorf("resync sent %d observations from %+v to %+v; want the 08:00 bview, then the stream since", len(got), got[0], got[len(got)-2])
+	end, updates := -1, 0
+	for i, o := range got {
+		switch {
+		case o.Kind == bgpwatch.TableEnd:
+			end = i
+		case end >= 0 && i < len(got)-1:
+			updates++
+			if o.Time.Before(t0.Add(8*time.Hour)) || !o.Time.Before(t0.Add(8*time.Hour+15*time.Minute)) {
+				t.Errorf("resync update at %s, want 08:00 to 08:15", o.Time)
+			}
+		}
+	}
+	if got[0].Kind != bgpwatch.TableStart || !got[0].Time.Equal(t0.Add(8*time.Hour)) || end < 0 || updates == 0 {
+		t.Errorf("resync sent %d observations from %+v, table end at %d, %d updates; want the 08:00 bview, the updates files to 08:15, then the stream since",
+			len(got), got[0], end, updates)
 	}
 }
