@@ -62,6 +62,27 @@ func TestLiveFlags(t *testing.T) {
 				t.Errorf("file %+v", lf.file)
 			}
 		}},
+		{name: "collectors", args: []string{"--collectors", "rrc00, RRC21", "--ris-url", "http://127.0.0.1:1/ris", "--cache-dir", dir},
+			check: func(t *testing.T, lf *liveFlags, cfg *serveConfig) {
+				r := lf.file.RISLive
+				if !r.Enabled || !slices.Equal(r.Collectors, []string{"rrc00", "rrc21"}) || r.FollowsAll() ||
+					r.ArchiveURL != "http://127.0.0.1:1/ris" || r.CacheDir != dir {
+					t.Fatalf("ris_live %+v: want enabled, two collectors, the archive and cache given", r)
+				}
+				subs := lf.file.RISConfig().Subscriptions
+				if len(subs) != 4 || subs[0].Host != "rrc00" || subs[3].Host != "rrc21" {
+					t.Errorf("subscriptions %+v: want UPDATE and RIS_PEER_STATE of each collector", subs)
+				}
+			}},
+		{name: "all collectors", args: []string{"--collectors", "ris"},
+			check: func(t *testing.T, lf *liveFlags, cfg *serveConfig) {
+				r := lf.file.RISLive
+				if !r.Enabled || !r.FollowsAll() || r.ArchiveURL != "" || r.CacheDir == "" || lf.file.RISConfig().Subscriptions != nil {
+					t.Fatalf("ris_live %+v: want every collector, default subscriptions", r)
+				}
+			}},
+		{name: "bad collector", args: []string{"--collectors", "route-views2"}, wantErr: "ris_live.collectors[0]"},
+		{name: "bad archive url", args: []string{"--collectors", "rrc00", "--ris-url", "ftp://x"}, wantErr: "ris_live.archive_url"},
 		{name: "neighbor without local asn", args: []string{"--bgp-neighbor", "10.0.0.1,1"}, wantErr: "bgp.asn"},
 		{name: "bad neighbor", args: []string{"--bgp-asn", "1", "--bgp-router-id", "1.2.3.4", "--bgp-neighbor", "10.0.0.1"}, wantErr: "ADDR,ASN"},
 		{name: "missing file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, wantErr: "no such file"},
