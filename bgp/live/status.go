@@ -62,6 +62,10 @@ type StatusConfig struct {
 	Feeds   []func() Feed
 	// Collectors reports the public collectors followed live.
 	Collectors func() []CollectorFeed
+	// Watermark reports the time up to which live ingest has applied
+	// observations (bins before it are closed) and how many came after it
+	// had passed their time (ingest.Live's Watermark and Late).
+	Watermark func() (time.Time, int64)
 	// Queue reports the length and capacity of the observation queue.
 	Queue func() (n, capacity int)
 	Now   func() time.Time
@@ -328,6 +332,11 @@ var (
 	descLag = prometheus.NewDesc("bgpwatch_live_max_route_lag_seconds",
 		"Largest delay between gobgp receiving a route and bgpwatch taking it.", nil, nil)
 
+	descWatermark = prometheus.NewDesc("bgpwatch_live_watermark_timestamp_seconds",
+		"Data time up to which live ingest has applied observations: bins ending before it are closed.", nil, nil)
+	descLate = prometheus.NewDesc("bgpwatch_live_late_observations_total",
+		"Observations that came after the watermark had passed their time (counted in the open bin).", nil, nil)
+
 	collLabels    = []string{"collector"}
 	descCollState = prometheus.NewDesc("bgpwatch_live_collector_state",
 		"1 for the state a followed collector is in (waiting, bootstrapping, catching-up, live, gap, stale, live-without-bootstrap).",
@@ -356,7 +365,7 @@ var (
 func (s *Status) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUpdates, descObs, descEstablished, descSessionUp, descPrefixes,
 		descFeedUp, descFeedAge, descFeedReconnects, descQueue, descLag, descCollState, descCollSince, descCollLag,
-		descCollMsgs, descCollBuffered, descCollFiles, descCollFilesDone, descCollBytes, descCollGaps, descCollBadFiles} {
+		descCollMsgs, descCollBuffered, descCollFiles, descCollFilesDone, descCollBytes, descCollGaps, descCollBadFiles, descWatermark, descLate} {
 		ch <- d
 	}
 }
@@ -390,6 +399,13 @@ func (s *Status) Collect(ch chan<- prometheus.Metric) {
 		if !fd.LastMessage.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descFeedAge, prometheus.GaugeValue, now.Sub(fd.LastMessage).Seconds(), fd.Name)
 		}
+	}
+	if s.cfg.Watermark != nil {
+		wm, late := s.cfg.Watermark()
+		if !wm.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descWatermark, prometheus.GaugeValue, float64(wm.UnixNano())/1e9)
+		}
+		ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(late))
 	}
 	if s.cfg.Collectors != nil {
 		for _, c := range s.cfg.Collectors() {

@@ -307,6 +307,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		sc.Feeds = append(sc.Feeds, func() live.Feed { return risFeed(c.State()) })
 		wg.Go(func() { c.Run(sctx, ris) })
 	}
+	sc.Watermark = func() (time.Time, int64) { return runner.Watermark(), runner.Late() }
 	status = live.NewStatus(sc)
 	if metrics != nil {
 		if err := metrics.Registry().Register(status); err != nil {

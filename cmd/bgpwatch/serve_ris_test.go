@@ -434,7 +434,8 @@ func (w *risWorld) follow(t *testing.T, db *store.DB, cache string) time.Time {
 	w.checkPeers(t, s)
 	checkPeersSchema(t, s)
 	for _, m := range []string{`bgpwatch_live_collector_state{collector="rrc00",state="`, `bgpwatch_live_collector_messages_total{collector="rrc01"}`,
-		`bgpwatch_live_collector_lag_seconds{collector="rrc00"}`, `bgpwatch_live_collector_archive_files_done{collector="rrc01"}`} {
+		`bgpwatch_live_collector_lag_seconds{collector="rrc00"}`, `bgpwatch_live_collector_archive_files_done{collector="rrc01"}`,
+		"bgpwatch_live_watermark_timestamp_seconds 1.7"} {
 		if _, b := s.get(t, "/metrics"); !strings.Contains(b, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
