@@ -57,6 +57,10 @@ type Config struct {
 	StaleAfter time.Duration
 	// NoResync stops re-reading every new RIB dump.
 	NoResync bool
+	// MaxBuffered bounds the stream observations held while the archive
+	// is read (default 1 M, about 120 MB); past it they are dropped and
+	// read from the archive later, as after a disconnect.
+	MaxBuffered int
 	// ResyncKeep is how long the stream's observations are kept for a
 	// resync, which sends again those after the updates files published
 	// by then (default 20 min; RIS publishes some minutes late).
@@ -104,6 +108,9 @@ type Status struct {
 	// open now.
 	Gaps    int
 	GapFrom time.Time
+	// Dropped counts the times the stream buffer was full and dropped
+	// (each then filled from the archive).
+	Dropped int
 }
 
 // Collector is one RIS collector as a live source.
@@ -135,6 +142,9 @@ func New(cfg Config, sink Sink) *Collector {
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 2 * time.Minute
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = 1 << 20
 	}
 	if cfg.ResyncKeep <= 0 {
 		cfg.ResyncKeep = 20 * time.Minute
@@ -186,6 +196,17 @@ func (c *Collector) Stream(obs []bgpwatch.Observation) {
 		return
 	}
 	c.mu.Lock()
+	if len(c.buf)+len(obs) > c.cfg.MaxBuffered && len(c.buf) > 0 {
+		// Held too long (a slow bootstrap, an archive late to fill a gap):
+		// drop what is held and take it from the archive later, as after
+		// a disconnect.
+		if !c.cut || c.cutAt > 0 {
+			c.gapFrom = c.buf[0].Time
+		}
+		c.log.Warn("stream buffer full: what it held will be read from the archive", "observations", len(c.buf), "from", c.gapFrom)
+		c.cut, c.cutAt, c.buf = true, 0, nil
+		c.st.Dropped++
+	}
 	c.buf = append(c.buf, obs...)
 	c.st.Messages += int64(len(obs))
 	c.st.LastMessage = c.cfg.Now()

@@ -190,3 +190,68 @@ func TestCollectorBootstrapAndResync(t *testing.T) {
 			len(got), got[0], end, updates)
 	}
 }
+
+// TestCollectorBufferFull holds a collector's stream in a buffer of two
+// observations while its archive lags: the buffer overflows, and what it
+// held is read from the archive instead, as after a disconnect.
+func TestCollectorBufferFull(t *testing.T) {
+	sc, err := synth.Builtin("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.End = sc.Start.Add(2 * time.Hour)
+	sc.Happenings, sc.Expect = nil, nil
+	sc.Collectors = sc.Collectors[:1]
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := sc.Start
+	var published atomic.Int64
+	published.Store(t0.Add(30 * time.Minute).Unix())
+	srv := archiveServer(t, dir, &published)
+	snk := &sink{}
+	c := New(Config{
+		Name: "rrc00", Archive: fetch.Options{RISURL: srv.URL, CacheDir: t.TempDir()},
+		Poll: 20 * time.Millisecond, FirstWait: 5 * time.Second, MaxBuffered: 2, NoResync: true,
+		Now: func() time.Time { return t0.Add(2 * time.Hour) },
+	}, snk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	peer := bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")}
+	msg := func(at time.Duration, k int) []bgpwatch.Observation {
+		return []bgpwatch.Observation{{Time: t0.Add(at), Kind: bgpwatch.Announce, Peer: peer,
+			Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(k)}), 32), Origin: 64501}}
+	}
+	// Three messages while the archive is published only to 00:30: the
+	// third overflows the buffer.
+	for k, at := range []time.Duration{40 * time.Minute, 41 * time.Minute, 42 * time.Minute} {
+		c.Stream(msg(at, k))
+	}
+	if st := c.Status(); st.Dropped != 1 || st.Buffered != 1 {
+		t.Fatalf("status %+v: want one drop and the last message held", st)
+	}
+	published.Store(t0.Add(time.Hour).Unix())
+	for deadline := time.Now().Add(30 * time.Second); c.Status().State != StateLive || c.Status().Gaps != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %+v: want live after one gap filled", c.Status())
+		}
+	}
+	got := snk.snapshot()
+	if last := got[len(got)-1]; last != msg(42*time.Minute, 2)[0] {
+		t.Fatalf("last observation %+v, want the message held", last)
+	}
+	// The archive's observations up to 00:42 came before it, the dropped
+	// ones' period (from 00:40) included.
+	var from40 int
+	for _, o := range got[:len(got)-1] {
+		if !o.Time.Before(t0.Add(40*time.Minute)) && o.Time.Before(t0.Add(42*time.Minute+time.Second)) {
+			from40++
+		}
+	}
+	if from40 == 0 {
+		t.Errorf("no archive observation between 00:40 and 00:42: the dropped period was not read from the archive")
+	}
+}
