@@ -12,6 +12,8 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +49,13 @@ type File struct {
 	Tick time.Duration `yaml:"tick"`
 	// QueueSize bounds the observations waiting for the pipeline (65536).
 	QueueSize int `yaml:"queue_size"`
+	// Lateness is how far out of time order a feed with the data's own
+	// timestamps (RIS Live) may deliver; a bin closes once every such feed
+	// is Lateness past its end (10s).
+	Lateness time.Duration `yaml:"lateness"`
+	// SilentAfter: a live feed that delivers nothing for this long stops
+	// holding bins back (2m).
+	SilentAfter time.Duration `yaml:"silent_after"`
 
 	// Delegations, ASNInfo and ASNNames are as replay's --delegations,
 	// --asn-info and --asn-names: they give each ASN its country.
@@ -109,6 +118,33 @@ type RISLive struct {
 	URL         string                 `yaml:"url"`
 	ReadTimeout time.Duration          `yaml:"read_timeout"`
 	Filters     []rislive.Subscription `yaml:"filters"`
+	// Collectors are the RIS collectors bootstrapped from the RIS archive
+	// (latest bview, then updates files) before their stream is applied:
+	// names such as rrc00, or "ris" for every collector the stream names.
+	// Empty: the stream alone, with tables that start empty.
+	Collectors []string `yaml:"collectors"`
+	// ArchiveURL is the RIS archive's root (https://data.ris.ripe.net).
+	ArchiveURL string `yaml:"archive_url"`
+	// CacheDir is where archive files are downloaded (as fetch's
+	// --cache-dir).
+	CacheDir string `yaml:"cache_dir"`
+	// ArchivePoll is how often the archive's index is read again while
+	// waiting for a file to be published, and for a new bview (1m).
+	ArchivePoll time.Duration `yaml:"archive_poll"`
+	// FirstWait is how long a collector waits for its first stream
+	// message before bootstrapping up to the wall clock (30s).
+	FirstWait time.Duration `yaml:"first_wait"`
+	// ArchiveMaxWait is how long the stream is held while the archive
+	// lags behind it, at the hand-off or to fill a gap (30m).
+	ArchiveMaxWait time.Duration `yaml:"archive_max_wait"`
+}
+
+// AllCollectors is the Collectors entry meaning every RIS collector.
+const AllCollectors = "ris"
+
+// FollowsAll reports whether every collector of the stream is followed.
+func (r *RISLive) FollowsAll() bool {
+	return slices.Contains(r.Collectors, AllCollectors)
 }
 
 // ByteSize is a number of bytes, written as an integer or with a unit: B,
@@ -211,8 +247,8 @@ func (f *File) Validate(getenv func(string) string) error {
 	if f.BinStep < 0 || (f.BinStep > 0 && f.BinStep < time.Second) {
 		return invalid("bin_step %v: want at least 1s", f.BinStep)
 	}
-	if f.Tick < 0 || f.QueueSize < 0 {
-		return invalid("tick and queue_size must not be negative")
+	if f.Tick < 0 || f.QueueSize < 0 || f.Lateness < 0 || f.SilentAfter < 0 {
+		return invalid("tick, queue_size, lateness and silent_after must not be negative")
 	}
 	if b := f.BGP; b != nil {
 		if b.ASN == 0 {
@@ -264,11 +300,29 @@ func (f *File) Validate(getenv func(string) string) error {
 	if err := f.BMP.validate(getenv); err != nil {
 		return err
 	}
+	for i, c := range f.RISLive.Collectors {
+		c = strings.ToLower(strings.TrimSpace(c))
+		f.RISLive.Collectors[i] = c
+		if c != AllCollectors && !risCollectorRE.MatchString(c) {
+			return invalid("ris_live.collectors[%d] %q: want a RIS collector such as rrc00, or ris for all", i, c)
+		}
+	}
+	if len(f.RISLive.Collectors) > 0 {
+		f.RISLive.Enabled = true
+	}
+	if u := f.RISLive.ArchiveURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return invalid("ris_live.archive_url %q: want http:// or https://", u)
+	}
+	if f.RISLive.ArchivePoll < 0 || f.RISLive.FirstWait < 0 || f.RISLive.ArchiveMaxWait < 0 {
+		return invalid("ris_live.archive_poll, first_wait and archive_max_wait must not be negative")
+	}
 	if err := f.CheckDetection(); err != nil {
 		return err
 	}
 	return nil
 }
+
+var risCollectorRE = regexp.MustCompile(`^rrc\d{2}$`)
 
 // Live reports whether any live source is configured.
 func (f *File) Live() bool {
@@ -338,5 +392,14 @@ func (f *File) SpeakerConfig() live.Config {
 
 // RISConfig returns the RIS Live client's configuration.
 func (f *File) RISConfig() rislive.Config {
-	return rislive.Config{URL: f.RISLive.URL, Subscriptions: f.RISLive.Filters, ReadTimeout: f.RISLive.ReadTimeout}
+	c := rislive.Config{URL: f.RISLive.URL, Subscriptions: f.RISLive.Filters, ReadTimeout: f.RISLive.ReadTimeout}
+	if c.Subscriptions == nil && len(f.RISLive.Collectors) > 0 && !f.RISLive.FollowsAll() {
+		// Only the collectors followed.
+		for _, name := range f.RISLive.Collectors {
+			c.Subscriptions = append(c.Subscriptions,
+				rislive.Subscription{Host: name, Type: rislive.Update},
+				rislive.Subscription{Host: name, Type: rislive.PeerState})
+		}
+	}
+	return c
 }

@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/bgp/live"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 	"github.com/bgpwatch/bgpwatch/visibility"
 )
 
-// liveDriver runs a pipeline under live.Run, as serve does, with the wall
+// liveDriver runs a pipeline under ingest.Live, as serve does, with the wall
 // clock and the ticker replaced: every channel is unbuffered, so
 // observations and ticks reach the pipeline in the order they are sent.
 type liveDriver struct {
@@ -43,12 +42,12 @@ func (w *liveWorld) drive(t *testing.T, db *store.DB, log *slog.Logger) *liveDri
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	go func() {
-		d.done <- live.Run(ctx, d.p, d.in, live.RunConfig{
-			Ticks:  d.ticks,
-			Now:    func() time.Time { return time.Unix(0, d.now.Load()).UTC() },
-			Stats:  func() ingest.Stats { st := d.p.Stats(); d.stats <- st; return st },
-			Logger: log,
-		})
+		d.done <- ingest.NewLive(d.p, ingest.LiveConfig{
+			Ticks:   d.ticks,
+			Now:     func() time.Time { return time.Unix(0, d.now.Load()).UTC() },
+			Publish: func(_ int, st ingest.Stats, _ time.Time) { d.stats <- st },
+			Logger:  log,
+		}).Run(ctx, d.in)
 	}()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -92,7 +91,7 @@ func (d *liveDriver) run(from, to time.Time) ingest.Stats {
 	return st
 }
 
-// stop ends live.Run (which writes what is pending) and returns its error.
+// stop ends ingest.Live (which writes what is pending) and returns its error.
 func (d *liveDriver) stop() error {
 	if d.cancel == nil {
 		return nil
@@ -163,7 +162,7 @@ func TestDBRestartLivePipeline(t *testing.T) {
 		recovery = time.Since(back)
 		d.run(up, end)
 		if err := d.stop(); err != nil {
-			t.Fatalf("live.Run: %v", err)
+			t.Fatalf("ingest.Live: %v", err)
 		}
 		return atDown, before, after, recovery
 	}

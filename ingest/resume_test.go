@@ -92,7 +92,7 @@ func (r *liveRun) sendFrom(peers []bgpwatch.Peer, at time.Time, kind bgpwatch.Ob
 	}
 }
 
-// run advances the wall clock bin by bin to end, as live.Run's ticks do.
+// run advances the wall clock bin by bin to end, as ingest.Live's ticks do.
 func (r *liveRun) run(from, end time.Time) {
 	r.t.Helper()
 	for t := from; !t.After(end); t = t.Add(bgpwatch.BinStep) {

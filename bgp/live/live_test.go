@@ -274,9 +274,12 @@ func startLive(t *testing.T, neighbors []live.Neighbor, step time.Duration) *liv
 	t.Cleanup(sp.Stop)
 	status := live.NewStatus(live.StatusConfig{Speaker: sp, Queue: func() (int, int) { return len(obs), cap(obs) }})
 	wg.Go(func() {
-		err := live.Run(ctx, p, obs, live.RunConfig{
-			Tick: 100 * time.Millisecond, Peers: p.Engine().Peers, Stats: p.Stats, Status: status, Logger: log,
-		})
+		err := ingest.NewLive(p, ingest.LiveConfig{
+			Tick: 100 * time.Millisecond, Logger: log,
+			Publish: func(n int, st ingest.Stats, at time.Time) {
+				status.Publish(p.Engine().Peers(), st.BinsWritten, n, at)
+			},
+		}).Run(ctx, obs)
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
@@ -353,8 +356,8 @@ func TestBIRD(t *testing.T) {
 		}
 	}
 	// Warm-up: the detector needs MinHistory of full bins.
-	bins0 := ls.status.Pipeline().BinsWritten
-	waitFor(t, 15*time.Second, "warm-up bins", func() bool { return ls.status.Pipeline().BinsWritten >= bins0+5 })
+	bins0 := ls.status.BinsWritten()
+	waitFor(t, 15*time.Second, "warm-up bins", func() bool { return ls.status.BinsWritten() >= bins0+5 })
 
 	// A daemon restart resets one session; its routes come back: no event.
 	birds[0].Stop()
@@ -365,8 +368,8 @@ func TestBIRD(t *testing.T) {
 	}
 	birds[0].Start()
 	waitFor(t, 20*time.Second, "session back with full table", func() bool { return full(addrs[0]) })
-	bins1 := ls.status.Pipeline().BinsWritten
-	waitFor(t, 10*time.Second, "bins after restart", func() bool { return ls.status.Pipeline().BinsWritten >= bins1+3 })
+	bins1 := ls.status.BinsWritten()
+	waitFor(t, 10*time.Second, "bins after restart", func() bool { return ls.status.BinsWritten() >= bins1+3 })
 	if evs := ls.events(t); len(evs) != 0 {
 		t.Fatalf("events after a daemon restart: %+v", evs)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/visibility"
 )
 
@@ -31,6 +30,26 @@ type Feed struct {
 	Peers []Session
 }
 
+// CollectorFeed is the state of one public route collector followed
+// live: bootstrapped from its archive, then fed by its stream.
+type CollectorFeed struct {
+	Name  string
+	State string // waiting, bootstrapping, catching-up, live, gap, stale, live-without-bootstrap
+	Since time.Time
+	// Files, FilesDone and Bytes follow the archive files of the current
+	// bootstrap or gap fill.
+	Files, FilesDone int
+	Bytes            int64
+	DataTime         time.Time // newest observation sent to the pipeline
+	LastMessage      time.Time // wall time of the last stream message
+	Messages         int64     // stream observations taken
+	Buffered         int64     // stream observations held while the archive catches up
+	BadFiles         int
+	BadMessages      int64     // malformed stream messages (of the whole stream)
+	RIB              time.Time // latest RIB dump read
+	Gaps             int
+}
+
 // SessionSource reports BGP sessions; *Speaker implements it.
 type SessionSource interface {
 	Sessions() []Session
@@ -41,14 +60,20 @@ type SessionSource interface {
 type StatusConfig struct {
 	Speaker SessionSource
 	Feeds   []func() Feed
+	// Collectors reports the public collectors followed live.
+	Collectors func() []CollectorFeed
+	// Watermark reports the time up to which live ingest has applied
+	// observations (bins before it are closed) and how many came after it
+	// had passed their time (ingest.Live's Watermark and Late).
+	Watermark func() (time.Time, int64)
 	// Queue reports the length and capacity of the observation queue.
 	Queue func() (n, capacity int)
 	Now   func() time.Time
 }
 
 // Status gathers live session, feed and table state for GET /v1/peers and
-// /metrics. It is safe for concurrent use; Run publishes the visibility
-// engine's view into it at every tick.
+// /metrics. It is safe for concurrent use; live ingest publishes the
+// visibility engine's view into it at every tick (Publish).
 type Status struct {
 	cfg StatusConfig
 
@@ -56,8 +81,17 @@ type Status struct {
 
 	mu      sync.Mutex
 	peers   []visibility.PeerStat
-	pipe    ingest.Stats
+	bins    int
 	updated time.Time
+	rates   map[string]rateSample // per collector, for messages per second
+}
+
+// rateSample is a collector's message count at a time, and the rate
+// measured up to it.
+type rateSample struct {
+	at   time.Time
+	n    int64
+	rate float64
 }
 
 // NewStatus returns a Status reading from the sources in cfg.
@@ -65,22 +99,26 @@ func NewStatus(cfg StatusConfig) *Status {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Status{cfg: cfg}
+	return &Status{cfg: cfg, rates: map[string]rateSample{}}
 }
 
-func (s *Status) addObservations(n int) { s.observations.Add(int64(n)) }
-
-func (s *Status) setPipeline(ps []visibility.PeerStat, st ingest.Stats, at time.Time) {
+// Publish records the pipeline's view at time at: the visibility engine's
+// sessions, the bins written so far and the observations applied since the
+// previous call. Live ingest calls it from the pipeline's goroutine (see
+// ingest.LiveConfig.Publish).
+func (s *Status) Publish(ps []visibility.PeerStat, binsWritten, applied int, at time.Time) {
+	s.observations.Add(int64(applied))
 	s.mu.Lock()
-	s.peers, s.pipe, s.updated = ps, st, at
+	s.peers, s.bins, s.updated = ps, binsWritten, at
 	s.mu.Unlock()
 }
 
-// Pipeline returns the latest published pipeline counters.
-func (s *Status) Pipeline() ingest.Stats {
+// BinsWritten returns the bins the pipeline had written at the latest
+// Publish.
+func (s *Status) BinsWritten() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pipe
+	return s.bins
 }
 
 // PeerInfo is one row of GET /v1/peers.
@@ -103,6 +141,71 @@ type PeerInfo struct {
 	// Session.IdleUntil); absent when there is none.
 	ResetCount int        `json:"reset_count,omitempty"`
 	IdleUntil  *time.Time `json:"idle_until,omitempty"`
+	// Feed is set on the row of a public collector followed live.
+	Feed *FeedInfo `json:"feed,omitempty"`
+}
+
+// FeedInfo is the state of a collector followed live (GET /v1/peers).
+type FeedInfo struct {
+	State             string     `json:"state"` // waiting, bootstrapping, catching-up, live, gap, stale, live-without-bootstrap
+	Since             *time.Time `json:"since,omitempty"`
+	Files             int        `json:"files"`      // archive files of the current bootstrap or gap fill
+	FilesDone         int        `json:"files_done"` // of them, read
+	Bytes             int64      `json:"bytes"`      // archive bytes read in it
+	DataTime          *time.Time `json:"data_time,omitempty"`
+	LagSeconds        float64    `json:"lag_seconds"` // wall clock minus data time
+	LastMessage       *time.Time `json:"last_message,omitempty"`
+	Messages          int64      `json:"messages"`
+	MessagesPerSecond float64    `json:"messages_per_second"`
+	Buffered          int64      `json:"buffered"`
+	BadFiles          int        `json:"bad_files"`
+	BadMessages       int64      `json:"bad_messages,omitempty"`
+	RIB               *time.Time `json:"rib_time,omitempty"`
+	Gaps              int        `json:"gaps"`
+}
+
+// rate returns a collector's stream messages per second, measured over at
+// least 5 s.
+func (s *Status) rate(name string, n int64, now time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rates[name]
+	if !ok {
+		s.rates[name] = rateSample{at: now, n: n}
+		return 0
+	}
+	if d := now.Sub(r.at); d >= 5*time.Second {
+		r = rateSample{at: now, n: n, rate: float64(n-r.n) / d.Seconds()}
+		s.rates[name] = r
+	}
+	return r.rate
+}
+
+// collectorRows returns the rows of the collectors followed live.
+func (s *Status) collectorRows(now time.Time) []PeerInfo {
+	if s.cfg.Collectors == nil {
+		return nil
+	}
+	var out []PeerInfo
+	for _, c := range s.cfg.Collectors() {
+		st := c.State
+		fi := &FeedInfo{
+			State: st, Since: tp(c.Since), Files: c.Files, FilesDone: c.FilesDone, Bytes: c.Bytes,
+			DataTime: tp(c.DataTime), LastMessage: tp(c.LastMessage), Messages: c.Messages,
+			MessagesPerSecond: s.rate(c.Name, c.Messages, now), Buffered: c.Buffered, BadFiles: c.BadFiles, BadMessages: c.BadMessages,
+			RIB: tp(c.RIB), Gaps: c.Gaps,
+		}
+		if !c.DataTime.IsZero() {
+			fi.LagSeconds = max(0, now.Sub(c.DataTime).Seconds())
+		}
+		row := PeerInfo{Source: "ris-live", Collector: c.Name, State: st, Since: tp(c.Since),
+			LastUpdate: tp(c.LastMessage), Updates: c.Messages, Feed: fi}
+		if st == "live" && !c.Since.IsZero() {
+			row.UptimeSeconds = now.Sub(c.Since).Seconds()
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 func tp(t time.Time) *time.Time {
@@ -165,6 +268,7 @@ func (s *Status) List() []PeerInfo {
 			add(fd.Name, x, x.State == "connected" || x.State == "established")
 		}
 	}
+	out = append(out, s.collectorRows(now)...)
 	// Sessions the engine knows without a state report (e.g. RIS Live
 	// peers seen only through UPDATEs).
 	for _, st := range s.peersSnapshot() {
@@ -227,12 +331,41 @@ var (
 		"Observations waiting for the live pipeline.", nil, nil)
 	descLag = prometheus.NewDesc("bgpwatch_live_max_route_lag_seconds",
 		"Largest delay between gobgp receiving a route and bgpwatch taking it.", nil, nil)
+
+	descWatermark = prometheus.NewDesc("bgpwatch_live_watermark_timestamp_seconds",
+		"Data time up to which live ingest has applied observations: bins ending before it are closed.", nil, nil)
+	descLate = prometheus.NewDesc("bgpwatch_live_late_observations_total",
+		"Observations that came after the watermark had passed their time (counted in the open bin).", nil, nil)
+
+	collLabels    = []string{"collector"}
+	descCollState = prometheus.NewDesc("bgpwatch_live_collector_state",
+		"1 for the state a followed collector is in (waiting, bootstrapping, catching-up, live, gap, stale, live-without-bootstrap).",
+		[]string{"collector", "state"}, nil)
+	descCollSince = prometheus.NewDesc("bgpwatch_live_collector_state_since_timestamp_seconds",
+		"When the collector entered its state (Unix time).", collLabels, nil)
+	descCollLag = prometheus.NewDesc("bgpwatch_live_collector_lag_seconds",
+		"Wall clock minus the time of the collector's newest observation passed to the pipeline.", collLabels, nil)
+	descCollMsgs = prometheus.NewDesc("bgpwatch_live_collector_messages_total",
+		"Stream observations received for the collector.", collLabels, nil)
+	descCollBuffered = prometheus.NewDesc("bgpwatch_live_collector_buffered",
+		"Stream observations held while the collector's archive catches up.", collLabels, nil)
+	descCollFiles = prometheus.NewDesc("bgpwatch_live_collector_archive_files",
+		"Archive files of the collector's current bootstrap, catch-up or gap fill.", collLabels, nil)
+	descCollFilesDone = prometheus.NewDesc("bgpwatch_live_collector_archive_files_done",
+		"Of them, read.", collLabels, nil)
+	descCollBytes = prometheus.NewDesc("bgpwatch_live_collector_archive_bytes",
+		"Archive bytes read in the current bootstrap, catch-up or gap fill.", collLabels, nil)
+	descCollGaps = prometheus.NewDesc("bgpwatch_live_collector_gaps_total",
+		"Stream interruptions of the collector filled from the archive.", collLabels, nil)
+	descCollBadFiles = prometheus.NewDesc("bgpwatch_live_collector_bad_files_total",
+		"Archive files of the collector missing or unreadable.", collLabels, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (s *Status) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUpdates, descObs, descEstablished, descSessionUp, descPrefixes,
-		descFeedUp, descFeedAge, descFeedReconnects, descQueue, descLag} {
+		descFeedUp, descFeedAge, descFeedReconnects, descQueue, descLag, descCollState, descCollSince, descCollLag,
+		descCollMsgs, descCollBuffered, descCollFiles, descCollFilesDone, descCollBytes, descCollGaps, descCollBadFiles, descWatermark, descLate} {
 		ch <- d
 	}
 }
@@ -265,6 +398,32 @@ func (s *Status) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFeedReconnects, prometheus.CounterValue, float64(fd.Reconnects), fd.Name)
 		if !fd.LastMessage.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descFeedAge, prometheus.GaugeValue, now.Sub(fd.LastMessage).Seconds(), fd.Name)
+		}
+	}
+	if s.cfg.Watermark != nil {
+		wm, late := s.cfg.Watermark()
+		if !wm.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descWatermark, prometheus.GaugeValue, float64(wm.UnixNano())/1e9)
+		}
+		ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(late))
+	}
+	if s.cfg.Collectors != nil {
+		for _, c := range s.cfg.Collectors() {
+			n := c.Name
+			ch <- prometheus.MustNewConstMetric(descCollState, prometheus.GaugeValue, 1, n, c.State)
+			if !c.Since.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descCollSince, prometheus.GaugeValue, float64(c.Since.UnixNano())/1e9, n)
+			}
+			if !c.DataTime.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descCollLag, prometheus.GaugeValue, max(0, now.Sub(c.DataTime).Seconds()), n)
+			}
+			ch <- prometheus.MustNewConstMetric(descCollMsgs, prometheus.CounterValue, float64(c.Messages), n)
+			ch <- prometheus.MustNewConstMetric(descCollBuffered, prometheus.GaugeValue, float64(c.Buffered), n)
+			ch <- prometheus.MustNewConstMetric(descCollFiles, prometheus.GaugeValue, float64(c.Files), n)
+			ch <- prometheus.MustNewConstMetric(descCollFilesDone, prometheus.GaugeValue, float64(c.FilesDone), n)
+			ch <- prometheus.MustNewConstMetric(descCollBytes, prometheus.GaugeValue, float64(c.Bytes), n)
+			ch <- prometheus.MustNewConstMetric(descCollGaps, prometheus.CounterValue, float64(c.Gaps), n)
+			ch <- prometheus.MustNewConstMetric(descCollBadFiles, prometheus.CounterValue, float64(c.BadFiles), n)
 		}
 	}
 	if s.cfg.Queue != nil {

@@ -60,8 +60,12 @@ type Config struct {
 	// ReadLimit caps one message's size; 0 means 4 MiB.
 	ReadLimit  int64
 	HTTPClient *http.Client
-	Now        func() time.Time // nil: time.Now
-	Logger     *slog.Logger     // nil: discard
+	// OnDisconnect, when set, is called each time a connection that
+	// delivered messages ends: what the collectors sent until the next
+	// connection is missing from the stream (see package risfeed).
+	OnDisconnect func()
+	Now          func() time.Time // nil: time.Now
+	Logger       *slog.Logger     // nil: discard
 }
 
 // SessionState is a collector peer's state as last reported by the feed.
@@ -157,6 +161,9 @@ func (c *Client) Run(ctx context.Context, out chan<- bgpwatch.Observation) error
 	for {
 		got, err := c.session(ctx, out)
 		c.setConnected(false)
+		if got && c.cfg.OnDisconnect != nil {
+			c.cfg.OnDisconnect()
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

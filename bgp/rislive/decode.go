@@ -2,7 +2,8 @@
 // websocket stream of BGP messages seen by RIS route collectors: a Client
 // that subscribes, reconnects with back-off and detects dead streams, and a
 // decoder from the stream's JSON messages to bgpwatch observations. Each
-// observation's Peer is the collector (the message's host, e.g. "rrc21"),
+// observation's Peer is the collector (the message's host without its
+// domain, "rrc21.ripe.net" → "rrc21", as the RIS archive names it),
 // the peer's ASN and address.
 package rislive
 
@@ -139,7 +140,7 @@ func (d *Data) PeerOf() (bgpwatch.Peer, error) {
 	if d.Host == "" {
 		return bgpwatch.Peer{}, fmt.Errorf("%w: no host", ErrMalformed)
 	}
-	return bgpwatch.Peer{Collector: d.Host, ASN: bgpwatch.ASN(d.PeerASN), Addr: a.Unmap()}, nil
+	return bgpwatch.Peer{Collector: CollectorName(d.Host), ASN: bgpwatch.ASN(d.PeerASN), Addr: a.Unmap()}, nil
 }
 
 // OriginASN returns the last AS of the path; 0 when the path is empty or

@@ -59,6 +59,13 @@ docs/bgpwatch.example.yaml); flags given on the command line override it.
 The visibility and detection flags are those of replay and detect, and
 override the file's visibility: and detection: keys one by one.
 
+  bgpwatch serve --ris-live --collectors ris
+
+watches every RIS collector live from the first minute: each collector's
+latest bview and the updates files since are downloaded from the RIS
+archive (--ris-url, cached in --cache-dir as fetch does) before its RIS
+Live stream is applied; a cut stream is filled from the archive.
+
 Series requests without from/to cover the 7 days up to the latest stored bin
 (replayed history may lie years in the past). Webhook administration needs
 Authorization: Bearer <token>, the token read from the environment variable

@@ -13,6 +13,7 @@ import (
 	"github.com/bgpwatch/bgpwatch/bgp/live"
 	"github.com/bgpwatch/bgpwatch/bgp/openbmp"
 	"github.com/bgpwatch/bgpwatch/config"
+	"github.com/bgpwatch/bgpwatch/ingest"
 )
 
 // bmpRun is what startBMP started: the status feeds, and wrap, which
@@ -20,14 +21,17 @@ import (
 // commit only what is stored.
 type bmpRun struct {
 	feeds []func() live.Feed
-	wrap  func(live.Pipeline) live.Pipeline
+	wrap  func(ingest.Driven) ingest.Driven
 }
+
+// statser is the part of ingest.Driven that openbmp's wrapper leaves out.
+type statser interface{ Stats() ingest.Stats }
 
 // startBMP starts the BMP station and the OpenBMP Kafka consumer that the
 // configuration has: they send observations to obs until ctx ends (wg
 // tracks them); their metrics are registered.
 func startBMP(ctx context.Context, f *config.File, obs chan<- bgpwatch.Observation, metrics liveMetrics, log *slog.Logger, wg *sync.WaitGroup) (*bmpRun, error) {
-	r := &bmpRun{wrap: func(p live.Pipeline) live.Pipeline { return p }}
+	r := &bmpRun{wrap: func(p ingest.Driven) ingest.Driven { return p }}
 	if !f.BMP.Enabled() {
 		return r, nil
 	}
@@ -82,7 +86,12 @@ func startBMP(ctx context.Context, f *config.File, obs chan<- bgpwatch.Observati
 			return fd
 		})
 		step := f.Step()
-		r.wrap = func(p live.Pipeline) live.Pipeline { return c.Wrap(p, step) }
+		r.wrap = func(p ingest.Driven) ingest.Driven {
+			return struct {
+				openbmp.Pipeline
+				statser
+			}{c.Wrap(p, step), p}
+		}
 	}
 	return r, nil
 }

@@ -15,8 +15,10 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/live"
+	"github.com/bgpwatch/bgpwatch/bgp/risfeed"
 	"github.com/bgpwatch/bgpwatch/bgp/rislive"
 	"github.com/bgpwatch/bgpwatch/config"
+	"github.com/bgpwatch/bgpwatch/fetch"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
 )
@@ -24,17 +26,20 @@ import (
 // liveFlags are serve's configuration-file flag and the live-ingest
 // overrides of the file.
 type liveFlags struct {
-	path      string
-	binStep   time.Duration
-	risLive   bool
-	risURL    string
-	bgpASN    uint
-	routerID  string
-	bgpListen string
-	bgpPort   int
-	neighbors stringList // ADDR,ASN[,passive][,addpath][,port=N]
-	bmpListen string
-	file      *config.File
+	path       string
+	binStep    time.Duration
+	risLive    bool
+	risURL     string
+	collectors string
+	archiveURL string
+	cacheDir   string
+	bgpASN     uint
+	routerID   string
+	bgpListen  string
+	bgpPort    int
+	neighbors  stringList // ADDR,ASN[,passive][,addpath][,port=N]
+	bmpListen  string
+	file       *config.File
 }
 
 // addLiveFlags registers --config and the live-ingest flags on fs.
@@ -44,6 +49,9 @@ func addLiveFlags(fs *flag.FlagSet) *liveFlags {
 	fs.DurationVar(&lf.binStep, "bin-step", 0, "series bin `width` for live ingest (default 5m)")
 	fs.BoolVar(&lf.risLive, "ris-live", false, "ingest the RIPE RIS Live feed")
 	fs.StringVar(&lf.risURL, "ris-live-url", "", "RIS Live websocket `URL` (default "+rislive.DefaultURL+")")
+	fs.StringVar(&lf.collectors, "collectors", "", "RIS `collectors` to bootstrap from the RIS archive before their RIS Live stream (rrc00,rrc01,... or ris for all); implies --ris-live")
+	fs.StringVar(&lf.archiveURL, "ris-url", "", "RIPE RIS archive `URL` for --collectors (BGPWATCH_RIS_URL, default "+fetch.DefaultRISURL+")")
+	fs.StringVar(&lf.cacheDir, "cache-dir", "", "download cache `directory` for --collectors (BGPWATCH_CACHE_DIR, else $XDG_CACHE_HOME/bgpwatch, else ~/.cache/bgpwatch)")
 	fs.UintVar(&lf.bgpASN, "bgp-asn", 0, "local `ASN` of bgpwatch's BGP sessions")
 	fs.StringVar(&lf.routerID, "bgp-router-id", "", "BGP router `id` (an IPv4 address)")
 	fs.StringVar(&lf.bgpListen, "bgp-listen", "", "`address` to accept BGP sessions on (default all)")
@@ -100,6 +108,26 @@ func (lf *liveFlags) load(fs *flag.FlagSet, cfg *serveConfig, getenv func(string
 			f.BMP = &config.BMP{}
 		}
 		f.BMP.Listen = lf.bmpListen
+	}
+	if lf.collectors != "" {
+		f.RISLive.Collectors = nil
+		for _, c := range strings.Split(lf.collectors, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				f.RISLive.Collectors = append(f.RISLive.Collectors, c)
+			}
+		}
+	}
+	if lf.archiveURL != "" {
+		f.RISLive.ArchiveURL = lf.archiveURL
+	}
+	if f.RISLive.ArchiveURL == "" {
+		f.RISLive.ArchiveURL = getenv("BGPWATCH_RIS_URL")
+	}
+	if lf.cacheDir != "" {
+		f.RISLive.CacheDir = lf.cacheDir
+	}
+	if f.RISLive.CacheDir == "" {
+		f.RISLive.CacheDir = fetch.DefaultCacheDir(getenv)
 	}
 	if set["bgp-asn"] || set["bgp-router-id"] || set["bgp-listen"] || set["bgp-port"] || len(lf.neighbors) > 0 {
 		if f.BGP == nil {
@@ -198,7 +226,7 @@ func (l *liveRun) wait() error {
 // liveMetrics is what startLive needs from the API's metrics: the ingest
 // counters and the registry for the live collectors. *api.Metrics has both.
 type liveMetrics interface {
-	live.Recorder
+	ingest.Recorder
 	Registry() *prometheus.Registry
 }
 
@@ -264,13 +292,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		log.Info("bgp speaker started", "asn", cfg.ASN, "port", cfg.ListenPort, "neighbors", len(cfg.Neighbors))
 	}
 	var wg sync.WaitGroup
-	if f.RISLive.Enabled {
-		rc := f.RISConfig()
-		rc.Logger = log.With("source", "ris-live")
-		c := rislive.New(rc)
-		sc.Feeds = append(sc.Feeds, func() live.Feed { return risFeed(c.State()) })
-		wg.Go(func() { c.Run(sctx, obs) })
-	}
+	// Routers over BMP (a station, Kafka) send on obs, as own sessions do.
 	bm, err := startBMP(sctx, f, obs, metrics, log, &wg)
 	if err != nil {
 		cancel()
@@ -281,22 +303,64 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		return nil, err
 	}
 	sc.Feeds = append(sc.Feeds, bm.feeds...)
-	status := live.NewStatus(sc)
+	var rec ingest.Recorder
+	if metrics != nil {
+		rec = metrics
+	}
+	var status *live.Status
+	runner := ingest.NewLive(bm.wrap(p), ingest.LiveConfig{
+		Tick: f.Tick, Lateness: f.Lateness, SilentAfter: f.SilentAfter, Recorder: rec, Logger: log,
+		Publish: func(n int, st ingest.Stats, at time.Time) {
+			status.Publish(p.Engine().Peers(), st.BinsWritten, n, at)
+		},
+	})
+	if f.RISLive.Enabled {
+		var c *rislive.Client
+		rc := f.RISConfig()
+		rc.Logger = log.With("source", "ris-live")
+		ris := make(chan bgpwatch.Observation, 4096)
+		if len(f.RISLive.Collectors) > 0 {
+			// Each collector bootstrapped from the archive, then its stream.
+			hc := risfeed.HubConfig{
+				Archive:    fetch.Options{RISURL: f.RISLive.ArchiveURL, CacheDir: f.RISLive.CacheDir, UserAgent: "bgpwatch/" + version},
+				Poll:       f.RISLive.ArchivePoll,
+				FirstWait:  f.RISLive.FirstWait,
+				MaxWait:    f.RISLive.ArchiveMaxWait,
+				StaleAfter: f.SilentAfter,
+				Logger:     log.With("source", "ris-archive"),
+			}
+			if !f.RISLive.FollowsAll() {
+				hc.Collectors = f.RISLive.Collectors
+			}
+			hub := risfeed.NewHub(hc, func(name string) risfeed.Sink { return runner.AddFeed(name) })
+			rc.OnDisconnect = hub.Disconnected
+			sc.Collectors = func() []live.CollectorFeed { return collectorFeeds(hub.Status(), c.State().BadMessages) }
+			wg.Go(func() { hub.Run(sctx, ris) })
+		} else {
+			// RIS Live carries the collectors' own timestamps: a data-time feed.
+			feed := runner.AddFeed("ris-live")
+			feed.SetLive(true)
+			wg.Go(func() { feed.Pump(sctx, ris) })
+		}
+		c = rislive.New(rc)
+		sc.Feeds = append(sc.Feeds, func() live.Feed { return risFeed(c.State()) })
+		wg.Go(func() { c.Run(sctx, ris) })
+	}
+	sc.Watermark = func() (time.Time, int64) { return runner.Watermark(), runner.Late() }
+	status = live.NewStatus(sc)
 	if metrics != nil {
 		if err := metrics.Registry().Register(status); err != nil {
 			log.Warn("live metrics not registered", "err", err)
 		}
 	}
 	l := &liveRun{status: status, done: make(chan struct{})}
-	var rec live.Recorder
-	if metrics != nil {
-		rec = metrics
-	}
 	go func() {
 		defer close(l.done)
-		l.err = live.Run(sctx, bm.wrap(p), obs, live.RunConfig{
-			Tick: f.Tick, Peers: p.Engine().Peers, Stats: p.Stats, Status: status, Recorder: rec, Logger: log,
-		})
+		var wall <-chan bgpwatch.Observation // own sessions and BMP, stamped on receipt
+		if sp != nil || f.BMP.Enabled() {
+			wall = obs
+		}
+		l.err = runner.Run(sctx, wall)
 		cancel()
 		if sp != nil {
 			sp.Stop()
@@ -316,4 +380,17 @@ func risFeed(s rislive.State) live.Feed {
 		fd.Peers = append(fd.Peers, live.Session{Peer: p.Peer, State: p.State, Since: p.Since})
 	}
 	return fd
+}
+
+// collectorFeeds adapts the RIS collectors' states to the status page.
+func collectorFeeds(sts []risfeed.Status, badMessages int64) []live.CollectorFeed {
+	out := make([]live.CollectorFeed, len(sts))
+	for i, s := range sts {
+		out[i] = live.CollectorFeed{
+			Name: s.Name, State: s.State, Since: s.Since, Files: s.Files, FilesDone: s.FilesDone, Bytes: s.Bytes,
+			DataTime: s.DataTime, LastMessage: s.LastMessage, Messages: s.Messages, Buffered: s.Buffered,
+			BadFiles: s.BadFiles, BadMessages: badMessages, RIB: s.RIB, Gaps: s.Gaps,
+		}
+	}
+	return out
 }

@@ -62,6 +62,27 @@ func TestLiveFlags(t *testing.T) {
 				t.Errorf("file %+v", lf.file)
 			}
 		}},
+		{name: "collectors", args: []string{"--collectors", "rrc00, RRC21", "--ris-url", "http://127.0.0.1:1/ris", "--cache-dir", dir},
+			check: func(t *testing.T, lf *liveFlags, cfg *serveConfig) {
+				r := lf.file.RISLive
+				if !r.Enabled || !slices.Equal(r.Collectors, []string{"rrc00", "rrc21"}) || r.FollowsAll() ||
+					r.ArchiveURL != "http://127.0.0.1:1/ris" || r.CacheDir != dir {
+					t.Fatalf("ris_live %+v: want enabled, two collectors, the archive and cache given", r)
+				}
+				subs := lf.file.RISConfig().Subscriptions
+				if len(subs) != 4 || subs[0].Host != "rrc00" || subs[3].Host != "rrc21" {
+					t.Errorf("subscriptions %+v: want UPDATE and RIS_PEER_STATE of each collector", subs)
+				}
+			}},
+		{name: "all collectors", args: []string{"--collectors", "ris"},
+			check: func(t *testing.T, lf *liveFlags, cfg *serveConfig) {
+				r := lf.file.RISLive
+				if !r.Enabled || !r.FollowsAll() || r.ArchiveURL != "" || r.CacheDir == "" || lf.file.RISConfig().Subscriptions != nil {
+					t.Fatalf("ris_live %+v: want every collector, default subscriptions", r)
+				}
+			}},
+		{name: "bad collector", args: []string{"--collectors", "route-views2"}, wantErr: "ris_live.collectors[0]"},
+		{name: "bad archive url", args: []string{"--collectors", "rrc00", "--ris-url", "ftp://x"}, wantErr: "ris_live.archive_url"},
 		{name: "neighbor without local asn", args: []string{"--bgp-neighbor", "10.0.0.1,1"}, wantErr: "bgp.asn"},
 		{name: "bad neighbor", args: []string{"--bgp-asn", "1", "--bgp-router-id", "1.2.3.4", "--bgp-neighbor", "10.0.0.1"}, wantErr: "ADDR,ASN"},
 		{name: "missing file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, wantErr: "no such file"},
@@ -116,7 +137,7 @@ func TestStartLiveRIS(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.yaml")
-	os.WriteFile(file, []byte("bin_step: 1s\ntick: 100ms\nris_live: {enabled: true, url: ws"+strings.TrimPrefix(srv.URL, "http")+"/v1/ws/}\n"), 0o644)
+	os.WriteFile(file, []byte("bin_step: 1s\ntick: 100ms\nsilent_after: 500ms\nris_live: {enabled: true, url: ws"+strings.TrimPrefix(srv.URL, "http")+"/v1/ws/}\n"), 0o644)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	lf := addLiveFlags(fs)
 	if err := fs.Parse([]string{"--config", file}); err != nil {
@@ -607,6 +628,10 @@ func checkPeersSchema(t *testing.T, s *served) {
 	if code != 200 || json.Unmarshal([]byte(b), &out) != nil || len(out.Peers) == 0 {
 		t.Fatalf("peers: %d %s", code, b)
 	}
+	feedSchema, ok := spec.Components.Schemas["CollectorFeed"]
+	if !ok {
+		t.Fatal("openapi.json has no CollectorFeed schema")
+	}
 	for i, p := range out.Peers {
 		for k := range p {
 			if _, ok := schema.Properties[k]; !ok {
@@ -616,6 +641,22 @@ func checkPeersSchema(t *testing.T, s *served) {
 		for _, k := range schema.Required {
 			if _, ok := p[k]; !ok {
 				t.Errorf("peers[%d] lacks required %s: %s", i, k, b)
+			}
+		}
+		if raw, ok := p["feed"]; ok {
+			var feed map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &feed); err != nil {
+				t.Fatalf("peers[%d].feed: %v", i, err)
+			}
+			for k := range feed {
+				if _, ok := feedSchema.Properties[k]; !ok {
+					t.Errorf("peers[%d].feed.%s is not in the CollectorFeed schema", i, k)
+				}
+			}
+			for _, k := range feedSchema.Required {
+				if _, ok := feed[k]; !ok {
+					t.Errorf("peers[%d].feed lacks required %s: %s", i, k, raw)
+				}
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package live_test
+package ingest_test
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/bgp/live"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
@@ -25,7 +24,7 @@ func TestRunHungDatabase(t *testing.T) {
 	}, db)
 	t0 := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
 	const timeout = 500 * time.Millisecond
-	d := startRun(t, p, t0, live.RunConfig{WriteTimeout: timeout})
+	d := startRun(t, p, t0, ingest.LiveConfig{WriteTimeout: timeout})
 	d.announceTwoNetworks(t0.Add(time.Second))
 	if st := d.tick(t0.Add(bgpwatch.BinStep)); st.BinsWritten != 1 {
 		t.Fatalf("before the freeze: %d bins written, want 1", st.BinsWritten)

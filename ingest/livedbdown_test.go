@@ -1,4 +1,4 @@
-package live_test
+package ingest_test
 
 import (
 	"context"
@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/bgp/live"
 	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
 
-// runDriver runs live.Run over a pipeline with a clock and ticks that the
+// runDriver runs ingest.Live over a pipeline with a clock and ticks that the
 // test drives.
 type runDriver struct {
 	t      *testing.T
@@ -29,16 +28,17 @@ type runDriver struct {
 	closed bool
 }
 
-func startRun(t *testing.T, p *ingest.Pipeline, t0 time.Time, cfg live.RunConfig) *runDriver {
+func startRun(t *testing.T, p *ingest.Pipeline, t0 time.Time, cfg ingest.LiveConfig) *runDriver {
 	d := &runDriver{t: t, in: make(chan bgpwatch.Observation), ticks: make(chan time.Time),
 		stats: make(chan ingest.Stats, 1), done: make(chan error, 1)}
 	d.now.Store(t0.UnixNano())
 	cfg.Ticks = d.ticks
 	cfg.Now = func() time.Time { return time.Unix(0, d.now.Load()).UTC() }
-	cfg.Stats = func() ingest.Stats { st := p.Stats(); d.stats <- st; return st }
+	cfg.Publish = func(_ int, st ingest.Stats, _ time.Time) { d.stats <- st }
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	go func() { d.done <- live.Run(ctx, p, d.in, cfg) }()
+	r := ingest.NewLive(p, cfg)
+	go func() { d.done <- r.Run(ctx, d.in) }()
 	t.Cleanup(d.stop)
 	return d
 }
@@ -103,7 +103,7 @@ func TestRunLogsOutageOnce(t *testing.T) {
 		Source:    store.SourceLive, FlushBins: 1,
 	}, db)
 	t0 := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
-	d := startRun(t, p, t0, live.RunConfig{Logger: log})
+	d := startRun(t, p, t0, ingest.LiveConfig{Logger: log})
 	tick, stop := d.tick, d.stop
 
 	d.announceTwoNetworks(t0.Add(time.Second))

@@ -1,0 +1,211 @@
+package risfeed
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/fetch"
+)
+
+// HubConfig configures a Hub.
+type HubConfig struct {
+	// Collectors are the collectors to follow ("rrc00"); nil or empty
+	// follows every collector the stream names, each from its first
+	// message on.
+	Collectors []string
+	// Archive, Poll, FirstWait, MaxWait, NoResync, Now and Logger are
+	// passed to every Collector.
+	Archive    fetch.Options
+	Poll       time.Duration
+	FirstWait  time.Duration
+	MaxWait    time.Duration
+	StaleAfter time.Duration
+	NoResync   bool
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Hub splits one RIS Live stream into its collectors and runs each as a
+// Collector with a feed of its own.
+type Hub struct {
+	cfg     HubConfig
+	newFeed func(name string) Sink
+	log     *slog.Logger
+	ctx     context.Context
+	wg      sync.WaitGroup
+
+	cuts chan struct{} // Disconnected was called
+
+	mu      sync.Mutex
+	colls   map[string]*Collector
+	ignored atomic.Int64
+	latest  atomic.Int64 // newest data time in the stream (unix ns)
+}
+
+// present is the stream's newest data time, or the wall clock before any
+// message: how far a collector silent at the start is bootstrapped.
+func (h *Hub) present() time.Time {
+	if n := h.latest.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return h.cfg.Now()
+}
+
+// NewHub returns a hub that asks newFeed for each collector's sink.
+func NewHub(cfg HubConfig, newFeed func(name string) Sink) *Hub {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FirstWait <= 0 {
+		cfg.FirstWait = 30 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{cfg: cfg, newFeed: newFeed, log: log, colls: map[string]*Collector{}, cuts: make(chan struct{}, 1)}
+}
+
+// Run starts the configured collectors and routes the stream's
+// observations (from in, as rislive.Client.Run writes them) to them until
+// ctx ends; it returns when every collector has stopped.
+func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
+	h.ctx = ctx
+	for _, name := range h.cfg.Collectors {
+		h.collector(name)
+	}
+	if len(h.cfg.Collectors) == 0 {
+		// Collectors are found in the stream: hold the bins back while the
+		// first messages name them, so that none starts behind the others.
+		hold := h.newFeed("ris-discovery")
+		go func() {
+			select {
+			case <-time.After(h.cfg.FirstWait):
+			case <-ctx.Done():
+			}
+			if d, ok := hold.(interface{ Done() }); ok {
+				d.Done()
+			}
+		}()
+	}
+	groups := map[string][]bgpwatch.Observation{}
+	// drain routes what is waiting on in, at most max observations.
+	drain := func(max int) {
+		for n := 0; n < max; n++ {
+			select {
+			case o := <-in:
+				groups[o.Peer.Collector] = append(groups[o.Peer.Collector], o)
+				continue
+			default:
+			}
+			break
+		}
+		for name, obs := range groups {
+			if t := obs[len(obs)-1].Time.UnixNano(); t > h.latest.Load() {
+				h.latest.Store(t)
+			}
+			if c := h.route(name); c != nil {
+				c.Stream(obs)
+			} else {
+				h.ignored.Add(int64(len(obs)))
+			}
+			delete(groups, name)
+		}
+	}
+	for {
+		select {
+		case o := <-in:
+			groups[o.Peer.Collector] = append(groups[o.Peer.Collector], o)
+			drain(4096)
+		case <-h.cuts:
+			// The client sends a connection's messages before it reports
+			// the connection's end: take them all before the cut.
+			for len(in) > 0 {
+				drain(4096)
+			}
+			h.mu.Lock()
+			for _, c := range h.colls {
+				c.Disconnected()
+			}
+			h.mu.Unlock()
+		case <-ctx.Done():
+			h.wg.Wait()
+			return ctx.Err()
+		}
+	}
+}
+
+// route returns the collector of a stream observation; nil when it is
+// not followed.
+func (h *Hub) route(name string) *Collector {
+	h.mu.Lock()
+	c := h.colls[name]
+	h.mu.Unlock()
+	if c != nil || len(h.cfg.Collectors) > 0 {
+		return c
+	}
+	return h.collector(name)
+}
+
+// collector starts the Collector of name.
+func (h *Hub) collector(name string) *Collector {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.colls[name]; ok {
+		return c
+	}
+	c := New(Config{
+		Name: name, Archive: h.cfg.Archive, Poll: h.cfg.Poll, FirstWait: h.cfg.FirstWait,
+		MaxWait: h.cfg.MaxWait, StaleAfter: h.cfg.StaleAfter, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Present: h.present, Logger: h.log,
+	}, h.newFeed(name))
+	h.colls[name] = c
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if err := c.Run(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Error("collector stopped", "collector", name, "err", err)
+		}
+	}()
+	return c
+}
+
+// Disconnected tells every collector that the stream was cut, once the
+// messages received before the cut have been routed.
+func (h *Hub) Disconnected() {
+	select {
+	case h.cuts <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns every collector's status, by name.
+func (h *Hub) Status() []Status {
+	h.mu.Lock()
+	cs := make([]*Collector, 0, len(h.colls))
+	for _, c := range h.colls {
+		cs = append(cs, c)
+	}
+	h.mu.Unlock()
+	out := make([]Status, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.Status())
+	}
+	slices.SortFunc(out, func(a, b Status) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Ignored counts stream observations of collectors not followed.
+func (h *Hub) Ignored() int64 { return h.ignored.Load() }

@@ -1,0 +1,125 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// archiveNameRE matches the RIB and updates file names of both archives.
+var archiveNameRE = regexp.MustCompile(`^(bview|rib|updates)\.(\d{8}\.\d{4})\.(gz|bz2)$`)
+
+// ErrNoRIB reports a collector whose archive lists no RIB dump in the
+// months searched.
+var ErrNoRIB = errors.New("no RIB dump found")
+
+// monthDir is the URL of the directory holding a collector's files of the
+// given kind for the month of t, and the cache path of that directory.
+func monthDir(a archive, collector string, k Kind, t time.Time) (url, rel string) {
+	it := a.item(collector, k, t)
+	return it.URL[:strings.LastIndex(it.URL, "/")+1], path.Dir(it.Rel)
+}
+
+// listed reads the index page of a collector's month directory and returns
+// the files of kind k in it, by time.
+func (f *fetcher) listed(ctx context.Context, a archive, collector string, k Kind, month time.Time) ([]Item, error) {
+	dirURL, rel := monthDir(a, collector, k, month)
+	names, err := f.listDir(ctx, dirURL)
+	if err != nil {
+		return nil, err
+	}
+	var out []Item
+	for _, n := range names {
+		m := archiveNameRE.FindStringSubmatch(n)
+		if m == nil {
+			continue
+		}
+		kind := KindRIB
+		if m[1] == "updates" {
+			kind = KindUpdates
+		}
+		if kind != k {
+			continue
+		}
+		t, err := time.Parse("20060102.1504", m[2])
+		if err != nil {
+			continue
+		}
+		out = append(out, Item{Collector: collector, Kind: kind, Time: t, URL: dirURL + n, Rel: path.Join(rel, n)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, nil
+}
+
+// LatestRIB finds, from the archive's directory index pages, the newest
+// RIB dump of collector at or before at (this month's directory, then the
+// two before it). It makes no download.
+func LatestRIB(ctx context.Context, o Options, collector string, at time.Time) (Item, error) {
+	o = o.withDefaults()
+	a, err := collectorArchive(o, collector)
+	if err != nil {
+		return Item{}, err
+	}
+	f := &fetcher{o: o}
+	month := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
+	var firstErr error
+	for range 3 {
+		items, err := f.listed(ctx, a, collector, KindRIB, month)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		for i := len(items) - 1; i >= 0; i-- {
+			if !items[i].Time.After(at) {
+				return items[i], nil
+			}
+		}
+		if ctx.Err() != nil {
+			return Item{}, ctx.Err()
+		}
+		month = month.AddDate(0, -1, 0)
+	}
+	if firstErr != nil {
+		return Item{}, fmt.Errorf("%s: %w (%v)", collector, ErrNoRIB, firstErr)
+	}
+	return Item{}, fmt.Errorf("%s: %w at or before %s", collector, ErrNoRIB, at.UTC().Format(time.RFC3339))
+}
+
+// PublishedUpdates lists, from the archive's directory index pages, the
+// updates files of collector named in [from, to], by time. It makes no
+// download.
+func PublishedUpdates(ctx context.Context, o Options, collector string, from, to time.Time) ([]Item, error) {
+	o = o.withDefaults()
+	a, err := collectorArchive(o, collector)
+	if err != nil {
+		return nil, err
+	}
+	f := &fetcher{o: o}
+	var out []Item
+	for month := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC); !month.After(to); month = month.AddDate(0, 1, 0) {
+		items, err := f.listed(ctx, a, collector, KindUpdates, month)
+		if err != nil {
+			return out, err
+		}
+		for _, it := range items {
+			if !it.Time.Before(from) && !it.Time.After(to) {
+				out = append(out, it)
+			}
+		}
+	}
+	return out, nil
+}
+
+// UpdatesEvery is how long one updates file of collector covers (RIS 5
+// minutes, RouteViews 15); 0 for an unknown collector.
+func UpdatesEvery(collector string) time.Duration {
+	a, err := collectorArchive(Options{}, collector)
+	if err != nil {
+		return 0
+	}
+	return a.updEvery
+}
