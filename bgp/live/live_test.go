@@ -240,6 +240,7 @@ func startLive(t *testing.T, neighbors []live.Neighbor, step time.Duration) *liv
 		t.Fatal(err)
 	}
 	wcfg := webhook.DefaultConfig()
+	wcfg.AllowPrivate = true // the receiver is an httptest server on 127.0.0.1
 	wcfg.Poll, wcfg.BaseBackoff, wcfg.MaxBackoff = 50*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
 	d := webhook.NewDispatcher(db, wcfg, log.With("component", "webhook"))
 	wg.Go(func() { d.Run(ctx) })
