@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "fetch", summary: "download public MRT archives and RIR files", run: runFetch})
+	register(&command{name: "fetch", summary: "download public MRT archives, RIR files and network metadata", run: runFetch})
 }
 
 const fetchHelp = `
