@@ -110,7 +110,6 @@ type gen struct {
 	orig  map[uint64]uint32
 	hasO  []bitset
 	attrs Attrs
-	abuf  []byte
 
 	asCounts  []bgpwatch.Counts
 	asDirty   []bool

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -223,8 +222,6 @@ func freePort(t *testing.T) string {
 	l.Close()
 	return addr
 }
-
-func isNotFound(err error) bool { return errors.Is(err, bgpwatch.ErrNotFound) }
 
 // newBenchServer serves rc on loopback for a benchmark; it returns the base URL.
 func newBenchServer(b *testing.B, rc *receiver) string {
