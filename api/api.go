@@ -143,7 +143,7 @@ func New(cfg Config) *Server {
 	}
 	s.metrics.attach(s)
 	var b [6]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
+	rand.Read(b[:]) // crypto/rand never fails on Linux
 	s.idPrefix = hex.EncodeToString(b[:]) + "-"
 	s.cache = newRespCache(cfg.CacheTTL, s.now)
 	if cfg.AccessLogTo != nil {

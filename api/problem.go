@@ -94,7 +94,7 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
-	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+	w.Write(append(b, '\n')) // the client went away
 }
 
 // errorf wraps a sentinel with a detail message.

@@ -84,7 +84,7 @@ func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
 	if err != nil {
 		return fmt.Errorf("write bins: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	if b.Exclusive && b.Source != "" {
 		if err := checkOtherSource(ctx, tx, b.Source, from, to); err != nil {
 			return err

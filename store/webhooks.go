@@ -347,7 +347,7 @@ func (db *DB) FanOutNotices(ctx context.Context, limit int, plan func(context.Co
 	if err != nil {
 		return 0, 0, fmt.Errorf("fan out: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	rows, err := tx.Query(ctx, `SELECT id, event_id, type, created_at FROM event_notices
 		WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 	if err != nil {
@@ -444,7 +444,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, req ClaimRequest, accept func
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	// The inner query ranks due rows per host so that one slow host with a
 	// long backlog cannot fill the candidate list; the outer one locks and
 	// re-checks the rows.
@@ -525,7 +525,7 @@ func (db *DB) RecordAttempt(ctx context.Context, a AttemptResult) error {
 	if err != nil {
 		return fmt.Errorf("record attempt: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	var delivered, next any
 	switch a.Status {
 	case DeliveryDelivered:
@@ -605,7 +605,7 @@ func (db *DB) ListenNotices(ctx context.Context, wake func()) error {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 			if ctx.Err() != nil {
 				// The connection may be mid-wait; do not hand it back to the pool.
-				conn.Hijack().Close(context.Background()) //nolint:errcheck // closing a dead-ended connection
+				conn.Hijack().Close(context.Background()) // closing a dead-ended connection
 				return nil
 			}
 			return fmt.Errorf("listen notices: %w", err)

@@ -130,7 +130,7 @@ func (w *Web) handleIndex(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", appCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	rw.Write(b) //nolint:errcheck // the client went away
+	rw.Write(b) // the client went away
 }
 
 func (w *Web) handleAsset(rw http.ResponseWriter, r *http.Request) {
@@ -274,7 +274,7 @@ func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery
 	if r.Method == http.MethodHead {
 		return
 	}
-	rw.Write(body) //nolint:errcheck // the client went away
+	rw.Write(body) // the client went away
 }
 
 // describe writes the subtitle and the accessible description of a chart.
@@ -373,5 +373,5 @@ func (w *Web) writeProblem(rw http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	rw.WriteHeader(p.Status)
-	rw.Write(append(b, '\n')) //nolint:errcheck // the client went away
+	rw.Write(append(b, '\n')) // the client went away
 }

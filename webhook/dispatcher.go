@@ -559,7 +559,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // newUUID returns a random (version 4) UUID from crypto/rand.
 func newUUID() string {
 	var b [16]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails
+	rand.Read(b[:]) // crypto/rand.Read never fails
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])

@@ -138,7 +138,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		return http.StatusOK
 	}}
 	srv := &http.Server{Handler: http.HandlerFunc(rc.serve)}
-	go srv.Serve(l) //nolint:errcheck // ends with Close
+	go srv.Serve(l) // ends with Close
 	t.Cleanup(func() { srv.Close() })
 
 	waitFor(t, 30*time.Second, "all delivered", func() bool {
