@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -64,21 +63,4 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 		return fmt.Errorf("upsert asns: commit: %w", err)
 	}
 	return nil
-}
-
-// GetASN returns what is stored about one network; the error wraps
-// bgpwatch.ErrNotFound when nothing is.
-func (db *DB) GetASN(ctx context.Context, asn bgpwatch.ASN) (bgpwatch.ASNInfo, error) {
-	var in bgpwatch.ASNInfo
-	var acc string
-	err := db.Pool().QueryRow(ctx, `SELECT name, country, access FROM asns WHERE asn = $1`, int64(asn)).
-		Scan(&in.Name, &in.Country, &acc)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return in, fmt.Errorf("asn %d: %w", asn, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return in, fmt.Errorf("asn %d: %w", asn, err)
-	}
-	in.ASN, in.Access = asn, bgpwatch.Access(acc)
-	return in, nil
 }

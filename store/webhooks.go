@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -173,19 +172,6 @@ func (db *DB) ListSubscriptions(ctx context.Context) ([]bgpwatch.Subscription, e
 	return out, nil
 }
 
-// GetSubscription returns one subscription; the error wraps
-// bgpwatch.ErrNotFound when there is none with that id.
-func (db *DB) GetSubscription(ctx context.Context, id int64) (bgpwatch.Subscription, error) {
-	s, err := scanSubscription(db.Pool().QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM webhooks WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return s, fmt.Errorf("webhook %d: %w", id, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return s, fmt.Errorf("webhook %d: %w", id, err)
-	}
-	return s, nil
-}
-
 // DeleteSubscription removes a subscription with its queued deliveries and
 // their log; the error wraps bgpwatch.ErrNotFound when there is none.
 func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
@@ -264,59 +250,6 @@ func (db *DB) ListDeliveries(ctx context.Context, subID int64, limit int, cursor
 		next = strconv.FormatInt(seqs[limit-1], 10)
 	}
 	return out, next, nil
-}
-
-// GetDelivery returns one delivery by its delivery_id; the error wraps
-// bgpwatch.ErrNotFound when there is none.
-func (db *DB) GetDelivery(ctx context.Context, deliveryID string) (bgpwatch.Delivery, error) {
-	d, err := scanDelivery(db.Pool().QueryRow(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
-		WHERE d.delivery_id::text = $1`, strings.ToLower(deliveryID)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, fmt.Errorf("delivery %s: %w", deliveryID, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return d, fmt.Errorf("delivery %s: %w", deliveryID, err)
-	}
-	return d, nil
-}
-
-// DeliveryAttempt is one entry of the delivery log: one HTTP attempt.
-type DeliveryAttempt struct {
-	Time       time.Time
-	StatusCode int // 0 when no HTTP response arrived
-	Error      string
-	Duration   time.Duration
-}
-
-// ListAttempts returns the attempts of one delivery, oldest first; the
-// error wraps bgpwatch.ErrNotFound when the delivery does not exist.
-func (db *DB) ListAttempts(ctx context.Context, deliveryID string) ([]DeliveryAttempt, error) {
-	var seq int64
-	err := db.Pool().QueryRow(ctx, `SELECT seq FROM webhook_deliveries WHERE delivery_id::text = $1`,
-		strings.ToLower(deliveryID)).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("delivery %s: %w", deliveryID, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("attempts of delivery %s: %w", deliveryID, err)
-	}
-	rows, err := db.Pool().Query(ctx, `SELECT attempted_at, status_code, error, duration_ms
-		FROM webhook_attempts WHERE delivery_seq = $1 ORDER BY id`, seq)
-	if err != nil {
-		return nil, fmt.Errorf("attempts of delivery %s: %w", deliveryID, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryAttempt, error) {
-		var a DeliveryAttempt
-		var ms float64
-		err := r.Scan(&a.Time, &a.StatusCode, &a.Error, &ms)
-		a.Time = a.Time.UTC()
-		a.Duration = time.Duration(ms * float64(time.Millisecond))
-		return a, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("attempts of delivery %s: %w", deliveryID, err)
-	}
-	return out, nil
 }
 
 // Notice is one outbox row (event_notices) waiting to be fanned out.
@@ -574,15 +507,6 @@ func (db *DB) QueueDepth(ctx context.Context) (int, error) {
 	var n int
 	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("queue depth: %w", err)
-	}
-	return n, nil
-}
-
-// PendingNotices is the number of outbox rows not yet fanned out.
-func (db *DB) PendingNotices(ctx context.Context) (int, error) {
-	var n int
-	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM event_notices WHERE fanned_out_at IS NULL`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("pending notices: %w", err)
 	}
 	return n, nil
 }

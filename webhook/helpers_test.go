@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
@@ -228,4 +230,28 @@ func newBenchServer(b *testing.B, rc *receiver) string {
 	srv := httptest.NewServer(http.HandlerFunc(rc.serve))
 	b.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// attempt is one entry of the delivery log (webhook_attempts).
+type attempt struct {
+	StatusCode int // 0 when no HTTP response arrived
+	Error      string
+	Duration   time.Duration
+}
+
+// attempts returns the logged attempts of one delivery, oldest first.
+func attempts(db *store.DB, deliveryID string) ([]attempt, error) {
+	rows, err := db.Pool().Query(context.Background(), `SELECT a.status_code, a.error, a.duration_ms
+		FROM webhook_attempts a JOIN webhook_deliveries d ON d.seq = a.delivery_seq
+		WHERE d.delivery_id::text = lower($1) ORDER BY a.id`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (attempt, error) {
+		var a attempt
+		var ms float64
+		err := r.Scan(&a.StatusCode, &a.Error, &ms)
+		a.Duration = time.Duration(ms * float64(time.Millisecond))
+		return a, err
+	})
 }
