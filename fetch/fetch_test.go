@@ -95,16 +95,7 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-func TestRetryAfterAndRange(t *testing.T) {
-	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{{"", 0}, {"7", 7 * time.Second}, {"junk", 0}, {now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second}} {
-		if got := retryAfter(tc.in, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
+func TestRangeStart(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want int64

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/logthrottle"
+	"github.com/bgpwatch/bgpwatch/internal/retry"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
@@ -463,7 +464,7 @@ func (d *Dispatcher) schedule(c store.ClaimedDelivery, now time.Time, retryAfter
 	if !now.Before(c.ExpiresAt) {
 		return store.DeliveryFailed, time.Time{}
 	}
-	wait := Backoff(d.cfg.BaseBackoff, d.cfg.MaxBackoff, c.Attempts+1, mrand.Float64())
+	wait := retry.Jitter(0, retry.Exp(d.cfg.BaseBackoff, d.cfg.MaxBackoff, c.Attempts+1), mrand.Float64())
 	if retryAfter > 0 {
 		next := now.Add(retryAfter)
 		if next.After(c.ExpiresAt) {
@@ -476,18 +477,6 @@ func (d *Dispatcher) schedule(c store.ClaimedDelivery, now time.Time, retryAfter
 		next = c.ExpiresAt
 	}
 	return store.DeliveryPending, next
-}
-
-// Backoff is the wait before retry number attempt (1 for the first retry):
-// a uniform draw (u in [0,1)) from [0, min(max, base·2^(attempt-1))], the
-// "full jitter" of the AWS architecture blog.
-func Backoff(base, maxWait time.Duration, attempt int, u float64) time.Duration {
-	ceil := base
-	for i := 1; i < attempt && ceil < maxWait; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, maxWait)
-	return time.Duration(u * float64(ceil))
 }
 
 // post sends one attempt; it returns the HTTP status (0 without a
@@ -517,7 +506,7 @@ func (d *Dispatcher) post(ctx context.Context, c store.ClaimedDelivery, sentAt t
 	// Read (a bounded part of) the answer so the connection can be reused,
 	// and so that a receiver hanging after its headers counts as a timeout.
 	_, rerr := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	ra := parseRetryAfter(resp.Header.Get("Retry-After"), d.cfg.Clock())
+	ra := retry.After(resp.Header.Get("Retry-After"), d.cfg.Clock())
 	if rerr != nil && (resp.StatusCode < 200 || resp.StatusCode >= 300) {
 		return resp.StatusCode, ra, fmt.Errorf("reading response: %w", rerr)
 	}
@@ -535,25 +524,6 @@ func unwrapURL(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
-// date. It returns 0 when absent or unparseable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		return time.Duration(min(n, 1<<32)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // newUUID returns a random (version 4) UUID from crypto/rand.

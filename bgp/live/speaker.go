@@ -37,6 +37,7 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/retry"
 )
 
 // Collector is the Peer.Collector of observations from bgpwatch's own BGP
@@ -510,15 +511,6 @@ func (d *damper) stopTimers() {
 	}
 }
 
-// backoff is the wait after the n-th reset in a row (n >= 1).
-func (s *Speaker) backoff(n int) time.Duration {
-	w := s.retry
-	for i := 1; i < n && w < s.backoffMax; i++ {
-		w *= 2
-	}
-	return min(w, s.backoffMax)
-}
-
 // goLocked runs f on a goroutine that Stop waits for, unless the speaker
 // is stopping. s.mu must be held.
 func (s *Speaker) goLocked(f func()) {
@@ -558,7 +550,7 @@ func (s *Speaker) resetSession(ctx context.Context, addr string) {
 		s.mu.Lock()
 		d.stopTimers()
 		d.count++
-		d.wait = s.backoff(d.count)
+		d.wait = retry.Exp(s.retry, s.backoffMax, d.count)
 		d.until = time.Now().Add(d.wait)
 		d.pending = true
 		n, wait := d.count, d.wait
