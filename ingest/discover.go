@@ -13,24 +13,14 @@ import (
 )
 
 // FileKind says what an archive file holds, judged from its name.
-type FileKind uint8
+type FileKind = archive.Kind
 
 // File kinds.
 const (
-	KindUnknown FileKind = iota // no recognised name: time and kind come from the content
-	KindRIB                     // bview.* / rib.* table dump
-	KindUpdates                 // updates.* message stream
+	KindUnknown = archive.KindUnknown // no recognised name: time and kind come from the content
+	KindRIB     = archive.KindRIB     // bview.* / rib.* table dump
+	KindUpdates = archive.KindUpdates // updates.* message stream
 )
-
-func (k FileKind) String() string {
-	switch k {
-	case KindRIB:
-		return "rib"
-	case KindUpdates:
-		return "updates"
-	}
-	return "unknown"
-}
 
 // ArchiveFile is one file found by Discover.
 type ArchiveFile struct {
@@ -45,15 +35,9 @@ type ArchiveFile struct {
 // archive layouts (package archive).
 func classify(path string) ArchiveFile {
 	f := archive.Classify(path)
-	af := ArchiveFile{Path: path, Collector: f.Collector, Time: f.Time}
+	af := ArchiveFile{Path: path, Collector: f.Collector, Kind: f.Kind, Time: f.Time}
 	if af.Collector == "" {
 		af.Collector = "unknown"
-	}
-	switch f.Kind {
-	case archive.KindRIB:
-		af.Kind = KindRIB
-	case archive.KindUpdates:
-		af.Kind = KindUpdates
 	}
 	return af
 }
