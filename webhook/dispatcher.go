@@ -119,12 +119,28 @@ type Stats struct {
 	Fanned    uint64 // deliveries queued from notices
 }
 
+// Store is what the dispatcher needs of the database: the outbox, the
+// subscriptions, the event of a notice and the delivery queue.
+// *store.DB implements it.
+type Store interface {
+	ListenNotices(ctx context.Context, wake func()) error
+	FanOutNotices(ctx context.Context, limit int, plan func(context.Context, store.Notice) ([]store.NewDelivery, error)) (notices, deliveries int, err error)
+	ListSubscriptions(ctx context.Context) ([]bgpwatch.Subscription, error)
+	GetEvent(ctx context.Context, id int64) (bgpwatch.Event, error)
+	ClaimDeliveries(ctx context.Context, req store.ClaimRequest, accept func(host string) bool) ([]store.ClaimedDelivery, error)
+	ReleaseDelivery(ctx context.Context, seq int64) error
+	RecordAttempt(ctx context.Context, a store.AttemptResult) error
+	QueueDepth(ctx context.Context) (int, error)
+}
+
+var _ Store = (*store.DB)(nil)
+
 // Dispatcher fans event notices out to subscriptions and delivers them.
 // Several dispatchers (processes) may share one database: claims use
 // SKIP LOCKED and leases, so each delivery is worked on by one at a time.
 // The per-endpoint limit holds per dispatcher.
 type Dispatcher struct {
-	db    *store.DB
+	db    Store
 	cfg   Config
 	log   *slog.Logger
 	wake  chan struct{} // a notice committed
@@ -143,7 +159,7 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a dispatcher on db; nil logger discards.
-func NewDispatcher(db *store.DB, cfg Config, logger *slog.Logger) *Dispatcher {
+func NewDispatcher(db Store, cfg Config, logger *slog.Logger) *Dispatcher {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
