@@ -70,7 +70,8 @@ func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 
 // Access is how an ASN connects its users.
 type Access string
 
-// Access types, as in the asn-info CSV of the contract.
+// Access types, as in the asn-info CSV (asn,name,access) that replay and
+// serve read.
 const (
 	AccessFixed   Access = "fixed"
 	AccessMobile  Access = "mobile"

@@ -46,7 +46,7 @@ func (l *accessLog) write(t time.Time, e *accessEntry) {
 	bp := l.bufs.Get().(*[]byte)
 	b := l.appendLine((*bp)[:0], t, e)
 	l.mu.Lock()
-	l.w.Write(b) //nolint:errcheck // nowhere to report a failing log
+	l.w.Write(b) // nowhere to report a failing log
 	l.mu.Unlock()
 	*bp = b
 	l.bufs.Put(bp)

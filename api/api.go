@@ -1,8 +1,9 @@
 // Package api serves bgpwatch's HTTP API for newsroom tools: country and
 // network visibility series, shutdown events with their evidence, webhook
 // administration, an OpenAPI document and Prometheus metrics. The routes and
-// their JSON shapes are the contract of ../shared/CONTRACT.md; openapi.json
-// in this package documents them (a test keeps it in step with the router).
+// their JSON shapes are documented by openapi.json in this package (served
+// at /openapi.json; a test keeps it in step with the router) and by the
+// README.
 package api
 
 import (
@@ -152,7 +153,7 @@ func New(cfg Config) *Server {
 	}
 	s.metrics.attach(s)
 	var b [6]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
+	rand.Read(b[:]) // crypto/rand never fails on Linux
 	s.idPrefix = hex.EncodeToString(b[:]) + "-"
 	s.cache = newRespCache(cfg.CacheTTL, s.now, cfg.CacheMaxBytes)
 	if cfg.AccessLogTo != nil {

@@ -219,5 +219,5 @@ func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", rs.ctype)
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(rs.body) //nolint:errcheck // the client went away
+	w.Write(rs.body) // the client went away
 }

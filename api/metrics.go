@@ -13,16 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// IngestRecorder is what the ingest pipeline (replay and live) reports to
-// the metrics endpoint. *Metrics implements it; source is "replay" or
-// "live".
-type IngestRecorder interface {
-	AddObservations(source string, n int)
-	AddBins(source string, n int)
-	AddEvents(source string, n int)
-	SetLastObservation(source string, t time.Time)
-}
-
 // Metrics holds the Prometheus collectors of the API and the ingest
 // counters. It uses its own registry, never the global default.
 type Metrics struct {

@@ -14,5 +14,5 @@ var openAPI []byte
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Write(openAPI) //nolint:errcheck // the client went away
+	w.Write(openAPI) // the client went away
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/bgpwatch/bgpwatch"
@@ -76,11 +77,19 @@ func problemFor(err error) Problem {
 
 // writeError answers with the problem for err and logs server-side failures.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(s.log, w, r, err)
+}
+
+// WriteError answers a request with the problem+json document for err, as
+// every API error is answered (see errorStatus); a server-side failure
+// (5xx) is logged on log, its text not shown. Handlers mounted beside the
+// API (the web page) use it so that errors look the same everywhere.
+func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	p.Instance = r.URL.Path
 	p.RequestID = requestID(w)
 	if p.Status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "path", r.URL.Path, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "path", r.URL.Path, "err", err)
 	}
 	writeProblem(w, p)
 }
@@ -94,7 +103,7 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
-	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+	w.Write(append(b, '\n')) // the client went away
 }
 
 // errorf wraps a sentinel with a detail message.

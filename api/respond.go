@@ -165,8 +165,8 @@ func (rs *response) gzipped() ([]byte, []string) {
 		}
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(rs.body) //nolint:errcheck // bytes.Buffer does not fail
-		zw.Close()        //nolint:errcheck // bytes.Buffer does not fail
+		zw.Write(rs.body) // bytes.Buffer does not fail
+		zw.Close()        // bytes.Buffer does not fail
 		rs.gz = buf.Bytes()
 		rs.gzLenH = []string{itoa(len(rs.gz))}
 		if rs.charge != nil {
@@ -245,7 +245,7 @@ func (s *Server) read(h readFunc) http.HandlerFunc {
 		hd["Content-Length"] = blen
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
-			w.Write(body) //nolint:errcheck // the client went away
+			w.Write(body) // the client went away
 		}
 	}
 }

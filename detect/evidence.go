@@ -98,10 +98,7 @@ func (d *Detector) evidence(o *open, asns []*asnEntity) []bgpwatch.WithdrawnPref
 		if c := x.WithdrawnAt.Compare(y.WithdrawnAt); c != 0 {
 			return c
 		}
-		if c := x.Prefix.Addr().Compare(y.Prefix.Addr()); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.Prefix.Bits(), y.Prefix.Bits()); c != 0 {
+		if c := x.Prefix.Compare(y.Prefix); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.Origin, y.Origin)

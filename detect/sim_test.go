@@ -49,8 +49,6 @@ type sim struct {
 	deagg func(i int) bool // prefixes counted twice (de-aggregated)
 }
 
-func constant(v int) func(int) int { return func(int) int { return v } }
-
 // steps returns a count function: full, but v in each [from, to, v).
 func steps(full int, spans ...[3]int) func(int) int {
 	return func(i int) int {

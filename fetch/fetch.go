@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bgpwatch/bgpwatch/internal/retry"
 )
 
 // Status is what happened to one file.
@@ -359,7 +361,6 @@ func (f *fetcher) download(ctx context.Context, it Item) (int64, error) {
 	}()
 
 	var got int64
-	wait := f.o.RetryWait
 	badVerify := 0
 	for attempt := 0; ; attempt++ {
 		n, err := f.transfer(ctx, it.URL, part, a)
@@ -388,12 +389,10 @@ func (f *fetcher) download(ctx context.Context, it Item) (int64, error) {
 		if !errors.As(err, &re) || attempt >= f.o.Retries {
 			return got, fmt.Errorf("%s: %w", it.URL, err)
 		}
-		d := wait
+		d := retry.Exp(f.o.RetryWait, f.o.MaxRetryWait, attempt+1)
 		if re.after > 0 {
-			d = re.after
+			d = min(re.after, f.o.MaxRetryWait)
 		}
-		d = min(d, f.o.MaxRetryWait)
-		wait = min(2*wait, f.o.MaxRetryWait)
 		if !f.o.Sleep(ctx.Done(), d) {
 			return got, fmt.Errorf("%s: %w", it.URL, context.Cause(ctx))
 		}
@@ -440,7 +439,7 @@ func (f *fetcher) transfer(ctx context.Context, url, part string, a *activeFile)
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return 0, fmt.Errorf("%s: %w (HTTP %d)", url, ErrNotFound, resp.StatusCode)
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return 0, &errRetry{err: fmt.Errorf("HTTP %s", resp.Status), after: retryAfter(resp.Header.Get("Retry-After"), f.o.Now())}
+		return 0, &errRetry{err: fmt.Errorf("HTTP %s", resp.Status), after: retry.After(resp.Header.Get("Retry-After"), f.o.Now())}
 	default:
 		return 0, fmt.Errorf("HTTP %s", resp.Status)
 	}
@@ -501,21 +500,4 @@ func rangeStart(cr string) int64 {
 		return -1
 	}
 	return v
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(min(s, 86400)) * time.Second // the caller caps it further
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

@@ -95,16 +95,7 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-func TestRetryAfterAndRange(t *testing.T) {
-	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{{"", 0}, {"7", 7 * time.Second}, {"junk", 0}, {now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second}} {
-		if got := retryAfter(tc.in, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
+func TestRangeStart(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want int64
@@ -474,7 +465,7 @@ func TestFetchServerIgnoresRange(t *testing.T) {
 	p := "/rv/bgpdata/2024.01/RIBS/rib.20240101.0000.bz2"
 	s.cut[p] = true
 	o := s.options(t.TempDir())
-	a, _ := collectorArchive(o, "route-views2")
+	a, _ := collectorArchiveOf(o, "route-views2")
 	items := []Item{a.item("route-views2", KindRIB, ts(t, "2024-01-01T00:00:00Z"))}
 	_, rep, err := Fetch(context.Background(), o, items)
 	if err != nil {
@@ -496,7 +487,7 @@ func TestFetchCorruptTwiceFails(t *testing.T) {
 	p := "/ris/rrc00/2024.01/updates.20240101.0005.gz"
 	s.corrupt[p] = 100
 	o := s.options(t.TempDir())
-	a, _ := collectorArchive(o, "rrc00")
+	a, _ := collectorArchiveOf(o, "rrc00")
 	items := []Item{a.item("rrc00", KindUpdates, ts(t, "2024-01-01T00:05:00Z")), a.item("rrc00", KindUpdates, ts(t, "2024-01-01T00:10:00Z"))}
 	paths, rep, err := Fetch(context.Background(), o, items)
 	if err != nil {
@@ -561,7 +552,7 @@ func TestFetchBackoff(t *testing.T) {
 		mu.Unlock()
 		return true
 	}
-	a, _ := collectorArchive(o, "rrc00")
+	a, _ := collectorArchiveOf(o, "rrc00")
 	_, rep, err := Fetch(context.Background(), o, []Item{a.item("rrc00", KindUpdates, ts(t, "2024-01-01T00:05:00Z"))})
 	if err != nil {
 		t.Fatal(err)

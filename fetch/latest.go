@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
-)
 
-// archiveNameRE matches the RIB and updates file names of both archives.
-var archiveNameRE = regexp.MustCompile(`^(bview|rib|updates)\.(\d{8}\.\d{4})\.(gz|bz2)$`)
+	"github.com/bgpwatch/bgpwatch/internal/archive"
+)
 
 // ErrNoRIB reports a collector whose archive lists no RIB dump in the
 // months searched.
@@ -20,14 +18,14 @@ var ErrNoRIB = errors.New("no RIB dump found")
 
 // monthDir is the URL of the directory holding a collector's files of the
 // given kind for the month of t, and the cache path of that directory.
-func monthDir(a archive, collector string, k Kind, t time.Time) (url, rel string) {
+func monthDir(a collectorArchive, collector string, k Kind, t time.Time) (url, rel string) {
 	it := a.item(collector, k, t)
 	return it.URL[:strings.LastIndex(it.URL, "/")+1], path.Dir(it.Rel)
 }
 
 // listed reads the index page of a collector's month directory and returns
 // the files of kind k in it, by time.
-func (f *fetcher) listed(ctx context.Context, a archive, collector string, k Kind, month time.Time) ([]Item, error) {
+func (f *fetcher) listed(ctx context.Context, a collectorArchive, collector string, k Kind, month time.Time) ([]Item, error) {
 	dirURL, rel := monthDir(a, collector, k, month)
 	names, err := f.listDir(ctx, dirURL)
 	if err != nil {
@@ -35,22 +33,18 @@ func (f *fetcher) listed(ctx context.Context, a archive, collector string, k Kin
 	}
 	var out []Item
 	for _, n := range names {
-		m := archiveNameRE.FindStringSubmatch(n)
-		if m == nil {
-			continue
+		af := archive.ParseName(n)
+		if af.Collector != "" || af.Time.IsZero() || !(strings.HasSuffix(n, ".gz") || strings.HasSuffix(n, ".bz2")) {
+			continue // not one of the collector's own MRT files
 		}
 		kind := KindRIB
-		if m[1] == "updates" {
+		if af.Kind == archive.KindUpdates {
 			kind = KindUpdates
 		}
 		if kind != k {
 			continue
 		}
-		t, err := time.Parse("20060102.1504", m[2])
-		if err != nil {
-			continue
-		}
-		out = append(out, Item{Collector: collector, Kind: kind, Time: t, URL: dirURL + n, Rel: path.Join(rel, n)})
+		out = append(out, Item{Collector: collector, Kind: kind, Time: af.Time, URL: dirURL + n, Rel: path.Join(rel, n)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out, nil
@@ -61,7 +55,7 @@ func (f *fetcher) listed(ctx context.Context, a archive, collector string, k Kin
 // two before it). It makes no download.
 func LatestRIB(ctx context.Context, o Options, collector string, at time.Time) (Item, error) {
 	o = o.withDefaults()
-	a, err := collectorArchive(o, collector)
+	a, err := collectorArchiveOf(o, collector)
 	if err != nil {
 		return Item{}, err
 	}
@@ -94,7 +88,7 @@ func LatestRIB(ctx context.Context, o Options, collector string, at time.Time) (
 // download.
 func PublishedUpdates(ctx context.Context, o Options, collector string, from, to time.Time) ([]Item, error) {
 	o = o.withDefaults()
-	a, err := collectorArchive(o, collector)
+	a, err := collectorArchiveOf(o, collector)
 	if err != nil {
 		return nil, err
 	}
@@ -117,9 +111,9 @@ func PublishedUpdates(ctx context.Context, o Options, collector string, from, to
 // UpdatesEvery is how long one updates file of collector covers (RIS 5
 // minutes, RouteViews 15); 0 for an unknown collector.
 func UpdatesEvery(collector string) time.Duration {
-	a, err := collectorArchive(Options{}, collector)
+	a, err := collectorArchiveOf(Options{}, collector)
 	if err != nil {
 		return 0
 	}
-	return a.updEvery
+	return a.UpdatesEvery()
 }

@@ -10,14 +10,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bgpwatch/bgpwatch/internal/archive"
 )
 
 // hrefRE finds the links of an HTML directory index (Apache, nginx and Go's
 // http.FileServer all write <a href="name">).
 var hrefRE = regexp.MustCompile(`(?i)href="([^"?#]+)"`)
-
-// ribNameRE matches a RIB dump's file name.
-var ribNameRE = regexp.MustCompile(`^(bview|rib)\.(\d{8}\.\d{4})\.(gz|bz2)$`)
 
 // driftWindow is how far a RIB's name may be from its schedule and still
 // count as that dump (real archives hold names such as 0759 or 0802).
@@ -35,15 +34,14 @@ func (f *fetcher) ribAlternatives(ctx context.Context, it Item) ([]Item, error) 
 		return nil, err
 	}
 	period := ribPeriod(f.o, it)
-	ext := path.Ext(it.Rel)
+	project := archive.ProjectOf(it.Collector)
 	var near, before []Item
 	for _, n := range names {
-		m := ribNameRE.FindStringSubmatch(n)
-		if m == nil || "."+m[3] != ext {
-			continue
-		}
-		t, err := time.Parse("20060102.1504", m[2])
-		if err != nil || t.Equal(it.Time) {
+		// A RIB of the collector's project named exactly as it names them.
+		m := archive.ParseName(n)
+		t := m.Time
+		if m.Kind != archive.KindRIB || m.Collector != "" || t.IsZero() || t.Equal(it.Time) ||
+			path.Base(project.Path(archive.KindRIB, t)) != n {
 			continue
 		}
 		alt := Item{Collector: it.Collector, Kind: KindRIB, Time: t, URL: dirURL + n, Rel: path.Join(path.Dir(it.Rel), n)}

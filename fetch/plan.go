@@ -13,10 +13,11 @@ package fetch
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bgpwatch/bgpwatch/internal/archive"
 )
 
 // Default archive locations: the real public archives.
@@ -60,56 +61,36 @@ type Item struct {
 	Rel       string    `json:"path"` // slash-separated path relative to the cache directory
 }
 
-// archive describes one collector's layout.
-type archive struct {
-	ribEvery, updEvery time.Duration
-	ris                bool
-	base               string // URL up to and including the collector part
-	local              string // cache directory of the collector
+// collectorArchive is where one collector's files are: its project's
+// layout (package archive) under a base URL.
+type collectorArchive struct {
+	archive.Project
+	base  string // URL up to and including the collector part
+	local string // cache directory of the collector
 }
 
-var risRE = regexp.MustCompile(`^rrc\d{2}$`)
-
-// collectorArchive maps a collector name to its archive layout.
-func collectorArchive(o Options, name string) (archive, error) {
-	switch {
-	case risRE.MatchString(name):
-		return archive{ribEvery: 8 * time.Hour, updEvery: 5 * time.Minute, ris: true,
-			base: strings.TrimRight(o.risURL(), "/") + "/" + name, local: name}, nil
+// collectorArchiveOf maps a collector name to where its files are.
+func collectorArchiveOf(o Options, name string) (collectorArchive, error) {
+	switch p := archive.ProjectOf(name); {
+	case p == archive.RIS:
+		return collectorArchive{Project: p, base: strings.TrimRight(o.risURL(), "/") + "/" + name, local: name}, nil
 	case name == "route-views2":
 		// RouteViews publishes its oldest collector at the archive root.
-		return archive{ribEvery: 2 * time.Hour, updEvery: 15 * time.Minute,
-			base: strings.TrimRight(o.routeViewsURL(), "/"), local: name}, nil
-	case strings.HasPrefix(name, "route-views") && !strings.ContainsAny(name, "/\\ ") && name != "route-views":
-		return archive{ribEvery: 2 * time.Hour, updEvery: 15 * time.Minute,
-			base: strings.TrimRight(o.routeViewsURL(), "/") + "/" + name, local: name}, nil
+		return collectorArchive{Project: p, base: strings.TrimRight(o.routeViewsURL(), "/"), local: name}, nil
+	case p == archive.RouteViews:
+		return collectorArchive{Project: p, base: strings.TrimRight(o.routeViewsURL(), "/") + "/" + name, local: name}, nil
 	}
-	return archive{}, fmt.Errorf("unknown collector %q: want rrcNN (RIPE RIS) or route-views* (RouteViews)", name)
+	return collectorArchive{}, fmt.Errorf("unknown collector %q: want rrcNN (RIPE RIS) or route-views* (RouteViews)", name)
 }
 
 // item builds the Item of one file of a collector.
-func (a archive) item(collector string, k Kind, t time.Time) Item {
-	t = t.UTC()
-	month := t.Format("2006.01")
-	stamp := t.Format("20060102.1504")
-	var dir, name string
-	if a.ris {
-		dir = month
-		name = "bview." + stamp + ".gz"
-		if k == KindUpdates {
-			name = "updates." + stamp + ".gz"
-		}
-	} else {
-		dir = "bgpdata/" + month + "/RIBS"
-		name = "rib." + stamp + ".bz2"
-		if k == KindUpdates {
-			dir = "bgpdata/" + month + "/UPDATES"
-			name = "updates." + stamp + ".bz2"
-		}
+func (a collectorArchive) item(collector string, k Kind, t time.Time) Item {
+	ak := archive.KindRIB
+	if k == KindUpdates {
+		ak = archive.KindUpdates
 	}
-	return Item{Collector: collector, Kind: k, Time: t,
-		URL: a.base + "/" + dir + "/" + name,
-		Rel: path.Join(a.local, dir, name)}
+	rel := a.Path(ak, t)
+	return Item{Collector: collector, Kind: k, Time: t.UTC(), URL: a.base + "/" + rel, Rel: path.Join(a.local, rel)}
 }
 
 // Select lists the files a replay of [from, to) needs from the collectors,
@@ -132,13 +113,13 @@ func Select(o Options, collectors []string, from, to time.Time) ([]Item, error) 
 			continue
 		}
 		seen[c] = true
-		a, err := collectorArchive(o, c)
+		a, err := collectorArchiveOf(o, c)
 		if err != nil {
 			return nil, fmt.Errorf("select: %w", err)
 		}
-		rib := from.UTC().Truncate(a.ribEvery)
+		rib := from.UTC().Truncate(a.RIBEvery())
 		out = append(out, a.item(c, KindRIB, rib))
-		for t := rib; t.Before(to); t = t.Add(a.updEvery) {
+		for t := rib; t.Before(to); t = t.Add(a.UpdatesEvery()) {
 			out = append(out, a.item(c, KindUpdates, t))
 		}
 	}
@@ -167,9 +148,5 @@ func ribPeriod(o Options, it Item) time.Duration {
 	if it.Kind != KindRIB {
 		return 0
 	}
-	a, err := collectorArchive(o, it.Collector)
-	if err != nil {
-		return 0
-	}
-	return a.ribEvery
+	return archive.ProjectOf(it.Collector).RIBEvery()
 }

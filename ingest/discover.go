@@ -6,32 +6,23 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bgpwatch/bgpwatch/internal/archive"
 )
 
 // FileKind says what an archive file holds, judged from its name.
-type FileKind uint8
+type FileKind = archive.Kind
 
 // File kinds.
 const (
-	KindUnknown FileKind = iota // no recognised name: time and kind come from the content
-	KindRIB                     // bview.* / rib.* table dump
-	KindUpdates                 // updates.* message stream
+	KindUnknown = archive.KindUnknown // no recognised name: time and kind come from the content
+	KindRIB     = archive.KindRIB     // bview.* / rib.* table dump
+	KindUpdates = archive.KindUpdates // updates.* message stream
 )
-
-func (k FileKind) String() string {
-	switch k {
-	case KindRIB:
-		return "rib"
-	case KindUpdates:
-		return "updates"
-	}
-	return "unknown"
-}
 
 // ArchiveFile is one file found by Discover.
 type ArchiveFile struct {
@@ -42,54 +33,13 @@ type ArchiveFile struct {
 	Size      int64
 }
 
-// nameRE finds "bview.YYYYMMDD.HHMM", "rib.…", "rib6.…" or "updates.…" in a
-// base name, optionally preceded by a collector ("rrc21.updates.…").
-var nameRE = regexp.MustCompile(`^(?:(.+?)\.)?(bview|rib6?|updates)\.(\d{8})\.(\d{4})`)
-
-var (
-	risDirRE   = regexp.MustCompile(`^rrc\d+$`)
-	monthDirRE = regexp.MustCompile(`^\d{4}\.\d{2}$`)
-)
-
-// classify derives collector, kind and time from a file's path.
+// classify derives collector, kind and time from a file's path, by the
+// archive layouts (package archive).
 func classify(path string) ArchiveFile {
-	af := ArchiveFile{Path: path, Collector: "unknown"}
-	base := filepath.Base(path)
-	nameColl := ""
-	if m := nameRE.FindStringSubmatch(base); m != nil {
-		if t, err := time.Parse("20060102.1504", m[3]+"."+m[4]); err == nil {
-			af.Time = t.UTC()
-		}
-		if m[2] == "updates" {
-			af.Kind = KindUpdates
-		} else {
-			af.Kind = KindRIB
-		}
-		nameColl = m[1]
-	}
-	parts := strings.Split(filepath.ToSlash(filepath.Clean(path)), "/")
-	dirs := parts[:len(parts)-1]
-	// RouteViews: <collector>/bgpdata/YYYY.MM/{RIBS,UPDATES}/file.
-	for i := len(dirs) - 1; i >= 1; i-- {
-		if dirs[i] == "bgpdata" && dirs[i-1] != "" {
-			af.Collector = dirs[i-1]
-			return af
-		}
-	}
-	// RIS: rrcNN/YYYY.MM/file.
-	if n := len(dirs); n >= 2 && monthDirRE.MatchString(dirs[n-1]) && risDirRE.MatchString(dirs[n-2]) {
-		af.Collector = dirs[n-2]
-		return af
-	}
-	if nameColl != "" {
-		af.Collector = nameColl
-		return af
-	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if risDirRE.MatchString(dirs[i]) || strings.HasPrefix(dirs[i], "route-views") {
-			af.Collector = dirs[i]
-			return af
-		}
+	f := archive.Classify(path)
+	af := ArchiveFile{Path: path, Collector: f.Collector, Kind: f.Kind, Time: f.Time}
+	if af.Collector == "" {
+		af.Collector = "unknown"
 	}
 	return af
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 )
 
-// ReadASNInfo parses the asn-info CSV of the contract: a header naming the
+// ReadASNInfo parses the asn-info CSV (see the README): a header naming the
 // columns asn, name and access (in any order; other columns are ignored),
 // then one row per ASN. asn is "9198" or "AS9198"; access is one of fixed,
 // mobile, mixed, hosting, transit or unknown (empty means unknown). Lines

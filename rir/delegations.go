@@ -1,6 +1,6 @@
 // Package rir reads what bgpwatch knows about networks from registry data:
-// the RIR delegation statistics files (ASN → country), the asn-info CSV of
-// the contract (name and access type) and ASN name lists such as the CIDR
+// the RIR delegation statistics files (ASN → country), the asn-info CSV
+// (name and access type, see the README) and ASN name lists such as the CIDR
 // report's asnames.txt. A Registry combines them.
 package rir
 

@@ -5,8 +5,9 @@
 #   scripts/bench-mrt.sh [-n RUNS] [FILE.gz [FILE.bz2]]
 #
 # FILE.gz: a large RIB (e.g. from `bgpwatch generate --scenario scale --only rib`).
-# Without FILE the script builds one from the shared RouteViews sample
-# (route-views2 RIB repeated 20 times: 5.4M routes, 35 peers).
+# Without FILE the script builds one from the public RouteViews sample in
+# $BGPWATCH_SHARED_DATA, the tests' sample data directory (route-views2 RIB
+# repeated 20 times: 5.4M routes, 35 peers); or pass a RIB of your own.
 # FILE.bz2: bzip2 input for the bz2 comparison (default: FILE recompressed).
 set -eu
 RUNS=3
@@ -20,7 +21,11 @@ go build -o "$TMP/mrtdecode" ./bgp/mrtsource/internal/mrtdecode
 
 GZ=${1:-}
 if [ -z "$GZ" ]; then
-	SAMPLE="$ROOT/../shared/data/mrt/routeviews/route-views2.rib.20140523.0600_firstMB.bz2"
+	SAMPLE="${BGPWATCH_SHARED_DATA:-}/mrt/routeviews/route-views2.rib.20140523.0600_firstMB.bz2"
+	if [ ! -f "$SAMPLE" ]; then
+		echo "bench-mrt.sh: give a RIB file, or set BGPWATCH_SHARED_DATA to the sample data directory" >&2
+		exit 2
+	fi
 	"$TMP/mrtdecode" -repeat 20 -o "$TMP/rib.mrt" "$SAMPLE"
 	gzip -6 -c "$TMP/rib.mrt" > "$TMP/rib.gz"
 	GZ="$TMP/rib.gz"

@@ -23,7 +23,7 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 	if err != nil {
 		return fmt.Errorf("upsert asns: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE asns_in (asn bigint, name text, country text, access text, access_source text, access_date date) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("upsert asns: temp table: %w", err)
 	}

@@ -33,7 +33,7 @@ func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, 
 	if err != nil {
 		return 0, fmt.Errorf("save event: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	id, err := saveEvent(ctx, tx, ev, source, notify)
 	if err != nil {
 		return 0, err

@@ -43,21 +43,21 @@ func TestWriteBinsIdempotent(t *testing.T) {
 	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM country_series`).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("country rows = %d, %v; want 3", n, err)
 	}
-	pts, err := db.CountrySeries(ctx, "KZ", t0, t0.Add(time.Hour))
-	if err != nil || len(pts) != 2 || pts[1].Slash24 != 30 || !pts[0].Time.Equal(t0) {
-		t.Fatalf("CountrySeries = %+v, %v", pts, err)
+	pts := storetest.CountryRows(t, db, "KZ", t0, t0.Add(time.Hour))
+	if len(pts) != 2 || pts[1].Slash24 != 30 || !pts[0].Time.Equal(t0) {
+		t.Fatalf("country rows = %+v", pts)
 	}
-	ap, err := db.ASNSeries(ctx, 9198, t0, t0.Add(15*time.Minute))
+	ap, err := db.Series(ctx, store.SeriesQuery{ASN: 9198, From: t0, To: t0.Add(15 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []int{20, 20, 0, 0}
 	if len(ap) != len(want) {
-		t.Fatalf("ASNSeries = %+v, want %d points", ap, len(want))
+		t.Fatalf("ASN series = %+v, want %d points", ap, len(want))
 	}
 	for i, w := range want {
 		if ap[i].Slash24 != w {
-			t.Errorf("ASNSeries[%d] = %d, want %d", i, ap[i].Slash24, w)
+			t.Errorf("ASN series[%d] = %d, want %d", i, ap[i].Slash24, w)
 		}
 	}
 	// Rewriting a range with fewer rows removes the old ones.
@@ -91,14 +91,14 @@ func TestUpsertASNs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.asn.String(), func(t *testing.T) {
-			got, err := db.GetASN(ctx, tt.asn)
-			if err != nil || got != tt.want {
-				t.Fatalf("GetASN = %+v, %v; want %+v", got, err, tt.want)
+			got, err := db.ASNSummary(ctx, tt.asn, time.Time{})
+			if err != nil || got.ASNInfo != tt.want || !got.Known {
+				t.Fatalf("ASNSummary = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
 	}
-	if _, err := db.GetASN(ctx, 1); !errors.Is(err, bgpwatch.ErrNotFound) {
-		t.Fatalf("GetASN(1) err = %v, want ErrNotFound", err)
+	if _, err := db.ASNSummary(ctx, 1, time.Time{}); !errors.Is(err, bgpwatch.ErrNotFound) {
+		t.Fatalf("ASNSummary(1) err = %v, want ErrNotFound", err)
 	}
 }
 

@@ -46,7 +46,7 @@ func (db *DB) ImportNetworkMeta(ctx context.Context, sets []netmeta.Dataset, fai
 	if err != nil {
 		return nil, fmt.Errorf("import metadata: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	// One import at a time; registry upserts wait for the recompute.
 	if _, err := tx.Exec(ctx, `LOCK TABLE meta_datasets, asns IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return nil, fmt.Errorf("import metadata: lock: %w", err)

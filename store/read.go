@@ -372,7 +372,7 @@ func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN
 	if err != nil {
 		return nil, fmt.Errorf("country %s asns: %w", q.Country, err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	defer tx.Rollback(ctx) // read-only
 	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 		return nil, fmt.Errorf("country %s asns: %w", q.Country, err)
 	}

@@ -93,7 +93,7 @@ func (db *DB) ReplaceEvents(ctx context.Context, r EventReplacement) (ReplaceSta
 	if err != nil {
 		return st, fmt.Errorf("replace events: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	rows, err := tx.Query(ctx, `SELECT id FROM events WHERE source = $1 AND started_at >= $2 AND started_at < $3 FOR UPDATE`,
 		r.Source, r.From.UTC(), r.To.UTC())
 	if err != nil {

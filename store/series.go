@@ -84,7 +84,7 @@ func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
 	if err != nil {
 		return fmt.Errorf("write bins: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	if b.Exclusive && b.Source != "" {
 		if err := checkOtherSource(ctx, tx, b.Source, from, to); err != nil {
 			return err
@@ -179,46 +179,4 @@ func writeFeeds(ctx context.Context, tx pgx.Tx, b *SeriesBatch, from, to time.Ti
 		return fmt.Errorf("write bins: bin_feeds: %w", err)
 	}
 	return nil
-}
-
-// CountrySeries returns the stored country_series rows of the country with
-// bin in [from, to], oldest first, as they are: a bin without a row is left
-// out, not filled. It checks what ingest wrote; presentation reads go
-// through Series.
-func (db *DB) CountrySeries(ctx context.Context, country string, from, to time.Time) ([]bgpwatch.Point, error) {
-	rows, err := db.Pool().Query(ctx, `
-		SELECT bin, visible_prefixes, visible_slash24, visible_v6_prefixes
-		FROM country_series WHERE country = $1 AND bin >= $2 AND bin <= $3 ORDER BY bin`,
-		country, from.UTC(), to.UTC())
-	if err != nil {
-		return nil, fmt.Errorf("country series %s: %w", country, err)
-	}
-	pts, err := collectPoints(rows)
-	if err != nil {
-		return nil, fmt.Errorf("country series %s: %w", country, err)
-	}
-	return pts, nil
-}
-
-// ASNSeries returns one point per bin in [from, to] for the ASN, read as
-// Series reads it, except that the bins before the ASN's first row since
-// from's UTC day start are left out (and nil is returned when it has no
-// row): it checks what ingest wrote, so a missing row shows as missing.
-func (db *DB) ASNSeries(ctx context.Context, asn bgpwatch.ASN, from, to time.Time) ([]bgpwatch.Point, error) {
-	from, to = from.UTC().Truncate(bgpwatch.BinStep), to.UTC()
-	if to.Before(from) {
-		return nil, nil
-	}
-	cps, err := db.changePoints(ctx, "", asn, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("asn series %d: %w", asn, err)
-	}
-	var out []bgpwatch.Point
-	f := newFill(cps)
-	for t := from; !t.After(to); t = t.Add(bgpwatch.BinStep) {
-		if c, seen := f.at(t); seen {
-			out = append(out, bgpwatch.Point{Time: t, Counts: c})
-		}
-	}
-	return out, nil
 }

@@ -136,9 +136,6 @@ func Unavailable(err error) bool {
 // Pool is the connection pool.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-// Embedded reports whether db runs on the embedded server.
-func (db *DB) Embedded() bool { return db.server != nil }
-
 // Close closes the pool and gives up the embedded server reference; the
 // embedded server stops when no other process uses it.
 func (db *DB) Close() {

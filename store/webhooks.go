@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -173,19 +172,6 @@ func (db *DB) ListSubscriptions(ctx context.Context) ([]bgpwatch.Subscription, e
 	return out, nil
 }
 
-// GetSubscription returns one subscription; the error wraps
-// bgpwatch.ErrNotFound when there is none with that id.
-func (db *DB) GetSubscription(ctx context.Context, id int64) (bgpwatch.Subscription, error) {
-	s, err := scanSubscription(db.Pool().QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM webhooks WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return s, fmt.Errorf("webhook %d: %w", id, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return s, fmt.Errorf("webhook %d: %w", id, err)
-	}
-	return s, nil
-}
-
 // DeleteSubscription removes a subscription with its queued deliveries and
 // their log; the error wraps bgpwatch.ErrNotFound when there is none.
 func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
@@ -266,59 +252,6 @@ func (db *DB) ListDeliveries(ctx context.Context, subID int64, limit int, cursor
 	return out, next, nil
 }
 
-// GetDelivery returns one delivery by its delivery_id; the error wraps
-// bgpwatch.ErrNotFound when there is none.
-func (db *DB) GetDelivery(ctx context.Context, deliveryID string) (bgpwatch.Delivery, error) {
-	d, err := scanDelivery(db.Pool().QueryRow(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
-		WHERE d.delivery_id::text = $1`, strings.ToLower(deliveryID)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, fmt.Errorf("delivery %s: %w", deliveryID, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return d, fmt.Errorf("delivery %s: %w", deliveryID, err)
-	}
-	return d, nil
-}
-
-// DeliveryAttempt is one entry of the delivery log: one HTTP attempt.
-type DeliveryAttempt struct {
-	Time       time.Time
-	StatusCode int // 0 when no HTTP response arrived
-	Error      string
-	Duration   time.Duration
-}
-
-// ListAttempts returns the attempts of one delivery, oldest first; the
-// error wraps bgpwatch.ErrNotFound when the delivery does not exist.
-func (db *DB) ListAttempts(ctx context.Context, deliveryID string) ([]DeliveryAttempt, error) {
-	var seq int64
-	err := db.Pool().QueryRow(ctx, `SELECT seq FROM webhook_deliveries WHERE delivery_id::text = $1`,
-		strings.ToLower(deliveryID)).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("delivery %s: %w", deliveryID, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("attempts of delivery %s: %w", deliveryID, err)
-	}
-	rows, err := db.Pool().Query(ctx, `SELECT attempted_at, status_code, error, duration_ms
-		FROM webhook_attempts WHERE delivery_seq = $1 ORDER BY id`, seq)
-	if err != nil {
-		return nil, fmt.Errorf("attempts of delivery %s: %w", deliveryID, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryAttempt, error) {
-		var a DeliveryAttempt
-		var ms float64
-		err := r.Scan(&a.Time, &a.StatusCode, &a.Error, &ms)
-		a.Time = a.Time.UTC()
-		a.Duration = time.Duration(ms * float64(time.Millisecond))
-		return a, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("attempts of delivery %s: %w", deliveryID, err)
-	}
-	return out, nil
-}
-
 // Notice is one outbox row (event_notices) waiting to be fanned out.
 type Notice struct {
 	ID        int64
@@ -347,7 +280,7 @@ func (db *DB) FanOutNotices(ctx context.Context, limit int, plan func(context.Co
 	if err != nil {
 		return 0, 0, fmt.Errorf("fan out: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	rows, err := tx.Query(ctx, `SELECT id, event_id, type, created_at FROM event_notices
 		WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 	if err != nil {
@@ -444,7 +377,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, req ClaimRequest, accept func
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	// The inner query ranks due rows per host so that one slow host with a
 	// long backlog cannot fill the candidate list; the outer one locks and
 	// re-checks the rows.
@@ -525,7 +458,7 @@ func (db *DB) RecordAttempt(ctx context.Context, a AttemptResult) error {
 	if err != nil {
 		return fmt.Errorf("record attempt: begin: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer tx.Rollback(ctx) // no-op after commit
 	var delivered, next any
 	switch a.Status {
 	case DeliveryDelivered:
@@ -578,15 +511,6 @@ func (db *DB) QueueDepth(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// PendingNotices is the number of outbox rows not yet fanned out.
-func (db *DB) PendingNotices(ctx context.Context) (int, error) {
-	var n int
-	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM event_notices WHERE fanned_out_at IS NULL`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("pending notices: %w", err)
-	}
-	return n, nil
-}
-
 // ListenNotices calls wake whenever an event_notices row commits (a
 // trigger NOTIFYs bgpwatch_notices), and once right after it starts
 // listening. It holds one pooled connection and returns when ctx is done
@@ -605,7 +529,7 @@ func (db *DB) ListenNotices(ctx context.Context, wake func()) error {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 			if ctx.Err() != nil {
 				// The connection may be mid-wait; do not hand it back to the pool.
-				conn.Hijack().Close(context.Background()) //nolint:errcheck // closing a dead-ended connection
+				conn.Hijack().Close(context.Background()) // closing a dead-ended connection
 				return nil
 			}
 			return fmt.Errorf("listen notices: %w", err)

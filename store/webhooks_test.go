@@ -48,10 +48,7 @@ func TestCreateSubscriptionValidates(t *testing.T) {
 			if s.ID == 0 || s.CreatedAt.IsZero() {
 				t.Errorf("ID %d, CreatedAt %v not set", s.ID, s.CreatedAt)
 			}
-			got, err := db.GetSubscription(ctx, s.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := subscription(t, db, s.ID)
 			if got.URL != s.URL || got.Secret != s.Secret || len(got.Countries) != len(s.Countries) ||
 				len(got.ASNs) != len(s.ASNs) || got.Format != s.Format || got.MinDropRatio != s.MinDropRatio {
 				t.Errorf("stored %+v, created %+v", got, s)
@@ -153,4 +150,20 @@ func TestListDeliveriesPages(t *testing.T) {
 	if depth, err := db.QueueDepth(ctx); err != nil || depth != n {
 		t.Errorf("QueueDepth = %d, %v", depth, err)
 	}
+}
+
+// subscription returns the stored subscription id, read as the API lists it.
+func subscription(t *testing.T, db *store.DB, id int64) bgpwatch.Subscription {
+	t.Helper()
+	subs, err := db.ListSubscriptions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		if s.ID == id {
+			return s
+		}
+	}
+	t.Fatalf("subscription %d not listed", id)
+	return bgpwatch.Subscription{}
 }

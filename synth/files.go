@@ -310,7 +310,8 @@ func writeRIRFiles(out string, sc *Scenario, w *world) ([]string, error) {
 	return files, nil
 }
 
-// writeASNInfo writes the contract's ASN info CSV (asn,name,access).
+// writeASNInfo writes the ASN info CSV that replay --asn-info reads
+// (asn,name,access).
 func writeASNInfo(path string, w *world) error {
 	var b strings.Builder
 	b.WriteString("asn,name,access\n")

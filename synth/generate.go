@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/archive"
 )
 
 // Options tune Generate.
@@ -110,7 +111,6 @@ type gen struct {
 	orig  map[uint64]uint32
 	hasO  []bitset
 	attrs Attrs
-	abuf  []byte
 
 	asCounts  []bgpwatch.Counts
 	asDirty   []bool
@@ -210,11 +210,7 @@ func (g *gen) run(seed uint64) (*Truth, error) {
 		c := &sc.Collectors[ci]
 		tc := TruthCollector{Name: c.Name, Project: c.Project}
 		cs := &colState{c: c, damage: map[int64]string{}}
-		if c.Project == "routeviews" {
-			cs.fileLen, cs.ribEvery = 900, 7200
-		} else {
-			cs.fileLen, cs.ribEvery = 300, 8*3600
-		}
+		cs.fileLen, cs.ribEvery = int64(c.archive().UpdatesEvery()/time.Second), int64(c.archive().RIBEvery()/time.Second)
 		for _, s := range w.sessions {
 			if s.col == ci {
 				cs.sessions = append(cs.sessions, s)
@@ -819,28 +815,17 @@ func (g *gen) flush(si int) error {
 
 // ---- files
 
+// relPath is where the collector's project puts the file (package
+// archive), under a directory named after the collector.
 func (g *gen) relPath(c *Collector, kind string, t int64) string {
-	tm := time.Unix(t, 0).UTC()
-	month := tm.Format("2006.01")
-	stamp := tm.Format("20060102.1504")
-	if c.Project == "routeviews" {
-		if kind == "rib" {
-			return filepath.Join(c.Name, "bgpdata", month, "RIBS", "rib."+stamp+".bz2")
-		}
-		return filepath.Join(c.Name, "bgpdata", month, "UPDATES", "updates."+stamp+".bz2")
-	}
+	k := archive.KindUpdates
 	if kind == "rib" {
-		return filepath.Join(c.Name, month, "bview."+stamp+".gz")
+		k = archive.KindRIB
 	}
-	return filepath.Join(c.Name, month, "updates."+stamp+".gz")
+	return filepath.Join(c.Name, filepath.FromSlash(c.archive().Path(k, time.Unix(t, 0))))
 }
 
-func (g *gen) compression(c *Collector) string {
-	if c.Project == "routeviews" {
-		return "bzip2"
-	}
-	return "gzip"
-}
+func (g *gen) compression(c *Collector) string { return c.archive().Compression() }
 
 func (g *gen) openUpdates(c *colState, t int64) {
 	if inWindows(c.gaps, t, t+1) {

@@ -1,7 +1,6 @@
 package synth
 
 import (
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -309,14 +308,7 @@ func buildWorld(sc *Scenario, seed uint64) (*world, error) {
 		perm[i] = int32(i)
 	}
 	slices.SortFunc(perm, func(x, y int32) int {
-		px, py := all[x].p, all[y].p
-		if c := cmp.Compare(btoi(px.Addr().Is6()), btoi(py.Addr().Is6())); c != 0 {
-			return c
-		}
-		if c := px.Addr().Compare(py.Addr()); c != 0 {
-			return c
-		}
-		return cmp.Compare(px.Bits(), py.Bits())
+		return all[x].p.Compare(all[y].p)
 	})
 	newIdx := make([]int32, len(all))
 	for ni, oi := range perm {

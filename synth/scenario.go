@@ -26,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/archive"
 )
 
 // Duration is a time.Duration that reads and writes as "90s", "2m", "1h30m"
@@ -101,6 +102,14 @@ type Collector struct {
 	Name    string `json:"name" yaml:"name"`       // "rrc00", "route-views2"
 	Project string `json:"project" yaml:"project"` // "ris" or "routeviews"
 	Peers   []Peer `json:"peers" yaml:"peers"`
+}
+
+// archive is the collector's project as package archive names it.
+func (c *Collector) archive() archive.Project {
+	if c.Project == "routeviews" {
+		return archive.RouteViews
+	}
+	return archive.RIS
 }
 
 // Peer is one BGP session of a collector.

@@ -181,18 +181,7 @@ func (e *Engine) VisiblePrefixes(asn bgpwatch.ASN) []netip.Prefix {
 			out = append(out, e.prefix(uint32(id)))
 		}
 	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if a.Addr().Is4() != b.Addr().Is4() {
-			if a.Addr().Is4() {
-				return -1
-			}
-			return 1
-		}
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Bits(), b.Bits())
-	})
+	slices.SortFunc(out, netip.Prefix.Compare)
 	return out
 }
 

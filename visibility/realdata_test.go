@@ -20,8 +20,8 @@ import (
 	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
-// need returns a path under ../shared/data, skipping (failing under CI=true)
-// when it or bgpdump is absent.
+// need returns the path of a sample data file (internal/shareddata),
+// skipping (failing under CI=true) when it or bgpdump is absent.
 func need(t *testing.T, rel string) string {
 	t.Helper()
 	p := shareddata.Path(t, rel)

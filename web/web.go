@@ -16,8 +16,6 @@ package web
 import (
 	"context"
 	"embed"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -56,7 +54,8 @@ type Option func(*Web)
 // without stored series ends now) and for the "made" note on charts.
 func WithClock(now func() time.Time) Option { return func(w *Web) { w.now = now } }
 
-// WithErrorWriter replaces the built-in problem+json error writer.
+// WithErrorWriter replaces the default error writer, api.WriteError on the
+// Web's logger.
 func WithErrorWriter(f ErrorWriter) Option { return func(w *Web) { w.writeErr = f } }
 
 // Web serves the newsroom app and the SVG charts. Create it with New.
@@ -93,7 +92,7 @@ func New(src Source, logger *slog.Logger, opts ...Option) *Web {
 		o(w)
 	}
 	if w.writeErr == nil {
-		w.writeErr = w.writeProblem
+		w.writeErr = func(rw http.ResponseWriter, r *http.Request, err error) { api.WriteError(w.log, rw, r, err) }
 	}
 	return w
 }
@@ -131,7 +130,7 @@ func (w *Web) handleIndex(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", appCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	rw.Write(b) //nolint:errcheck // the client went away
+	rw.Write(b) // the client went away
 }
 
 func (w *Web) handleAsset(rw http.ResponseWriter, r *http.Request) {
@@ -276,7 +275,7 @@ func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery
 	if r.Method == http.MethodHead {
 		return
 	}
-	rw.Write(body) //nolint:errcheck // the client went away
+	rw.Write(body) // the client went away
 }
 
 // describe writes the subtitle and the accessible description of a chart.
@@ -347,39 +346,4 @@ func clip(s string) string {
 		return s[:64] + "…"
 	}
 	return s
-}
-
-// problem is an RFC 9457 problem detail, as the API writes them.
-type problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-}
-
-const problemTypeBase = "https://bgpwatch.dev/problems/"
-
-// writeProblem is the built-in error writer: 400 for invalid input, 404 for
-// unknown things, 503 for timeouts, 500 (detail logged, not shown) else.
-func (w *Web) writeProblem(rw http.ResponseWriter, r *http.Request, err error) {
-	p := problem{Type: problemTypeBase + "internal", Title: "Internal server error", Status: http.StatusInternalServerError,
-		Detail: "the server failed to answer; see its log", Instance: r.URL.Path}
-	switch {
-	case errors.Is(err, bgpwatch.ErrInvalid):
-		p.Type, p.Title, p.Status, p.Detail = problemTypeBase+"invalid-request", "Invalid request", http.StatusBadRequest, err.Error()
-	case errors.Is(err, bgpwatch.ErrNotFound):
-		p.Type, p.Title, p.Status, p.Detail = problemTypeBase+"not-found", "Not found", http.StatusNotFound, err.Error()
-	case errors.Is(err, context.DeadlineExceeded):
-		p.Type, p.Title, p.Status = problemTypeBase+"timeout", "The database did not answer in time", http.StatusServiceUnavailable
-	default:
-		w.log.ErrorContext(r.Context(), "web request failed", "path", r.URL.Path, "err", err)
-	}
-	b, _ := json.Marshal(p)
-	h := rw.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	rw.WriteHeader(p.Status)
-	rw.Write(append(b, '\n')) //nolint:errcheck // the client went away
 }

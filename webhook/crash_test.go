@@ -71,14 +71,14 @@ func TestKill9(t *testing.T) {
 	select {
 	case <-hung:
 	case <-time.After(15 * time.Second):
-		cmd.Process.Kill() //nolint:errcheck // best effort
-		cmd.Wait()         //nolint:errcheck // best effort
+		cmd.Process.Kill() // best effort
+		cmd.Wait()         // best effort
 		t.Fatalf("the helper never reached the hanging request; its output:\n%s", out.String())
 	}
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
-	cmd.Wait() //nolint:errcheck // killed
+	cmd.Wait() // killed
 	if got := countStatus(deliveries(t, db, sub.ID), store.DeliveryDelivered); got != hangAt {
 		t.Fatalf("%d delivered before the kill, want %d", got, hangAt)
 	}

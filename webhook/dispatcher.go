@@ -22,6 +22,7 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/logthrottle"
 	"github.com/bgpwatch/bgpwatch/internal/netguard"
+	"github.com/bgpwatch/bgpwatch/internal/retry"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
@@ -136,12 +137,28 @@ type Stats struct {
 	Fanned    uint64 // deliveries queued from notices
 }
 
+// Store is what the dispatcher needs of the database: the outbox, the
+// subscriptions, the event of a notice and the delivery queue.
+// *store.DB implements it.
+type Store interface {
+	ListenNotices(ctx context.Context, wake func()) error
+	FanOutNotices(ctx context.Context, limit int, plan func(context.Context, store.Notice) ([]store.NewDelivery, error)) (notices, deliveries int, err error)
+	ListSubscriptions(ctx context.Context) ([]bgpwatch.Subscription, error)
+	GetEvent(ctx context.Context, id int64) (bgpwatch.Event, error)
+	ClaimDeliveries(ctx context.Context, req store.ClaimRequest, accept func(host string) bool) ([]store.ClaimedDelivery, error)
+	ReleaseDelivery(ctx context.Context, seq int64) error
+	RecordAttempt(ctx context.Context, a store.AttemptResult) error
+	QueueDepth(ctx context.Context) (int, error)
+}
+
+var _ Store = (*store.DB)(nil)
+
 // Dispatcher fans event notices out to subscriptions and delivers them.
 // Several dispatchers (processes) may share one database: claims use
 // SKIP LOCKED and leases, so each delivery is worked on by one at a time.
 // The per-endpoint limit holds per dispatcher.
 type Dispatcher struct {
-	db    *store.DB
+	db    Store
 	cfg   Config
 	log   *slog.Logger
 	wake  chan struct{} // a notice committed
@@ -160,7 +177,7 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a dispatcher on db; nil logger discards.
-func NewDispatcher(db *store.DB, cfg Config, logger *slog.Logger) *Dispatcher {
+func NewDispatcher(db Store, cfg Config, logger *slog.Logger) *Dispatcher {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -481,7 +498,7 @@ func (d *Dispatcher) schedule(c store.ClaimedDelivery, now time.Time, retryAfter
 	if !now.Before(c.ExpiresAt) {
 		return store.DeliveryFailed, time.Time{}
 	}
-	wait := Backoff(d.cfg.BaseBackoff, d.cfg.MaxBackoff, c.Attempts+1, mrand.Float64())
+	wait := retry.Jitter(0, retry.Exp(d.cfg.BaseBackoff, d.cfg.MaxBackoff, c.Attempts+1), mrand.Float64())
 	if retryAfter > 0 {
 		next := now.Add(retryAfter)
 		if next.After(c.ExpiresAt) {
@@ -494,18 +511,6 @@ func (d *Dispatcher) schedule(c store.ClaimedDelivery, now time.Time, retryAfter
 		next = c.ExpiresAt
 	}
 	return store.DeliveryPending, next
-}
-
-// Backoff is the wait before retry number attempt (1 for the first retry):
-// a uniform draw (u in [0,1)) from [0, min(max, base·2^(attempt-1))], the
-// "full jitter" of the AWS architecture blog.
-func Backoff(base, maxWait time.Duration, attempt int, u float64) time.Duration {
-	ceil := base
-	for i := 1; i < attempt && ceil < maxWait; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, maxWait)
-	return time.Duration(u * float64(ceil))
 }
 
 // post sends one attempt; it returns the HTTP status (0 without a
@@ -541,7 +546,7 @@ func (d *Dispatcher) post(ctx context.Context, c store.ClaimedDelivery, sentAt t
 	// Read (a bounded part of) the answer so the connection can be reused,
 	// and so that a receiver hanging after its headers counts as a timeout.
 	_, rerr := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	ra := parseRetryAfter(resp.Header.Get("Retry-After"), d.cfg.Clock())
+	ra := retry.After(resp.Header.Get("Retry-After"), d.cfg.Clock())
 	if rerr != nil && (resp.StatusCode < 200 || resp.StatusCode >= 300) {
 		return resp.StatusCode, ra, fmt.Errorf("reading response: %w", rerr)
 	}
@@ -561,29 +566,10 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
-// date. It returns 0 when absent or unparseable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		return time.Duration(min(n, 1<<32)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
 // newUUID returns a random (version 4) UUID from crypto/rand.
 func newUUID() string {
 	var b [16]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails
+	rand.Read(b[:]) // crypto/rand.Read never fails
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])

@@ -65,7 +65,7 @@ func TestDeliverySigned(t *testing.T) {
 	if ds[0].Type != bgpwatch.NoticeEnded || ds[0].Attempts != 1 || ds[0].LastStatusCode != 200 || ds[0].DeliveredAt.IsZero() {
 		t.Errorf("newest delivery: %+v", ds[0])
 	}
-	as, err := db.ListAttempts(context.Background(), ds[1].ID)
+	as, err := attempts(db, ds[1].ID)
 	if err != nil || len(as) != 1 || as[0].StatusCode != 200 || as[0].Duration <= 0 {
 		t.Errorf("attempts of %s: %+v, %v", ds[1].ID, as, err)
 	}
@@ -140,7 +140,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		return http.StatusOK
 	}}
 	srv := &http.Server{Handler: http.HandlerFunc(rc.serve)}
-	go srv.Serve(l) //nolint:errcheck // ends with Close
+	go srv.Serve(l) // ends with Close
 	t.Cleanup(func() { srv.Close() })
 
 	waitFor(t, 30*time.Second, "all delivered", func() bool {
@@ -168,7 +168,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		}
 	}
 	for _, d := range deliveries(t, db, sub.ID) {
-		as, err := db.ListAttempts(context.Background(), d.ID)
+		as, err := attempts(db, d.ID)
 		if err != nil || len(as) != d.Attempts || as[len(as)-1].StatusCode != 200 || as[0].StatusCode != 0 || as[0].Error == "" {
 			t.Errorf("delivery %s: %d attempts, log %+v, %v", d.ID, d.Attempts, as, err)
 		}

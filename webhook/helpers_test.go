@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/store"
@@ -225,11 +226,33 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-func isNotFound(err error) bool { return errors.Is(err, bgpwatch.ErrNotFound) }
-
 // newBenchServer serves rc on loopback for a benchmark; it returns the base URL.
 func newBenchServer(b *testing.B, rc *receiver) string {
 	srv := httptest.NewServer(http.HandlerFunc(rc.serve))
 	b.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// attempt is one entry of the delivery log (webhook_attempts).
+type attempt struct {
+	StatusCode int // 0 when no HTTP response arrived
+	Error      string
+	Duration   time.Duration
+}
+
+// attempts returns the logged attempts of one delivery, oldest first.
+func attempts(db *store.DB, deliveryID string) ([]attempt, error) {
+	rows, err := db.Pool().Query(context.Background(), `SELECT a.status_code, a.error, a.duration_ms
+		FROM webhook_attempts a JOIN webhook_deliveries d ON d.seq = a.delivery_seq
+		WHERE d.delivery_id::text = lower($1) ORDER BY a.id`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (attempt, error) {
+		var a attempt
+		var ms float64
+		err := r.Scan(&a.StatusCode, &a.Error, &ms)
+		a.Duration = time.Duration(ms * float64(time.Millisecond))
+		return a, err
+	})
 }

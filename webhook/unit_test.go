@@ -64,49 +64,6 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	base, maxWait := 5*time.Second, 30*time.Minute
-	for _, tc := range []struct {
-		attempt int
-		u       float64
-		want    time.Duration
-	}{
-		{1, 0.999999, 5 * time.Second},
-		{2, 0.999999, 10 * time.Second},
-		{4, 0.5, 20 * time.Second},
-		{20, 0.999999, 30 * time.Minute},
-		{1000, 0.5, 15 * time.Minute},
-		{3, 0, 0},
-	} {
-		got := Backoff(base, maxWait, tc.attempt, tc.u)
-		if d := got - tc.want; d > 10*time.Millisecond || d < -10*time.Millisecond {
-			t.Errorf("Backoff(attempt %d, u %v) = %v, want %v", tc.attempt, tc.u, got, tc.want)
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"120", 120 * time.Second},
-		{" 7 ", 7 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{"Mon, 05 Jan 2026 12:02:00 GMT", 2 * time.Minute},
-		{"Mon, 05 Jan 2026 11:00:00 GMT", 0},
-		{"soon", 0},
-		{"99999999999999999999", 0},
-	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestMatches(t *testing.T) {
 	kz := kzEvent(0)
 	asEv := bgpwatch.Event{Scope: bgpwatch.ScopeASN, Country: "IR", ASN: 197207, Access: bgpwatch.AccessMobile, DropRatio: 0.4}
@@ -180,18 +137,6 @@ func TestNewUUID(t *testing.T) {
 		}
 		seen[u] = true
 	}
-}
-
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"120", "Mon, 05 Jan 2026 12:02:00 GMT", "", "-1", "1e9"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		if d := parseRetryAfter(s, now); d < 0 {
-			t.Errorf("parseRetryAfter(%q) = %v < 0", s, d)
-		}
-	})
 }
 
 func FuzzVerify(f *testing.F) {

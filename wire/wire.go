@@ -1,6 +1,7 @@
 // Package wire defines the JSON representations of bgpwatch's domain types
 // that leave the process: API responses and webhook bodies share them, so a
-// newsroom tool sees one Event shape everywhere.
+// newsroom tool sees one Event shape everywhere (documented in the API's
+// OpenAPI document and the README).
 package wire
 
 import (
@@ -12,7 +13,7 @@ import (
 	"github.com/bgpwatch/bgpwatch/internal/country"
 )
 
-// Event is the contract's Event object.
+// Event is the Event object of the API and of webhook bodies.
 type Event struct {
 	ID                int64      `json:"id"`
 	Scope             string     `json:"scope"`

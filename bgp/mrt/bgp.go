@@ -46,7 +46,6 @@ var (
 	ErrBadMarker   = errors.New("bgp message: bad marker")
 	ErrShort       = errors.New("runs past its record")
 	ErrBadPrefix   = errors.New("invalid prefix length")
-	ErrBadASPath   = errors.New("malformed AS path")
 	ErrBadMPReach  = errors.New("malformed MP_REACH_NLRI")
 	ErrBadMPUnrch  = errors.New("malformed MP_UNREACH_NLRI")
 	ErrBadAttrLen  = errors.New("attribute runs past its record")

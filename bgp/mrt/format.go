@@ -44,7 +44,6 @@ type line struct {
 	signed    bool // bgpdump prints local pref and MED with %d here
 	oldState  uint16
 	newState  uint16
-	pb, xb    []byte
 }
 
 // Append renders rec and appends the lines to dst. peers is the current

@@ -9,15 +9,14 @@ import (
 // record decoding use both cores: wall time is then close to the slower of
 // the two instead of their sum.
 type readAhead struct {
-	ch    chan chunk
-	free  chan []byte
-	stop  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-	cur   []byte
-	buf   []byte
-	err   error
-	ended bool
+	ch   chan chunk
+	free chan []byte
+	stop chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+	cur  []byte
+	buf  []byte
+	err  error
 }
 
 type chunk struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/retry"
 )
 
 // DefaultURL is the public RIS Live endpoint.
@@ -171,7 +172,7 @@ func (c *Client) Run(ctx context.Context, out chan<- bgpwatch.Observation) error
 			failures = 0
 		}
 		failures++
-		wait := backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, failures, rand.Float64())
+		wait := retry.Jitter(c.cfg.MinBackoff, retry.Exp(c.cfg.MinBackoff, c.cfg.MaxBackoff, failures), rand.Float64())
 		c.log.Warn("ris live stream lost; reconnecting", "err", err, "wait", wait.Round(time.Millisecond))
 		c.mu.Lock()
 		c.state.Reconnects++
@@ -182,17 +183,6 @@ func (c *Client) Run(ctx context.Context, out chan<- bgpwatch.Observation) error
 			return ctx.Err()
 		}
 	}
-}
-
-// backoff is the full-jitter exponential wait before attempt n (n ≥ 1):
-// uniform in [min, min(max, min·2^(n-1))].
-func backoff(lo, hi time.Duration, n int, u float64) time.Duration {
-	ceil := lo
-	for i := 1; i < n && ceil < hi; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, hi)
-	return lo + time.Duration(u*float64(ceil-lo))
 }
 
 func (c *Client) setConnected(up bool) {

@@ -161,23 +161,6 @@ func TestDecodeSynthetic(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	lo, hi := time.Second, 10*time.Second
-	tests := []struct {
-		n    int
-		u    float64
-		want time.Duration
-	}{
-		{1, 1, time.Second}, {2, 1, 2 * time.Second}, {3, 1, 4 * time.Second}, {5, 1, 10 * time.Second},
-		{50, 1, 10 * time.Second}, {50, 0, time.Second}, {3, 0.5, 2500 * time.Millisecond},
-	}
-	for _, tc := range tests {
-		if got := backoff(lo, hi, tc.n, tc.u); got != tc.want {
-			t.Errorf("backoff(n=%d, u=%v) = %v, want %v", tc.n, tc.u, got, tc.want)
-		}
-	}
-}
-
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"ris_message","data":{"timestamp":1700000000,"peer":"2001:db8::1","peer_asn":3333,"host":"rrc21","type":"UPDATE","path":[3333,[1,2]],"announcements":[{"next_hop":"::1","prefixes":["2001:db8::/32"]}],"withdrawals":["10.0.0.0/8"]}}`))
 	f.Add([]byte(`{"type":"ris_error","data":{"message":"x"}}`))

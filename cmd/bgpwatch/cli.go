@@ -12,17 +12,13 @@ import (
 
 // Exit codes that scripts can rely on.
 const (
-	exitOK             = 0
-	exitFailure        = 1 // the command ran and failed
-	exitUsage          = 2 // bad flags or arguments
-	exitNotImplemented = 3 // the subcommand exists but is not built yet
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // bad flags or arguments
 )
 
 // errUsage marks an error caused by how the command was called.
 var errUsage = errors.New("usage")
-
-// errNotImplemented marks a subcommand that is not built yet.
-var errNotImplemented = errors.New("not implemented yet")
 
 // env is what a subcommand gets from the process: streams and environment.
 type env struct {
@@ -76,9 +72,6 @@ func exitCode(e *env, name string, err error) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(e.stderr, "bgpwatch %s: %v\nRun 'bgpwatch %s --help' for usage.\n", name, err, name)
 		return exitUsage
-	case errors.Is(err, errNotImplemented):
-		fmt.Fprintf(e.stderr, "bgpwatch %s: %v\n", name, err)
-		return exitNotImplemented
 	default:
 		fmt.Fprintf(e.stderr, "bgpwatch %s: %v\n", name, err)
 		return exitFailure

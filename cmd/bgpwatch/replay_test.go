@@ -149,10 +149,7 @@ func seriesMismatchesIn(t *testing.T, db *store.DB, truth *synth.Truth, lo, hi t
 	}
 	end := truth.End.Add(-bgpwatch.BinStep)
 	for cc := range truth.Series.Countries {
-		got, err := db.CountrySeries(ctx, cc, truth.Start, end)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := storetest.CountryRows(t, db, cc, truth.Start, end)
 		cmp("country "+cc, truth.CountrySeries(cc), got)
 	}
 	for a := range truth.Series.ASNs {
@@ -160,7 +157,7 @@ func seriesMismatchesIn(t *testing.T, db *store.DB, truth *synth.Truth, lo, hi t
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.ASNSeries(ctx, asn, truth.Start, end)
+		got, err := db.Series(ctx, store.SeriesQuery{ASN: asn, From: truth.Start, To: end})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -292,7 +292,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 
 func (b *logBuffer) flush() {
 	b.mu.Lock()
-	b.w.Flush() //nolint:errcheck // nowhere to report a failing stderr
+	b.w.Flush() // nowhere to report a failing stderr
 	b.mu.Unlock()
 }
 

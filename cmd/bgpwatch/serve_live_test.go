@@ -196,7 +196,7 @@ func TestStartLiveRIS(t *testing.T) {
 	}
 }
 
-// hookNotice is a webhook body as CONTRACT.md describes it.
+// hookNotice is a webhook body as the README's Webhooks section describes it.
 type hookNotice struct {
 	Type       string `json:"type"`
 	DeliveryID string `json:"delivery_id"`

@@ -1,7 +1,9 @@
-// Package shareddata finds the public sample data that tests read (real
-// MRT archives, RIR files, live-feed captures): ../shared/data next to the
-// repository, described in its README. The data is never copied into the
-// repository.
+// Package shareddata finds the public sample data that some tests read
+// (real MRT archives, RIR files, live-feed captures). The data is not part
+// of the repository and nothing but tests uses it: where it is absent those
+// tests are skipped (and fail under CI=true, where it must be present). It
+// is found through $BGPWATCH_SHARED_DATA, else as shared/data beside the
+// checkout, where the development machines keep it.
 package shareddata
 
 import (
@@ -55,8 +57,8 @@ func Path(t testing.TB, rel string) string {
 		}
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared test data %s missing (want ../shared/data beside the repository, or $%s): %v", rel, Env, err)
+		t.Fatalf("sample data %s not found (set $%s to the sample data directory): %v", rel, Env, err)
 	}
-	t.Skipf("shared test data %s missing (want ../shared/data beside the repository, or $%s): %v", rel, Env, err)
+	t.Skipf("sample data %s not found (optional; $%s names its directory): %v", rel, Env, err)
 	return ""
 }

@@ -48,7 +48,7 @@ func StartPrivate(t testing.TB) (*PrivatePG, *store.DB) {
 	pg.Start()
 	t.Cleanup(func() {
 		if pg.srv != nil {
-			pg.srv.Stop(context.Background()) //nolint:errcheck // best effort at the end
+			pg.srv.Stop(context.Background()) // best effort at the end
 		}
 		// A cluster outside the data directory (see pgserver) is not
 		// removed with t.TempDir().

@@ -161,7 +161,7 @@ func template(ctx context.Context, admin *pgxpool.Pool) (string, error) {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
 		return "", err
 	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockID) //nolint:errcheck // the session ends soon anyway
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockID) // the session ends soon anyway
 
 	var isTemplate bool
 	err = conn.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&isTemplate)
