@@ -3,8 +3,8 @@
 //
 // Version numbers are owned by area so that parallel work never collides:
 // 1–9 core schema, 10–19 ingest/replay, 20–29 detection, 30–39 webhooks,
-// 40–49 live ingest, 50–59 archive fetching, detection settings
-// and backfill.
+// 40–49 live ingest and network metadata (00048), 50–59 archive fetching,
+// detection settings and backfill, 60–64 hardening.
 package migrations
 
 import "embed"

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/migrations"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/pgserver"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
@@ -146,9 +149,10 @@ func TestMigrateDownRefusedWhileInUse(t *testing.T) {
 		t.Fatalf("serve exited %d", code)
 	}
 
-	// serve gone: allowed.
+	// serve gone: allowed; --down rolls back the newest migration.
+	newest := newestMigration(t)
 	code, out, errOut := runCLI(t, nil, "migrate", "--down", "--db", url)
-	if code != exitOK || !strings.Contains(out, "rolled back 00030_webhooks.sql") {
+	if code != exitOK || !strings.Contains(out, "rolled back "+newest) {
 		t.Fatalf("migrate --down without serve: exit %d, %q, %q", code, out, errOut)
 	}
 	if code, out, errOut := runCLI(t, nil, "migrate", "--db", url); code != exitOK {
@@ -165,7 +169,18 @@ func TestMigrateDownRefusedWhileInUse(t *testing.T) {
 		t.Fatalf("migrate --down under replay: exit %d, %q", code, errOut)
 	}
 	code, out, errOut = runCLI(t, nil, "migrate", "--down", "--force", "--db", url)
-	if code != exitOK || !strings.Contains(out, "rolled back 00030_webhooks.sql") {
+	if code != exitOK || !strings.Contains(out, "rolled back "+newest) {
 		t.Fatalf("migrate --down --force: exit %d, %q, %q", code, out, errOut)
 	}
+}
+
+// newestMigration is the file name of the highest-numbered migration.
+func newestMigration(t *testing.T) string {
+	t.Helper()
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("migrations: %v %v", names, err)
+	}
+	slices.Sort(names) // zero-padded version numbers sort as numbers
+	return names[len(names)-1]
 }
