@@ -70,7 +70,14 @@ func (u *usageLock) keep(ctx context.Context, db *DB, name string, conn *pgx.Con
 		select {
 		case <-ctx.Done():
 			if conn != nil {
-				conn.Close(context.Background()) // ends the session: releases the lock
+				// Unlock first: the server ends a closed session's backend
+				// (and drops its locks) only some time after the close, so
+				// a migrate --down run right after this process exits could
+				// still find the lock held.
+				uctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				conn.Exec(uctx, "SELECT pg_advisory_unlock_shared($1)", UsageLockID) // closing releases it anyway
+				cancel()
+				conn.Close(context.Background())
 			}
 			return
 		case <-time.After(5 * time.Second):
