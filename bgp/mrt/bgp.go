@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"github.com/bgpwatch/bgpwatch"
 )
 
 // BGP message types.
@@ -328,10 +330,10 @@ func pathCount(p []byte, asLen int) (int, bool) {
 	return n, true
 }
 
-// lastAS returns the origin of a path: the last AS of the last segment if
-// that is an AS_SEQUENCE, else 0.
+// lastAS returns the origin of a path by bgpwatch's origin rule
+// (bgpwatch.PathOrigin); false when the path's structure is broken.
 func lastAS(p []byte, asLen int) (uint32, bool) {
-	var origin uint32
+	var o bgpwatch.PathOrigin
 	for len(p) > 0 {
 		if len(p) < 2 {
 			return 0, false
@@ -340,21 +342,24 @@ func lastAS(p []byte, asLen int) (uint32, bool) {
 		if len(p) < 2+l*asLen || t < 1 || t > 4 {
 			return 0, false
 		}
-		origin = 0
-		if (t == SegSequence || t == SegConfedSequence) && l > 0 {
-			origin = asn(p[2+(l-1)*asLen:], asLen)
+		s := bgpwatch.Segment{Type: bgpwatch.SegmentType(t), Len: l}
+		if l > 0 {
+			s.Last = bgpwatch.ASN(asn(p[2+(l-1)*asLen:], asLen))
 		}
-		if t == SegConfedSequence || t == SegConfedSet {
-			origin = 0
-		}
+		o.Add(s)
 		p = p[2+l*asLen:]
 	}
-	return origin, true
+	return uint32(o.ASN()), true
 }
 
-// OriginAS returns the origin AS of the route: the last AS of the AS path
-// after merging AS_PATH with AS4_PATH for 2-byte sessions (RFC 6793 §4.2.3).
-// It is 0 when the path is empty, ends in an AS_SET, or is malformed.
+// OriginAS returns the origin AS of the route by bgpwatch's origin rule
+// (bgpwatch.PathOrigin: confederation segments skipped, an AS_SET of one
+// AS is its origin, of several none). On 2-byte sessions AS_PATH is first
+// merged with AS4_PATH (RFC 6793 §4.2.3): when AS_PATH holds at least as
+// many ASes as AS4_PATH (counted as for the path length: a set is one,
+// confederation segments none), the path ends with AS4_PATH, so the
+// origin is AS4_PATH's; otherwise AS4_PATH is ignored. It is 0 when the
+// route is not attributed or the path is malformed.
 func (a *Attrs) OriginAS() uint32 {
 	if a.ASLen == 2 && a.AS4Path != nil {
 		n, ok := pathCount(a.ASPath, 2)

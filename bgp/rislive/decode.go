@@ -142,18 +142,34 @@ func (d *Data) PeerOf() (bgpwatch.Peer, error) {
 	return bgpwatch.Peer{Collector: d.Host, ASN: bgpwatch.ASN(d.PeerASN), Addr: a.Unmap()}, nil
 }
 
-// OriginASN returns the last AS of the path; 0 when the path is empty or
-// ends in an AS_SET (a JSON array).
+// OriginASN returns the origin AS of the path by bgpwatch's origin rule
+// (bgpwatch.PathOrigin). RIS Live writes an AS_SEQUENCE's ASes as plain
+// numbers and an AS_SET as a nested array ("path":[3333,1299,[64500,64501]]);
+// it has no form for confederation segments. 0 when the path is empty,
+// not attributed (ends in a set of several ASes) or malformed.
 func (d *Data) OriginASN() bgpwatch.ASN {
-	if len(d.Path) == 0 {
-		return 0
+	var o bgpwatch.PathOrigin
+	for _, e := range d.Path {
+		e = bytes.TrimSpace(e)
+		if len(e) > 0 && e[0] == '[' {
+			var set []uint32
+			if err := json.Unmarshal(e, &set); err != nil {
+				return 0
+			}
+			s := bgpwatch.Segment{Type: bgpwatch.SegmentSet, Len: len(set)}
+			if len(set) > 0 {
+				s.Last = bgpwatch.ASN(set[len(set)-1])
+			}
+			o.Add(s)
+			continue
+		}
+		v, err := strconv.ParseUint(string(e), 10, 32)
+		if err != nil {
+			return 0
+		}
+		o.Add(bgpwatch.Segment{Type: bgpwatch.SegmentSequence, Len: 1, Last: bgpwatch.ASN(v)})
 	}
-	last := bytes.TrimSpace(d.Path[len(d.Path)-1])
-	v, err := strconv.ParseUint(string(last), 10, 32)
-	if err != nil {
-		return 0
-	}
-	return bgpwatch.ASN(v)
+	return o.ASN()
 }
 
 // PeerIsDown reports whether a RIS_PEER_STATE message says the collector's
@@ -164,7 +180,7 @@ func (d *Data) PeerIsDown() bool {
 
 // Observations appends the message's observations to dst: an UPDATE gives
 // one Withdraw per withdrawn prefix and one Announce per announced prefix
-// (origin: last AS of the path); a RIS_PEER_STATE other than connected
+// (origin: see OriginASN); a RIS_PEER_STATE other than connected
 // gives PeerDown. Other messages give none. Unparseable prefixes are
 // skipped and counted in bad. now stamps messages without a timestamp.
 func (m *Message) Observations(dst []bgpwatch.Observation, now time.Time) (out []bgpwatch.Observation, bad int, err error) {
