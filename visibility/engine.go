@@ -197,6 +197,7 @@ type Engine struct {
 	// bins
 	open     bool
 	binStart time.Time
+	binEnd   time.Time // binStart + Step
 	now      time.Time
 	changes  []changeRec
 	outChg   []bgpwatch.VisibilityChange
@@ -266,13 +267,18 @@ func (e *Engine) AdvanceTo(t time.Time, emit func(*bgpwatch.Bin) error) error {
 		e.openAt(t)
 		return nil
 	}
+	// Called before every observation: most calls stay in the open bin.
+	if t.Before(e.binEnd) {
+		return nil
+	}
 	for {
-		end := e.binStart.Add(e.cfg.Step)
+		end := e.binEnd
 		if end.After(t) {
 			return nil
 		}
 		err := e.closeBin(emit)
 		e.binStart = end
+		e.binEnd = end.Add(e.cfg.Step)
 		e.now = end
 		if err != nil {
 			return err
@@ -283,6 +289,7 @@ func (e *Engine) AdvanceTo(t time.Time, emit func(*bgpwatch.Bin) error) error {
 func (e *Engine) openAt(t time.Time) {
 	e.open = true
 	e.binStart = e.binFloor(t)
+	e.binEnd = e.binStart.Add(e.cfg.Step)
 	e.now = e.binStart
 }
 

@@ -197,6 +197,43 @@ func (a *Attrs) Parse(b []byte, as4 bool) error {
 	return nil
 }
 
+// OriginOf returns the origin AS of the route whose path attributes are
+// b, as Parse followed by OriginAS would, with the same error for broken
+// attribute framing; it reads only AS_PATH and AS4_PATH. RIB dumps need
+// nothing else of most entries' attributes.
+func OriginOf(b []byte, as4 bool) (uint32, error) {
+	a := Attrs{ASLen: 2}
+	if as4 {
+		a.ASLen = 4
+	}
+	for len(b) > 0 {
+		if len(b) < 3 {
+			return 0, ErrBadAttrLen
+		}
+		flags, typ := b[0], b[1]
+		var l, h int
+		if flags&0x10 != 0 {
+			if len(b) < 4 {
+				return 0, ErrBadAttrLen
+			}
+			l, h = int(binary.BigEndian.Uint16(b[2:])), 4
+		} else {
+			l, h = int(b[2]), 3
+		}
+		if len(b) < h+l {
+			return 0, ErrBadAttrLen
+		}
+		switch typ {
+		case AttrASPath:
+			a.ASPath = b[h : h+l]
+		case AttrAS4Path:
+			a.AS4Path = b[h : h+l]
+		}
+		b = b[h+l:]
+	}
+	return a.OriginAS(), nil
+}
+
 // MPReach is a decoded MP_REACH_NLRI.
 type MPReach struct {
 	AFI      uint16
