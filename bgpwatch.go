@@ -177,7 +177,7 @@ type Observation struct {
 	Peer   Peer
 	Prefix netip.Prefix // Announce, Withdraw, TableRoute
 	PathID uint32       // ADD-PATH path identifier, 0 without ADD-PATH
-	Origin ASN          // last AS of the AS path; 0 when unknown or an AS_SET
+	Origin ASN          // origin AS by the rule of PathOrigin; 0 when not attributed
 }
 
 // Counts is the visibility of one entity (ASN or country) in one bin.

@@ -125,6 +125,8 @@ type Pipeline struct {
 	lastObs   time.Time
 	resumed   bool // the detector was resumed (or had nothing to resume from)
 	checking  bool // the detector checks the first bins after resuming
+	// gapAt is lastObs + MaxGap.
+	gapAt time.Time
 }
 
 // New builds a pipeline writing to sink.
@@ -199,7 +201,7 @@ func (p *Pipeline) Stats() Stats { return p.stats }
 func (p *Pipeline) Observe(ctx context.Context, o *bgpwatch.Observation) error {
 	p.begin(ctx)
 	defer p.end()
-	if !p.lastObs.IsZero() && o.Time.Sub(p.lastObs) > p.cfg.MaxGap {
+	if !p.lastObs.IsZero() && o.Time.After(p.gapAt) {
 		end := p.lastObs.Truncate(bgpwatch.BinStep).Add(bgpwatch.BinStep)
 		if err := p.eng.AdvanceTo(end, p.emitFn); err != nil {
 			return err
@@ -213,6 +215,7 @@ func (p *Pipeline) Observe(ctx context.Context, o *bgpwatch.Observation) error {
 	}
 	if o.Time.After(p.lastObs) {
 		p.lastObs = o.Time
+		p.gapAt = o.Time.Add(p.cfg.MaxGap)
 	}
 	if err := p.eng.AdvanceTo(o.Time, p.emitFn); err != nil {
 		return err

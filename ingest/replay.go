@@ -228,6 +228,7 @@ type replayer struct {
 	lastRep time.Time
 	now     func() time.Time
 	last    time.Time // latest applied observation time
+	byKind  [8]int64  // observations by kind
 	covered time.Time // end of the period the update files read so far cover
 }
 
@@ -264,6 +265,11 @@ func Replay(ctx context.Context, cfg ReplayConfig, p *Pipeline) (*Summary, error
 		r.mergeStats(s)
 	}
 	r.open = nil
+	for k, n := range r.byKind {
+		if n > 0 {
+			r.sum.ByKind[bgpwatch.ObservationKind(k).String()] += n
+		}
+	}
 	r.sum.Pipeline = p.Stats()
 	r.sum.Elapsed = r.now().Sub(r.start)
 	r.sum.ElapsedSecond = r.sum.Elapsed.Seconds()
@@ -365,7 +371,9 @@ func (h streamHeap) rootLate() bool {
 
 func (r *replayer) count(o *bgpwatch.Observation) {
 	r.sum.Observations++
-	r.sum.ByKind[o.Kind.String()]++
+	if int(o.Kind) < len(r.byKind) {
+		r.byKind[o.Kind]++ // into sum.ByKind at the end: a map per observation cost 10 % of a RIB load
+	}
 	if r.sum.FirstTime.IsZero() || o.Time.Before(r.sum.FirstTime) {
 		r.sum.FirstTime = o.Time
 	}

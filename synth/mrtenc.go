@@ -69,6 +69,33 @@ type Attrs struct {
 	MED         uint32
 	HasMED      bool
 	Communities []uint32 // RFC 1997, high 16 bits ASN
+	// Segments, when not nil, is written as the AS_PATH as it is instead
+	// of Path (2-byte ASNs on 2-byte sessions, no AS4_PATH derived from
+	// it), and AS4Path, when not nil, as AS4_PATH: for paths with sets,
+	// confederation segments or a hand-made AS4_PATH.
+	Segments []PathSegment
+	AS4Path  []PathSegment
+}
+
+// PathSegment is one AS_PATH segment written as it is.
+type PathSegment struct {
+	Type uint8 // 1 AS_SET, 2 AS_SEQUENCE, 3 AS_CONFED_SEQUENCE, 4 AS_CONFED_SET
+	ASNs []uint32
+}
+
+// appendSegments encodes segs as an AS_PATH or AS4_PATH value.
+func appendSegments(dst []byte, segs []PathSegment, as4 bool) []byte {
+	for _, sg := range segs {
+		dst = append(dst, sg.Type, byte(len(sg.ASNs)))
+		for _, a := range sg.ASNs {
+			if as4 {
+				dst = binary.BigEndian.AppendUint32(dst, a)
+			} else {
+				dst = binary.BigEndian.AppendUint16(dst, as2(a))
+			}
+		}
+	}
+	return dst
 }
 
 // NLRI is one prefix with its ADD-PATH identifier (ignored without ADD-PATH).
@@ -320,6 +347,13 @@ func (e *Encoder) AppendRIBAttrs(dst []byte, a *Attrs) []byte {
 // sessions), NEXT_HOP for IPv4, MED and COMMUNITIES.
 func (e *Encoder) appendPathAttrs(dst []byte, a *Attrs, as4, rib bool) []byte {
 	dst = appendAttr(dst, 0x40, 1, []byte{a.Origin})
+	if a.Segments != nil {
+		dst = appendAttr(dst, 0x40, 2, appendSegments(nil, a.Segments, as4))
+		if a.AS4Path != nil {
+			dst = appendAttr(dst, 0xc0, 17, appendSegments(nil, a.AS4Path, true))
+		}
+		return e.appendTailAttrs(dst, a)
+	}
 	need4 := false
 	var seg [2 + 4*255]byte
 	n := len(a.Path)
@@ -352,6 +386,12 @@ func (e *Encoder) appendPathAttrs(dst []byte, a *Attrs, as4, rib bool) []byte {
 		}
 		dst = appendAttr(dst, 0xc0, 17, seg[:l])
 	}
+	return e.appendTailAttrs(dst, a)
+}
+
+// appendTailAttrs writes the attributes after the path: NEXT_HOP for
+// IPv4, MED and COMMUNITIES.
+func (e *Encoder) appendTailAttrs(dst []byte, a *Attrs) []byte {
 	if a.NextHop.Is4() {
 		dst = appendAttr(dst, 0x40, 3, addr4(a.NextHop))
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -238,4 +239,119 @@ func BenchmarkApplyRefresh(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkMemoryWorld builds the state of every RIS and RouteViews
+// collector at once: $VIS_SESSIONS full-feed sessions (default 1000) on 66
+// collectors (26 RIS, 40 RouteViews; 15 or 16 sessions each; 650 peer
+// ASNs, so many networks peer with several collectors), each holding
+// $VIS_V4 IPv4 (default 1 050 000) and $VIS_V6 IPv6 (default 200 000)
+// prefixes. 1 % of the prefixes are MOAS: a third of the sessions see a
+// second origin. Each collector's RIB dump is applied in MRT order
+// (TableStart, prefix by prefix every session, TableEnd), collector after
+// collector, then the first collector's dump once more (the 8-hourly
+// refresh). It reports the heap in use and obtained from the OS
+// (MemStats HeapInuse, Sys) and the resident set (VmRSS after a
+// collection with freed pages returned, peak VmHWM) in MiB, and the CPU
+// time per Apply. Run it alone with -benchtime=1x
+// (scripts/bench-memory.sh).
+func BenchmarkMemoryWorld(b *testing.B) {
+	envInt := func(name string, def int) int {
+		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+			return v
+		}
+		return def
+	}
+	nSess, n4, n6 := envInt("VIS_SESSIONS", 1000), envInt("VIS_V4", 1_050_000), envInt("VIS_V6", 200_000)
+	for range b.N {
+		pfx, _ := synthetic(n4, n6, 0)
+		var colls []string
+		for i := range 26 {
+			colls = append(colls, "rrc"+strconv.Itoa(100 + i)[1:])
+		}
+		for i := range 40 {
+			colls = append(colls, "route-views"+strconv.Itoa(i+2))
+		}
+		bySess := make([][]bgpwatch.Peer, len(colls))
+		for s := range nSess {
+			c := s % len(colls)
+			p := bgpwatch.Peer{Collector: colls[c], ASN: ASN(64500 + s%650),
+				Addr: netip.AddrFrom4([4]byte{10, byte(s >> 16), byte(s >> 8), byte(s)})}
+			bySess[c] = append(bySess[c], p)
+		}
+		e := New(DefaultConfig(), func(ASN) string { return "KZ" })
+		emit := func(*bgpwatch.Bin) error { return nil }
+		t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		var applies int64
+		dump := func(c int) {
+			t = t.Add(bgpwatch.BinStep)
+			if err := e.AdvanceTo(t, emit); err != nil {
+				b.Fatal(err)
+			}
+			o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableStart, Peer: bgpwatch.Peer{Collector: colls[c]}}
+			e.Apply(&o)
+			o.Kind = bgpwatch.TableRoute
+			for i, p := range pfx {
+				o.Prefix = p
+				for k, pr := range bySess[c] {
+					o.Origin = originOf(i)
+					if i%100 == 7 && k%3 == 0 {
+						o.Origin = originOf(i) + 1 // MOAS
+					}
+					o.Peer = pr
+					e.Apply(&o)
+				}
+				applies += int64(len(bySess[c]))
+			}
+			o.Kind = bgpwatch.TableEnd
+			e.Apply(&o)
+		}
+		cpu := cpuTime()
+		for c := range colls {
+			dump(c)
+		}
+		dump(0)
+		// Two bins on: the dump's bin and one without a dump (the
+		// state between the 8-hourly dumps).
+		if err := e.AdvanceTo(t.Add(2*bgpwatch.BinStep), emit); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(applies), "cpu-ns/apply")
+		// The resident state: after a collection, with the freed pages
+		// returned to the OS (the runtime's scavenger does so over a few
+		// minutes by itself).
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heapinuse-MiB")
+		b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
+		b.ReportMetric(float64(procStatus("VmRSS:"))/(1<<20), "rss-MiB")
+		b.ReportMetric(float64(procStatus("VmHWM:"))/(1<<20), "peakRSS-MiB")
+		ps := e.Peers()
+		if len(ps) != nSess || ps[0].V4 != n4 || ps[0].V6 != n6 || !ps[0].FullFeedV4 {
+			b.Fatalf("%d peers, first %+v", len(ps), ps[0])
+		}
+		runtime.KeepAlive(pfx)
+	}
+}
+
+// procStatus returns a /proc/self/status size field (e.g. "VmRSS:") in
+// bytes, 0 when unknown.
+func procStatus(field string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return n << 10
+		}
+	}
+	return 0
 }

@@ -161,7 +161,8 @@ type Engine struct {
 	keys   []v6key // the prefixes (IPv4: lo holds the address); pointer-free, so the GC skips it
 	st     []pstate
 	bits   []uint64 // stride words per prefix: sessions holding it
-	seen   []uint64 // same layout: sessions refreshed during their collector's dump
+	seen   []uint64 // same layout: sessions refreshed during their collector's dump; nil between dumps (see dropSeen)
+	dumped bool     // a dump started or ended in the open bin
 	stride int
 	exc    map[uint32][]pathEntry
 	idle   []uint32 // ids whose last holder left during this bin
@@ -198,6 +199,7 @@ type Engine struct {
 	// bins
 	open     bool
 	binStart time.Time
+	binEnd   time.Time // binStart + Step
 	now      time.Time
 	changes  []changeRec
 	outChg   []bgpwatch.VisibilityChange
@@ -267,13 +269,18 @@ func (e *Engine) AdvanceTo(t time.Time, emit func(*bgpwatch.Bin) error) error {
 		e.openAt(t)
 		return nil
 	}
+	// Called before every observation: most calls stay in the open bin.
+	if t.Before(e.binEnd) {
+		return nil
+	}
 	for {
-		end := e.binStart.Add(e.cfg.Step)
+		end := e.binEnd
 		if end.After(t) {
 			return nil
 		}
 		err := e.closeBin(emit)
 		e.binStart = end
+		e.binEnd = end.Add(e.cfg.Step)
 		e.now = end
 		if err != nil {
 			return err
@@ -284,6 +291,7 @@ func (e *Engine) AdvanceTo(t time.Time, emit func(*bgpwatch.Bin) error) error {
 func (e *Engine) openAt(t time.Time) {
 	e.open = true
 	e.binStart = e.binFloor(t)
+	e.binEnd = e.binStart.Add(e.cfg.Step)
 	e.now = e.binStart
 }
 
@@ -788,6 +796,7 @@ func (e *Engine) tableStart(c int) {
 	}
 	e.colls[c].inDump = true
 	e.colls[c].epoch++
+	e.dumped = true
 }
 
 func (e *Engine) clearSeen(c int) {
@@ -860,6 +869,28 @@ func (e *Engine) tableEnd(c int) {
 	}
 	col.inDump = false
 	col.seenDirty = false
+	e.dumped = true
+}
+
+// dropSeen frees the refresh bitset once a whole bin has passed without
+// any dump: it is as large as the session bitsets (a bit per prefix and
+// session, 160 MB for 1 000 sessions and 1.25 M prefixes) and only needed
+// during dumps, a few minutes every 8 hours. Dumps that follow each other
+// (a bootstrap loading collector after collector) reuse it instead of
+// leaving the collector that much garbage each. TableEnd leaves it all
+// zero.
+func (e *Engine) dropSeen() {
+	dumped := e.dumped
+	e.dumped = false
+	if dumped {
+		return
+	}
+	for i := range e.colls {
+		if e.colls[i].inDump {
+			return
+		}
+	}
+	e.seen = nil
 }
 
 // ---- visibility ----
@@ -988,7 +1019,7 @@ func sortVotes(vs []vote) {
 // evalFullFeed re-evaluates the full-feed sessions of both families and,
 // when the set changed, recounts every prefix.
 func (e *Engine) evalFullFeed() {
-	changed := false
+	var newFF [][2]bool // nil until a session changes
 	for f := range 2 {
 		min := e.cfg.FullFeedMin
 		if f == famV6 {
@@ -1004,16 +1035,58 @@ func (e *Engine) evalFullFeed() {
 		}
 		for i := range e.sess {
 			ff := e.sess[i].size[f] >= min
-			if ff != e.sess[i].ff[f] {
-				e.sess[i].ff[f] = ff
-				changed = true
+			if ff != e.sess[i].ff[f] && newFF == nil {
+				newFF = make([][2]bool, len(e.sess))
+				for j := range e.sess {
+					newFF[j] = e.sess[j].ff
+				}
+			}
+			if newFF != nil {
+				newFF[i][f] = ff
 			}
 		}
 	}
-	if !changed {
+	if newFF == nil {
 		return
 	}
+	// The peer ASNs whose full-feed sessions change, with their sessions
+	// before and after: every prefix's count changes by at most those.
+	type change struct{ old, new []int32 }
+	var deltas [2][]change
+	var deltaCost [2]int
+	byASN := map[bgpwatch.ASN][]int32{}
+	var asns []bgpwatch.ASN
+	for i := range e.sess {
+		a := e.sess[i].peer.ASN
+		if _, ok := byASN[a]; !ok {
+			asns = append(asns, a)
+		}
+		byASN[a] = append(byASN[a], int32(i))
+	}
+	for f := range 2 {
+		for _, a := range asns {
+			var c change
+			moved := false
+			for _, s := range byASN[a] {
+				if e.sess[s].ff[f] {
+					c.old = append(c.old, s)
+				}
+				if newFF[s][f] {
+					c.new = append(c.new, s)
+				}
+				moved = moved || e.sess[s].ff[f] != newFF[s][f]
+			}
+			if moved {
+				deltas[f] = append(deltas[f], c)
+				deltaCost[f] += len(c.old) + len(c.new)
+			}
+		}
+	}
+	for i := range e.sess {
+		e.sess[i].ff = newFF[i]
+	}
 	wasN := e.ffN
+	var fullCost [2]int
 	for f := range 2 {
 		groups := map[bgpwatch.ASN][]int32{}
 		var order []bgpwatch.ASN
@@ -1030,6 +1103,7 @@ func (e *Engine) evalFullFeed() {
 		clear(e.ffMask[f])
 		clear(e.ffSingle[f])
 		e.ffMulti[f] = e.ffMulti[f][:0]
+		fullCost[f] = e.stride
 		for _, a := range order {
 			g := groups[a]
 			for _, s := range g {
@@ -1044,6 +1118,7 @@ func (e *Engine) evalFullFeed() {
 				e.ffSingle[f][g[0]>>6] |= 1 << (g[0] & 63)
 			} else {
 				e.ffMulti[f] = append(e.ffMulti[f], g)
+				fullCost[f] += len(g)
 			}
 		}
 		e.ffN[f] = len(order)
@@ -1055,9 +1130,28 @@ func (e *Engine) evalFullFeed() {
 		e.quiet[f] = wasN[f] == 0
 	}
 	defer func() { e.quiet = [2]bool{} }()
+	// Recount every prefix, from scratch or, when fewer sessions are
+	// involved (a collector's sessions joining a world of full feeds),
+	// by the changed peer ASNs only: the counts are exact for the old
+	// full-feed set.
+	incremental := [2]bool{deltaCost[0] < fullCost[0], deltaCost[1] < fullCost[1]}
 	for id := range e.st {
 		p := &e.st[id]
 		f := p.fam()
+		if incremental[f] {
+			n := int(p.cnt)
+			for _, c := range deltas[f] {
+				if e.othersHold(uint32(id), c.old) {
+					n--
+				}
+				if e.othersHold(uint32(id), c.new) {
+					n++
+				}
+			}
+			p.cnt = uint16(n)
+			e.eval(uint32(id))
+			continue
+		}
 		base := id * e.stride
 		n := 0
 		for w := range e.stride {
@@ -1076,6 +1170,7 @@ func (e *Engine) evalFullFeed() {
 // ---- bins ----
 
 func (e *Engine) closeBin(emit func(*bgpwatch.Bin) error) error {
+	e.dropSeen()
 	e.evalFullFeed()
 	e.flush()
 	out := e.outChg[:0]

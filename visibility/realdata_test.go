@@ -81,30 +81,49 @@ func bgpdumpRoutes(t *testing.T, path, collector string) []dumpRoute {
 	return routes
 }
 
-// pathOrigin is the last AS of a bgpdump AS path; 0 for an AS_SET or an
-// empty path.
+// pathOrigin is the origin of a bgpdump AS path by bgpwatch's origin
+// rule (bgpwatch.PathOrigin): bgpdump writes AS_SEQUENCE members as
+// numbers, an AS_SET as {a,b}, confederation segments as (a b) and
+// [a,b]. 0 when not attributed or unparsable.
 func pathOrigin(path string) ASN {
-	f := strings.Fields(path)
-	if len(f) == 0 {
-		return 0
+	var o bgpwatch.PathOrigin
+	confed := false
+	for _, tok := range strings.Fields(path) {
+		switch {
+		case confed || strings.HasPrefix(tok, "("):
+			confed = !strings.HasSuffix(tok, ")")
+			o.Add(bgpwatch.Segment{Type: bgpwatch.SegmentConfedSequence, Len: 1})
+		case strings.HasPrefix(tok, "["):
+			o.Add(bgpwatch.Segment{Type: bgpwatch.SegmentConfedSet, Len: 1})
+		case strings.HasPrefix(tok, "{"):
+			members := strings.Split(strings.Trim(tok, "{}"), ",")
+			last, ok := bgpdumpASN(members[len(members)-1])
+			if !ok {
+				return 0
+			}
+			o.Add(bgpwatch.Segment{Type: bgpwatch.SegmentSet, Len: len(members), Last: last})
+		default:
+			a, ok := bgpdumpASN(tok)
+			if !ok {
+				return 0
+			}
+			o.Add(bgpwatch.Segment{Type: bgpwatch.SegmentSequence, Len: 1, Last: a})
+		}
 	}
-	last := f[len(f)-1]
-	if strings.ContainsAny(last, "{}()[]") {
-		return 0
-	}
-	if hi, lo, ok := strings.Cut(last, "."); ok { // asdot
-		h, _ := strconv.ParseUint(hi, 10, 16)
-		l, _ := strconv.ParseUint(lo, 10, 16)
-		return ASN(h<<16 | l)
-	}
-	n, err := strconv.ParseUint(last, 10, 32)
-	if err != nil {
-		return 0
-	}
-	return ASN(n)
+	return o.ASN()
 }
 
-// expected applies the package's documented definitions naively to a
+// bgpdumpASN parses an ASN as bgpdump prints it (asplain or asdot).
+func bgpdumpASN(s string) (ASN, bool) {
+	if hi, lo, ok := strings.Cut(s, "."); ok { // asdot
+		h, err1 := strconv.ParseUint(hi, 10, 16)
+		l, err2 := strconv.ParseUint(lo, 10, 16)
+		return ASN(h<<16 | l), err1 == nil && err2 == nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	return ASN(n), err == nil
+}
+
 // bgpdump table: table sizes per peer, and the counts per origin ASN.
 func expected(routes []dumpRoute, cfg Config) (sizes map[bgpwatch.Peer][2]int, asns map[ASN]Counts, fullFeed int) {
 	type pk struct {

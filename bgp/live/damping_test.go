@@ -33,7 +33,7 @@ func startDampedPeer(ctx context.Context, t *testing.T, addr netip.Addr, asn uin
 	go func() {
 		defer close(d.done)
 		for ctx.Err() == nil {
-			p, err := tryDialRaw(t, addr, asn, speaker)
+			p, err := tryDialRaw(t, addr, asn, speaker, true)
 			if err != nil {
 				select {
 				case <-time.After(10 * time.Millisecond):

@@ -65,13 +65,20 @@ func message(typ byte, body []byte) []byte {
 // unless the session reaches Established within the timeout.
 func dialRaw(t *testing.T, addr netip.Addr, asn uint32, speaker netip.AddrPort) *rawPeer {
 	t.Helper()
+	return dialRawCaps(t, addr, asn, speaker, true)
+}
+
+// dialRawCaps is dialRaw for a peer with (as4) or without the four-octet
+// ASN capability; without it the peer's ASN must fit in 2 bytes.
+func dialRawCaps(t *testing.T, addr netip.Addr, asn uint32, speaker netip.AddrPort, as4 bool) *rawPeer {
+	t.Helper()
 	var p *rawPeer
 	var err error
 	// After a session reset gobgp refuses connections until its idle
 	// hold time has passed: retry.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		p, err = tryDialRaw(t, addr, asn, speaker)
+		p, err = tryDialRaw(t, addr, asn, speaker, as4)
 		if err == nil {
 			return p
 		}
@@ -82,7 +89,7 @@ func dialRaw(t *testing.T, addr netip.Addr, asn uint32, speaker netip.AddrPort) 
 	}
 }
 
-func tryDialRaw(t *testing.T, addr netip.Addr, asn uint32, speaker netip.AddrPort) (*rawPeer, error) {
+func tryDialRaw(t *testing.T, addr netip.Addr, asn uint32, speaker netip.AddrPort, as4 bool) (*rawPeer, error) {
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", speaker.String())
 	if err != nil {
@@ -95,6 +102,9 @@ func tryDialRaw(t *testing.T, addr netip.Addr, asn uint32, speaker netip.AddrPor
 		65, 4, 0, 0, 0, 0, // four-octet ASN
 	}
 	binary.BigEndian.PutUint32(caps[14:], asn)
+	if !as4 {
+		caps = caps[:12]
+	}
 	open := []byte{4, 0, 0, 0, 90} // version, my AS (set below), hold time 90 s
 	binary.BigEndian.PutUint16(open[1:], 23456)
 	if asn < 65536 {

@@ -115,8 +115,12 @@ func (s *Speaker) pathObservation(p *gobgpapi.Path) (bgpwatch.Observation, bool)
 	return o, true
 }
 
-// originOf returns the last AS of the path's AS_PATH; 0 when the path ends
-// in an AS_SET or has none.
+// originOf returns the origin AS of the path by bgpwatch's origin rule
+// (bgpwatch.PathOrigin); 0 when it is not attributed or the path has no
+// AS_PATH. gobgp has already merged AS4_PATH into AS_PATH for 2-byte
+// neighbors (RFC 6793), and treats as withdrawn a path with
+// confederation segments from an external neighbor (RFC 5065 §5.3,
+// RFC 7606).
 func originOf(p *gobgpapi.Path) bgpwatch.ASN {
 	for _, a := range p.Pattrs {
 		var ap gobgpapi.AsPathAttribute
@@ -126,20 +130,15 @@ func originOf(p *gobgpapi.Path) bgpwatch.ASN {
 		if err := a.UnmarshalTo(&ap); err != nil {
 			return 0
 		}
-		for i := len(ap.Segments) - 1; i >= 0; i-- {
-			seg := ap.Segments[i]
-			if len(seg.Numbers) == 0 {
-				continue
+		var o bgpwatch.PathOrigin
+		for _, seg := range ap.Segments {
+			s := bgpwatch.Segment{Type: bgpwatch.SegmentType(seg.Type), Len: len(seg.Numbers)}
+			if s.Len > 0 {
+				s.Last = bgpwatch.ASN(seg.Numbers[s.Len-1])
 			}
-			// Types: 1 AS_SET, 2 AS_SEQUENCE, 3/4 confederation segments.
-			if seg.Type == gobgpapi.AsSegment_AS_SET {
-				return 0
-			}
-			if seg.Type == gobgpapi.AsSegment_AS_SEQUENCE {
-				return bgpwatch.ASN(seg.Numbers[len(seg.Numbers)-1])
-			}
+			o.Add(s)
 		}
-		return 0
+		return o.ASN()
 	}
 	return 0
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"github.com/bgpwatch/bgpwatch"
 )
 
 // BGP message types.
@@ -194,6 +196,43 @@ func (a *Attrs) Parse(b []byte, as4 bool) error {
 	return nil
 }
 
+// OriginOf returns the origin AS of the route whose path attributes are
+// b, as Parse followed by OriginAS would, with the same error for broken
+// attribute framing; it reads only AS_PATH and AS4_PATH. RIB dumps need
+// nothing else of most entries' attributes.
+func OriginOf(b []byte, as4 bool) (uint32, error) {
+	a := Attrs{ASLen: 2}
+	if as4 {
+		a.ASLen = 4
+	}
+	for len(b) > 0 {
+		if len(b) < 3 {
+			return 0, ErrBadAttrLen
+		}
+		flags, typ := b[0], b[1]
+		var l, h int
+		if flags&0x10 != 0 {
+			if len(b) < 4 {
+				return 0, ErrBadAttrLen
+			}
+			l, h = int(binary.BigEndian.Uint16(b[2:])), 4
+		} else {
+			l, h = int(b[2]), 3
+		}
+		if len(b) < h+l {
+			return 0, ErrBadAttrLen
+		}
+		switch typ {
+		case AttrASPath:
+			a.ASPath = b[h : h+l]
+		case AttrAS4Path:
+			a.AS4Path = b[h : h+l]
+		}
+		b = b[h+l:]
+	}
+	return a.OriginAS(), nil
+}
+
 // MPReach is a decoded MP_REACH_NLRI.
 type MPReach struct {
 	AFI      uint16
@@ -327,10 +366,10 @@ func pathCount(p []byte, asLen int) (int, bool) {
 	return n, true
 }
 
-// lastAS returns the origin of a path: the last AS of the last segment if
-// that is an AS_SEQUENCE, else 0.
+// lastAS returns the origin of a path by bgpwatch's origin rule
+// (bgpwatch.PathOrigin); false when the path's structure is broken.
 func lastAS(p []byte, asLen int) (uint32, bool) {
-	var origin uint32
+	var o bgpwatch.PathOrigin
 	for len(p) > 0 {
 		if len(p) < 2 {
 			return 0, false
@@ -339,21 +378,24 @@ func lastAS(p []byte, asLen int) (uint32, bool) {
 		if len(p) < 2+l*asLen || t < 1 || t > 4 {
 			return 0, false
 		}
-		origin = 0
-		if (t == SegSequence || t == SegConfedSequence) && l > 0 {
-			origin = asn(p[2+(l-1)*asLen:], asLen)
+		s := bgpwatch.Segment{Type: bgpwatch.SegmentType(t), Len: l}
+		if l > 0 {
+			s.Last = bgpwatch.ASN(asn(p[2+(l-1)*asLen:], asLen))
 		}
-		if t == SegConfedSequence || t == SegConfedSet {
-			origin = 0
-		}
+		o.Add(s)
 		p = p[2+l*asLen:]
 	}
-	return origin, true
+	return uint32(o.ASN()), true
 }
 
-// OriginAS returns the origin AS of the route: the last AS of the AS path
-// after merging AS_PATH with AS4_PATH for 2-byte sessions (RFC 6793 §4.2.3).
-// It is 0 when the path is empty, ends in an AS_SET, or is malformed.
+// OriginAS returns the origin AS of the route by bgpwatch's origin rule
+// (bgpwatch.PathOrigin: confederation segments skipped, an AS_SET of one
+// AS is its origin, of several none). On 2-byte sessions AS_PATH is first
+// merged with AS4_PATH (RFC 6793 §4.2.3): when AS_PATH holds at least as
+// many ASes as AS4_PATH (counted as for the path length: a set is one,
+// confederation segments none), the path ends with AS4_PATH, so the
+// origin is AS4_PATH's; otherwise AS4_PATH is ignored. It is 0 when the
+// route is not attributed or the path is malformed.
 func (a *Attrs) OriginAS() uint32 {
 	if a.ASLen == 2 && a.AS4Path != nil {
 		n, ok := pathCount(a.ASPath, 2)

@@ -14,6 +14,7 @@ import (
 
 	bgppkt "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 
+	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/shareddata"
 )
 
@@ -159,6 +160,13 @@ func FuzzAttrs(f *testing.F) {
 		var bd bdAttr
 		s := mstream{b: append([]byte{byte(len(b) >> 8), byte(len(b))}, b...)}
 		bd.parse(&s, 2, as4)
+		// OriginOf is Parse + OriginAS.
+		var p Attrs
+		perr := p.Parse(b, as4)
+		o, oerr := OriginOf(b, as4)
+		if (perr == nil) != (oerr == nil) || (perr == nil && o != p.OriginAS()) {
+			t.Fatalf("OriginOf = %d, %v; Parse %v, OriginAS %d", o, oerr, perr, p.OriginAS())
+		}
 	})
 }
 
@@ -255,18 +263,22 @@ func FuzzUpdateVsGobgp(f *testing.F) {
 					}
 				}
 			case *bgppkt.PathAttributeAsPath:
+				// gobgp's segments through the origin rule.
 				haveOrigin = true
+				var o bgpwatch.PathOrigin
 				for _, seg := range v.Value {
 					s4, ok := seg.(*bgppkt.As4PathParam)
 					if !ok {
 						haveOrigin = false
 						break
 					}
-					theirOrigin = 0
-					if s4.Type == bgppkt.BGP_ASPATH_ATTR_TYPE_SEQ && len(s4.AS) > 0 {
-						theirOrigin = s4.AS[len(s4.AS)-1]
+					sg := bgpwatch.Segment{Type: bgpwatch.SegmentType(s4.Type), Len: len(s4.AS)}
+					if len(s4.AS) > 0 {
+						sg.Last = bgpwatch.ASN(s4.AS[len(s4.AS)-1])
 					}
+					o.Add(sg)
 				}
+				theirOrigin = uint32(o.ASN())
 			}
 		}
 		if fmt.Sprint(ourW) != fmt.Sprint(theirW) || fmt.Sprint(ourA) != fmt.Sprint(theirA) {

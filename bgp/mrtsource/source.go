@@ -269,7 +269,8 @@ func (s *Source) ribRecord(rec *mrt.Record, t time.Time) error {
 			}
 			continue
 		}
-		if aerr := s.attrs.Parse(e.Attrs, true); aerr != nil {
+		origin, aerr := mrt.OriginOf(e.Attrs, true)
+		if aerr != nil {
 			if err == nil {
 				err = rec2err(rec, "rib entry attributes", aerr)
 			}
@@ -279,7 +280,7 @@ func (s *Source) ribRecord(rec *mrt.Record, t time.Time) error {
 		s.obs = append(s.obs, bgpwatch.Observation{
 			Time: t, Kind: bgpwatch.TableRoute,
 			Peer:   bgpwatch.Peer{Collector: s.opt.Collector, ASN: bgpwatch.ASN(p.AS), Addr: p.Addr},
-			Prefix: prefix, PathID: e.PathID, Origin: bgpwatch.ASN(s.attrs.OriginAS()),
+			Prefix: prefix, PathID: e.PathID, Origin: bgpwatch.ASN(origin),
 		})
 	}
 	return err

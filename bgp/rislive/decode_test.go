@@ -165,6 +165,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"ris_message","data":{"timestamp":1700000000,"peer":"2001:db8::1","peer_asn":3333,"host":"rrc21","type":"UPDATE","path":[3333,[1,2]],"announcements":[{"next_hop":"::1","prefixes":["2001:db8::/32"]}],"withdrawals":["10.0.0.0/8"]}}`))
 	f.Add([]byte(`{"type":"ris_error","data":{"message":"x"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkReference(t, b)
 		m, err := Decode(b)
 		if err != nil {
 			return
