@@ -187,9 +187,7 @@ func (d *scanner) dataFor(typ string, m *Message) error {
 	}
 	return d.object(func(k string) error {
 		if fold(k, "message") == "message" {
-			var err error
-			err = d.strInto(&m.Error, "message")
-			return err
+			return d.strInto(&m.Error, "message")
 		}
 		return d.skip()
 	})
