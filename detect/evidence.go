@@ -14,6 +14,17 @@ import (
 // is open) and marks those that came back. It runs for skipped bins too:
 // a collector outage's flips are marked restored when the feed returns.
 func (d *Detector) recordChanges(b *bgpwatch.Bin) {
+	d.logChanges(b, false)
+}
+
+// logChanges applies a bin's changes to the tracked ASNs' withdrawal logs:
+// a withdrawal is logged, a prefix coming back marks its latest unrestored
+// withdrawal restored. A bin in time order (late false) prunes the log and
+// appends; a bin that comes again after Resume (late true, see
+// replayChanges) may be older than the log's end, so its withdrawals are
+// inserted in time order once each, and a return only restores a
+// withdrawal from before it.
+func (d *Detector) logChanges(b *bgpwatch.Bin, late bool) {
 	for i := range b.Changes {
 		ch := &b.Changes[i]
 		a := d.asnIdx[ch.Origin]
@@ -21,6 +32,10 @@ func (d *Detector) recordChanges(b *bgpwatch.Bin) {
 			continue
 		}
 		if !ch.Visible {
+			if late {
+				a.addLogged(ch.Prefix, ch.Time)
+				continue
+			}
 			// Prune from the bin's start, not the flip's time: an event
 			// starting in this bin starts at b.Start, and with a Lookback
 			// of 0 the bin's earlier flips would otherwise be lost.
@@ -29,8 +44,9 @@ func (d *Detector) recordChanges(b *bgpwatch.Bin) {
 			continue
 		}
 		for j := len(a.log) - 1; j >= 0; j-- {
-			if a.log[j].prefix == ch.Prefix && a.log[j].restored.IsZero() {
-				a.log[j].restored = ch.Time
+			w := &a.log[j]
+			if w.prefix == ch.Prefix && w.restored.IsZero() && (!late || w.at.Before(ch.Time)) {
+				w.restored = ch.Time
 				break
 			}
 		}

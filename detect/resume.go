@@ -470,23 +470,7 @@ func (d *Detector) replayChanges(b *bgpwatch.Bin) {
 		return
 	}
 	d.res.changesAt = b.Start
-	for i := range b.Changes {
-		ch := &b.Changes[i]
-		a := d.asnIdx[ch.Origin]
-		if a == nil {
-			continue
-		}
-		if !ch.Visible {
-			a.addLogged(ch.Prefix, ch.Time)
-			continue
-		}
-		for j := len(a.log) - 1; j >= 0; j-- {
-			if a.log[j].prefix == ch.Prefix && a.log[j].restored.IsZero() && a.log[j].at.Before(ch.Time) {
-				a.log[j].restored = ch.Time
-				break
-			}
-		}
-	}
+	d.logChanges(b, true)
 }
 
 // guardResume decides whether a bin after Resume is comparable with the

@@ -313,30 +313,18 @@ func (p *Pipeline) Resume(ctx context.Context, first time.Time) error {
 		p.log.Info("no stored history to resume the detector from", "before", first)
 		return nil
 	}
-	h := &detect.History{
-		Bins:      sh.Bins,
-		FullFeed:  make([]int, len(sh.FullFeed)),
-		ASNs:      make(map[bgpwatch.ASN][]detect.Step, len(sh.ASNs)),
-		Countries: make(map[string][]detect.Step, len(sh.Countries)),
-		Events:    sh.Events,
-	}
 	feeds := 0
-	for i, ff := range sh.FullFeed {
-		h.FullFeed[i] = int(ff)
+	for _, ff := range sh.FullFeed {
 		if ff > 0 {
 			feeds++
 		}
 	}
-	for a, st := range sh.ASNs {
-		h.ASNs[a] = toSteps(st)
-	}
-	for cc, st := range sh.Countries {
-		h.Countries[cc] = toSteps(st)
+	for cc := range sh.Countries {
 		if cc != "" {
 			p.countries[cc] = true // its rows go on, zero when it disappears
 		}
 	}
-	trs := p.det.Resume(h)
+	trs := p.det.Resume(&sh.History)
 	for i := range trs {
 		p.transition(&trs[i])
 	}
@@ -370,14 +358,6 @@ func (p *Pipeline) checkResume() {
 		p.stats.ResumeDropped = true
 		p.log.Warn("detector history dropped: the view after the restart stayed far below the one before it; starting without history")
 	}
-}
-
-func toSteps(st []store.SeriesStep) []detect.Step {
-	out := make([]detect.Step, len(st))
-	for i, s := range st {
-		out[i] = detect.Step{At: s.At, Slash24: s.Slash24}
-	}
-	return out
 }
 
 // track updates the previous-bin state without writing rows.

@@ -57,8 +57,7 @@ func BenchmarkPipelineRIB(b *testing.B) {
 // history of 80k ASNs and 250 countries: 36 hours of series (daily key
 // frames, 2000 ASNs changing per bin, each bin's FullFeed) before the
 // first bin. "query" is the
-// store's DetectorHistory alone, "resume" adds the conversion and
-// detect.Resume (26 hours of bins through the state machine). Run it with
+// store's DetectorHistory alone, "resume" adds detect.Resume (26 hours of bins through the state machine). Run it with
 // -benchtime=1x: the setup writes about a million rows.
 func BenchmarkResume(b *testing.B) {
 	const nASN, nCC, changes = 80000, 250, 2000

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/detect"
 )
 
 // HistoryQuery selects a DetectorHistory.
@@ -36,30 +37,17 @@ type HistoryQuery struct {
 	MaxSpan time.Duration
 }
 
-// SeriesStep is one change of an entity's visible /24s in a
-// DetectorHistory: from Bins[At] on it has Slash24, until its next step.
-type SeriesStep struct {
-	At      int32
-	Slash24 int32
-}
-
 // DetectorHistory is what the store holds about the time before a bin: the
-// bins written (the bins of country_series), the source's FullFeed in
-// them, every ASN's and country's visible /24s in them as steps
-// (ascending; 0 before the first step), and the events of the source that
-// overlap them. Events that may still be open carry their contributing
-// ASNs and their evidence.
+// detector's History (the bins written, the bins of country_series; the
+// source's FullFeed in them as it wrote them in bin_feeds, 0 where none is
+// stored, written by another source or before bin_feeds existed; every
+// ASN's and country's visible /24s in them as steps; the events of the
+// source that overlap them, those that may still be open with their
+// contributing ASNs and evidence), and what the pipeline needs besides.
 type DetectorHistory struct {
-	Bins []time.Time
-	// FullFeed holds each bin's full-feed peers as the source wrote them
-	// (bin_feeds), parallel to Bins; 0 where none is stored (written by
-	// another source, or before bin_feeds existed).
-	FullFeed  []int32
-	ASNs      map[bgpwatch.ASN][]SeriesStep
-	Countries map[string][]SeriesStep
+	detect.History
 	// LastASNs are the counts of the ASNs that are not zero at the last bin.
 	LastASNs map[bgpwatch.ASN]bgpwatch.Counts
-	Events   []bgpwatch.Event
 }
 
 // seriesRow is one stored row while a history is assembled.
@@ -84,9 +72,11 @@ func (db *DB) DetectorHistory(ctx context.Context, q HistoryQuery) (*DetectorHis
 		maxSpan = 14 * day
 	}
 	h := &DetectorHistory{
-		ASNs:      map[bgpwatch.ASN][]SeriesStep{},
-		Countries: map[string][]SeriesStep{},
-		LastASNs:  map[bgpwatch.ASN]bgpwatch.Counts{},
+		History: detect.History{
+			ASNs:      map[bgpwatch.ASN][]detect.Step{},
+			Countries: map[string][]detect.Step{},
+		},
+		LastASNs: map[bgpwatch.ASN]bgpwatch.Counts{},
 	}
 
 	// Events of the source that overlap the span.
@@ -145,7 +135,7 @@ func (db *DB) DetectorHistory(ctx context.Context, q HistoryQuery) (*DetectorHis
 	g := newBinGrid(h.Bins)
 
 	// FullFeed of the bins: one small row per bin.
-	h.FullFeed = make([]int32, len(h.Bins))
+	h.FullFeed = make([]int, len(h.Bins))
 	rows, err = db.Pool().Query(ctx, `SELECT bin, full_feed FROM bin_feeds WHERE source = $1 AND bin >= $2 AND bin < $3`,
 		q.Source, lo, before)
 	if err != nil {
@@ -155,7 +145,7 @@ func (db *DB) DetectorHistory(ctx context.Context, q HistoryQuery) (*DetectorHis
 	var ff int32
 	_, err = pgx.ForEachRow(rows, []any{&t, &ff}, func() error {
 		if i := g.index(t.Unix()); i < len(g.bins) && g.bins[i] == t.Unix() {
-			h.FullFeed[i] = ff
+			h.FullFeed[i] = int(ff)
 		}
 		return nil
 	})
@@ -284,9 +274,9 @@ func (g *binGrid) index(t int64) int {
 // Series: the value at a bin is the latest row at or before it, but not
 // from before that bin's UTC day start (zero then). It also returns the
 // counts at the last bin.
-func (g *binGrid) steps(rs []seriesRow) ([]SeriesStep, bgpwatch.Counts) {
+func (g *binGrid) steps(rs []seriesRow) ([]detect.Step, bgpwatch.Counts) {
 	slices.SortFunc(rs, func(a, b seriesRow) int { return cmp.Compare(a.bin, b.bin) })
-	var out []SeriesStep
+	var out []detect.Step
 	var cur int32
 	var last bgpwatch.Counts
 	n := len(g.bins)
@@ -298,7 +288,7 @@ func (g *binGrid) steps(rs []seriesRow) ([]SeriesStep, bgpwatch.Counts) {
 		if k := len(out) - 1; k >= 0 && int(out[k].At) == i {
 			out[k].Slash24 = v
 		} else {
-			out = append(out, SeriesStep{At: int32(i), Slash24: v})
+			out = append(out, detect.Step{At: int32(i), Slash24: v})
 		}
 		cur = v
 	}

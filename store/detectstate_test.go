@@ -12,12 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/detect"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
 
 // stepValue is the value of steps at bin i.
-func stepValue(steps []store.SeriesStep, i int) int {
+func stepValue(steps []detect.Step, i int) int {
 	v := 0
 	for _, s := range steps {
 		if int(s.At) > i {
@@ -138,7 +139,7 @@ func TestDetectorHistory(t *testing.T) {
 
 	// Values: the same as Series reads, bin by bin, from the span on (and
 	// for the long event's ASN and country over the whole history).
-	check := func(name string, q store.SeriesQuery, steps []store.SeriesStep, whole bool) {
+	check := func(name string, q store.SeriesQuery, steps []detect.Step, whole bool) {
 		t.Helper()
 		bad := 0
 		for i, bin := range got.Bins {
@@ -232,7 +233,7 @@ func TestBinFeeds(t *testing.T) {
 		}
 		return out
 	}
-	history := func(source string) []int32 {
+	history := func(source string) []int {
 		t.Helper()
 		h, err := db.DetectorHistory(ctx, store.HistoryQuery{Before: bin(5), Span: time.Hour, Source: source})
 		if err != nil {
@@ -259,10 +260,10 @@ func TestBinFeeds(t *testing.T) {
 	if got := rows(); !slices.Equal(got, want) {
 		t.Fatalf("bin_feeds after two writes:\n got %v\nwant %v", got, want)
 	}
-	if got, want := history(store.SourceLive), []int32{40, 40, 41, 42, 0}; !slices.Equal(got, want) {
+	if got, want := history(store.SourceLive), []int{40, 40, 41, 42, 0}; !slices.Equal(got, want) {
 		t.Errorf("live FullFeed %v, want %v (0: none stored)", got, want)
 	}
-	if got, want := history(store.SourceReplay), []int32{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
+	if got, want := history(store.SourceReplay), []int{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
 		t.Errorf("replay FullFeed %v, want %v", got, want)
 	}
 
@@ -274,10 +275,10 @@ func TestBinFeeds(t *testing.T) {
 	if err := db.WriteBins(ctx, batch("")); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := history(store.SourceLive), []int32{0, 30, 0, 31, 32}; !slices.Equal(got, want) {
+	if got, want := history(store.SourceLive), []int{0, 30, 0, 31, 32}; !slices.Equal(got, want) {
 		t.Errorf("live FullFeed after a rewrite %v, want %v", got, want)
 	}
-	if got, want := history(store.SourceReplay), []int32{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
+	if got, want := history(store.SourceReplay), []int{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
 		t.Errorf("replay FullFeed after the live rewrite %v, want %v", got, want)
 	}
 	if got := rows(); len(got) != 8 {
@@ -299,7 +300,7 @@ func TestBinFeeds(t *testing.T) {
 		!strings.Contains(err.Error(), "3 bins from 2022-01-31T23:50:00Z to 2022-02-01T00:05:00Z were written by live ingest") {
 		t.Fatalf("exclusive write over live bins: %v (%+v)", err, ose)
 	}
-	if got, want := history(store.SourceReplay), []int32{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
+	if got, want := history(store.SourceReplay), []int{7, 7, 7, 7, 8}; !slices.Equal(got, want) {
 		t.Errorf("replay FullFeed after a refused write %v, want %v", got, want)
 	}
 	var kz int
@@ -323,7 +324,7 @@ func TestBinFeeds(t *testing.T) {
 	if err := db.WriteBins(ctx, lone); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := history(store.SourceLive), []int32{0, 30, 0, 31, 32}; !slices.Equal(got, want) {
+	if got, want := history(store.SourceLive), []int{0, 30, 0, 31, 32}; !slices.Equal(got, want) {
 		t.Errorf("FullFeed %v, want %v: a bin without series rows leaked into the history", got, want)
 	}
 }

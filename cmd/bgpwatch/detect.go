@@ -319,9 +319,7 @@ func segments(sh *store.DetectorHistory) []*detect.History {
 		}
 		h := &detect.History{Bins: sh.Bins[start:i], FullFeed: make([]int, i-start),
 			ASNs: make(map[bgpwatch.ASN][]detect.Step, len(sh.ASNs)), Countries: make(map[string][]detect.Step, len(sh.Countries))}
-		for k := range h.FullFeed {
-			h.FullFeed[k] = int(sh.FullFeed[start+k])
-		}
+		copy(h.FullFeed, sh.FullFeed[start:i])
 		for a, s := range sh.ASNs {
 			if st := cut(s, start, i); len(st) > 0 {
 				h.ASNs[a] = st
@@ -340,7 +338,7 @@ func segments(sh *store.DetectorHistory) []*detect.History {
 
 // cut returns the steps of bins [lo, hi) re-indexed from lo; the value
 // holding at lo becomes a step at 0.
-func cut(s []store.SeriesStep, lo, hi int) []detect.Step {
+func cut(s []detect.Step, lo, hi int) []detect.Step {
 	var out []detect.Step
 	var v int32
 	for _, x := range s {
