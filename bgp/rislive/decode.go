@@ -178,14 +178,7 @@ func (d *scanner) dataFor(typ string, m *Message) error {
 	if typ == TypeMessage {
 		return d.data(&m.Data)
 	}
-	d.ws()
-	if d.peek() == 'n' {
-		return d.lit("null")
-	}
-	if d.peek() != '{' {
-		return d.fail("data", "not an object")
-	}
-	return d.object(func(k string) error {
+	return d.objectOrNull("data", "not an object", func(k string) error {
 		if fold(k, "message") == "message" {
 			return d.strInto(&m.Error, "message")
 		}
@@ -198,14 +191,7 @@ var dataKeys = []string{"timestamp", "peer", "peer_asn", "id", "host", "type", "
 
 // data decodes the body of a ris_message.
 func (d *scanner) data(m *Data) error {
-	d.ws()
-	if d.peek() == 'n' {
-		return d.lit("null")
-	}
-	if d.peek() != '{' {
-		return d.fail("data", "not an object")
-	}
-	return d.object(func(k string) error {
+	return d.objectOrNull("data", "not an object", func(k string) error {
 		var err error
 		switch fold(k, dataKeys...) {
 		case "timestamp":
@@ -328,14 +314,7 @@ func (d *scanner) announcements(dst []Announcement) ([]Announcement, error) {
 		}
 		out = append(out, old)
 		a := &out[len(out)-1]
-		d.ws()
-		if d.peek() == 'n' {
-			return d.lit("null")
-		}
-		if d.peek() != '{' {
-			return d.fail("announcements", "element not an object")
-		}
-		return d.object(func(k string) error {
+		return d.objectOrNull("announcements", "element not an object", func(k string) error {
 			var err error
 			switch fold(k, "next_hop", "prefixes") {
 			case "next_hop":

@@ -56,6 +56,19 @@ func (d *scanner) lit(w string) error {
 
 // object reads an object at the position ('{' next), calling fn with
 // each key; fn must read the value.
+// objectOrNull reads null (fn is not called) or an object whose members
+// fn reads; anything else fails with reason, naming the value what.
+func (d *scanner) objectOrNull(what, reason string, fn func(key string) error) error {
+	d.ws()
+	if d.peek() == 'n' {
+		return d.lit("null")
+	}
+	if d.peek() != '{' {
+		return d.fail(what, reason)
+	}
+	return d.object(fn)
+}
+
 func (d *scanner) object(fn func(key string) error) error {
 	if d.depth++; d.depth > maxDepth {
 		return d.fail("value", "nested too deeply")
