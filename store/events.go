@@ -307,23 +307,10 @@ func (db *DB) loadEventASNs(ctx context.Context, evs []bgpwatch.Event) error {
 	return nil
 }
 
-// EventFilter selects events for ListEvents. Zero fields match everything.
-// From and To select events that overlap [From, To): started before To and
-// not ended before From.
-type EventFilter struct {
-	Country string
-	ASN     bgpwatch.ASN // the event's ASN or one of its contributing ASNs
-	Scope   bgpwatch.Scope
-	From    time.Time
-	To      time.Time
-	Limit   int    // default 100, at most 1000
-	Cursor  string // from a previous page's next cursor
-}
-
 // ListEvents returns events newest first (started_at DESC, id DESC) and the
 // cursor of the next page ("" on the last page). A malformed cursor is an
 // error wrapping bgpwatch.ErrInvalid.
-func (db *DB) ListEvents(ctx context.Context, f EventFilter) ([]bgpwatch.Event, string, error) {
+func (db *DB) ListEvents(ctx context.Context, f bgpwatch.EventFilter) ([]bgpwatch.Event, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100

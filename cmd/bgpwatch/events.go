@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
 
@@ -36,7 +35,7 @@ Lists the detected events, newest first, as a table or (--json) as the API's
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	f := store.EventFilter{Limit: *limit, Cursor: *cursor}
+	f := bgpwatch.EventFilter{Limit: *limit, Cursor: *cursor}
 	var err error
 	if *country != "" {
 		if f.Country, err = bgpwatch.ParseCountry(*country); err != nil {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/netmeta"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
 
@@ -167,7 +166,7 @@ func TestReplayWithMetadata(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	evs, _, err := db.ListEvents(context.Background(), store.EventFilter{Scope: bgpwatch.ScopeASN})
+	evs, _, err := db.ListEvents(context.Background(), bgpwatch.EventFilter{Scope: bgpwatch.ScopeASN})
 	if err != nil || len(evs) == 0 {
 		t.Fatalf("%d events, %v", len(evs), err)
 	}
