@@ -15,7 +15,8 @@ import (
 // COPY into a temporary table and merges them, so a registry of 100k ASNs
 // costs one round trip. Empty names, countries or unknown access never
 // overwrite known values.
-func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
+func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) (err error) {
+	defer markUnavailable(&err)
 	if len(infos) == 0 {
 		return nil
 	}
@@ -97,11 +98,12 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 
 // GetASN returns what is stored about one network; the error wraps
 // bgpwatch.ErrNotFound when nothing is.
-func (db *DB) GetASN(ctx context.Context, asn bgpwatch.ASN) (bgpwatch.ASNInfo, error) {
+func (db *DB) GetASN(ctx context.Context, asn bgpwatch.ASN) (_ bgpwatch.ASNInfo, err error) {
+	defer markUnavailable(&err)
 	var in bgpwatch.ASNInfo
 	var acc string
 	var d *time.Time
-	err := db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date FROM asns WHERE asn = $1`, int64(asn)).
+	err = db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date FROM asns WHERE asn = $1`, int64(asn)).
 		Scan(&in.Name, &in.Country, &acc, &in.AccessSource, &d)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return in, fmt.Errorf("asn %d: %w", asn, bgpwatch.ErrNotFound)

@@ -41,7 +41,8 @@ var metaSources = []string{netmeta.DatasetPeeringDB, netmeta.DatasetCAIDAOrgs, n
 // changed. With no datasets it only recomputes, and only when registry
 // names or countries changed since (UpsertASNs) or the curated table is
 // not the one the stored values were resolved with.
-func (db *DB) ImportNetworkMeta(ctx context.Context, sets []netmeta.Dataset, failed map[string]error) ([]MetaResult, error) {
+func (db *DB) ImportNetworkMeta(ctx context.Context, sets []netmeta.Dataset, failed map[string]error) (_ []MetaResult, err error) {
+	defer markUnavailable(&err)
 	tx, err := db.Pool().Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("import metadata: begin: %w", err)
@@ -358,7 +359,8 @@ func recomputeMeta(ctx context.Context, tx pgx.Tx) error {
 
 // MetaDatasets lists the imported datasets (name, rows, date, origin,
 // import time) for status reports.
-func (db *DB) MetaDatasets(ctx context.Context) ([]MetaResult, error) {
+func (db *DB) MetaDatasets(ctx context.Context) (_ []MetaResult, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, `SELECT name, rows, data_date, origin FROM meta_datasets ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("metadata datasets: %w", err)
@@ -383,7 +385,8 @@ func (db *DB) MetaDatasets(ctx context.Context) ([]MetaResult, error) {
 // NetworkInfos returns the stored name, access type and its provenance of
 // every network whose access type is known (from any source), for the
 // detector's per-ASN information.
-func (db *DB) NetworkInfos(ctx context.Context) (map[bgpwatch.ASN]bgpwatch.ASNInfo, error) {
+func (db *DB) NetworkInfos(ctx context.Context) (_ map[bgpwatch.ASN]bgpwatch.ASNInfo, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, `SELECT asn, name, country, access, access_source, access_date
 		FROM asns WHERE access_source <> ''`)
 	if err != nil {

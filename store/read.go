@@ -24,7 +24,8 @@ import (
 const day = 24 * time.Hour
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer markUnavailable(&err)
 	if err := db.Pool().Ping(ctx); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
@@ -45,9 +46,10 @@ const countriesCTE = `
 // SeriesExtent returns the first and last stored country bin. It walks the
 // primary key country by country (a loose index scan) instead of reading the
 // table, so it stays cheap on years of history.
-func (db *DB) SeriesExtent(ctx context.Context) (bgpwatch.SeriesExtent, error) {
+func (db *DB) SeriesExtent(ctx context.Context) (_ bgpwatch.SeriesExtent, err error) {
+	defer markUnavailable(&err)
 	var first, last *time.Time
-	err := db.Pool().QueryRow(ctx, countriesCTE+`
+	err = db.Pool().QueryRow(ctx, countriesCTE+`
 		SELECT min((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin LIMIT 1)),
 		       max((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin DESC LIMIT 1))
 		FROM c WHERE c.country IS NOT NULL`).Scan(&first, &last)
@@ -62,7 +64,8 @@ func (db *DB) SeriesExtent(ctx context.Context) (bgpwatch.SeriesExtent, error) {
 
 // LatestCountries returns the latest row of every country with series,
 // ordered by country code (one index probe per country).
-func (db *DB) LatestCountries(ctx context.Context) ([]bgpwatch.CountryLatest, error) {
+func (db *DB) LatestCountries(ctx context.Context) (_ []bgpwatch.CountryLatest, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, countriesCTE+`
 		SELECT l.country, l.bin, l.visible_prefixes, l.visible_slash24, l.visible_v6_prefixes, l.asns
 		FROM c CROSS JOIN LATERAL (
@@ -90,6 +93,7 @@ func (db *DB) LatestCountries(ctx context.Context) ([]bgpwatch.CountryLatest, er
 // LatestBin returns the bin of the latest series row of a country (when
 // country is not empty) or else of an ASN; ok is false when there is none.
 func (db *DB) LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (t time.Time, ok bool, err error) {
+	defer markUnavailable(&err)
 	var q string
 	var arg any
 	if country != "" {
@@ -116,7 +120,8 @@ func (db *DB) LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (
 //
 // It costs two index range scans: the row at or before From (since From's
 // day start) and the rows in (From, To].
-func (db *DB) Series(ctx context.Context, q bgpwatch.SeriesQuery) ([]bgpwatch.Point, error) {
+func (db *DB) Series(ctx context.Context, q bgpwatch.SeriesQuery) (_ []bgpwatch.Point, err error) {
+	defer markUnavailable(&err)
 	step := q.Step
 	if step == 0 {
 		step = bgpwatch.BinStep
@@ -241,14 +246,15 @@ func fillGrid(cps []bgpwatch.Point, from, to time.Time, step time.Duration) []bg
 // (normally the latest stored bin). It returns an error wrapping
 // bgpwatch.ErrNotFound when the ASN is neither in the registry nor in the
 // series.
-func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (bgpwatch.ASNSummary, error) {
+func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (_ bgpwatch.ASNSummary, err error) {
+	defer markUnavailable(&err)
 	s := bgpwatch.ASNSummary{ASNInfo: bgpwatch.ASNInfo{ASN: asn, Access: bgpwatch.AccessUnknown}}
 	var access string
 	var accDate, usersDate *time.Time
 	var users *int64
 	var share *float64
 	var usersCC, usersSrc *string
-	err := db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date,
+	err = db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date,
 		users, users_share, users_country, users_source, users_date FROM asns WHERE asn = $1`, int64(asn)).
 		Scan(&s.Name, &s.Country, &access, &s.AccessSource, &accDate, &users, &share, &usersCC, &usersSrc, &usersDate)
 	switch {
@@ -296,7 +302,8 @@ func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (b
 // It is one statement whatever the number of networks: per network its
 // registry row, its events in the window (as arrays) and its change points
 // (one row each, the same two index range scans as Series).
-func (db *DB) CountryASNs(ctx context.Context, q bgpwatch.CountryASNsQuery) ([]bgpwatch.CountryASN, error) {
+func (db *DB) CountryASNs(ctx context.Context, q bgpwatch.CountryASNsQuery) (_ []bgpwatch.CountryASN, err error) {
+	defer markUnavailable(&err)
 	at, from := q.At.UTC().Truncate(bgpwatch.BinStep), q.BaselineFrom.UTC().Truncate(bgpwatch.BinStep)
 	if from.After(at) {
 		from = at
@@ -481,7 +488,8 @@ func lowerMedian(runs []weighted) int {
 }
 
 // Stats counts the stored events by scope and status.
-func (db *DB) Stats(ctx context.Context) (bgpwatch.EventStats, error) {
+func (db *DB) Stats(ctx context.Context) (_ bgpwatch.EventStats, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, `SELECT scope, ended_at IS NULL, count(*) FROM events GROUP BY 1, 2 ORDER BY 1, 2`)
 	if err != nil {
 		return bgpwatch.EventStats{}, fmt.Errorf("stats: %w", err)
