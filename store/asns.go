@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -94,26 +92,4 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) (err err
 		return fmt.Errorf("upsert asns: commit: %w", err)
 	}
 	return nil
-}
-
-// GetASN returns what is stored about one network; the error wraps
-// bgpwatch.ErrNotFound when nothing is.
-func (db *DB) GetASN(ctx context.Context, asn bgpwatch.ASN) (_ bgpwatch.ASNInfo, err error) {
-	defer markUnavailable(&err)
-	var in bgpwatch.ASNInfo
-	var acc string
-	var d *time.Time
-	err = db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date FROM asns WHERE asn = $1`, int64(asn)).
-		Scan(&in.Name, &in.Country, &acc, &in.AccessSource, &d)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return in, fmt.Errorf("asn %d: %w", asn, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return in, fmt.Errorf("asn %d: %w", asn, err)
-	}
-	in.ASN, in.Access = asn, bgpwatch.Access(acc)
-	if d != nil {
-		in.AccessDate = *d
-	}
-	return in, nil
 }

@@ -173,21 +173,6 @@ func (db *DB) PutSettings(ctx context.Context, hash string, settings []byte) (er
 	return nil
 }
 
-// Settings returns the settings record stored under hash; the error wraps
-// bgpwatch.ErrNotFound when there is none.
-func (db *DB) Settings(ctx context.Context, hash string) (_ []byte, err error) {
-	defer markUnavailable(&err)
-	var b []byte
-	err = db.Pool().QueryRow(ctx, `SELECT settings::text FROM detection_settings WHERE hash = $1`, hash).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("settings %s: %w", hash, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("settings %s: %w", hash, err)
-	}
-	return b, nil
-}
-
 // dedupePrefixes keeps the first entry per prefix, masked to its length
 // (PostgreSQL's cidr rejects host bits).
 func dedupePrefixes(in []bgpwatch.WithdrawnPrefix) []bgpwatch.WithdrawnPrefix {

@@ -357,31 +357,6 @@ func recomputeMeta(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// MetaDatasets lists the imported datasets (name, rows, date, origin,
-// import time) for status reports.
-func (db *DB) MetaDatasets(ctx context.Context) (_ []MetaResult, err error) {
-	defer markUnavailable(&err)
-	rows, err := db.Pool().Query(ctx, `SELECT name, rows, data_date, origin FROM meta_datasets ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("metadata datasets: %w", err)
-	}
-	defer rows.Close()
-	var out []MetaResult
-	for rows.Next() {
-		var r MetaResult
-		var d *time.Time
-		if err := rows.Scan(&r.Dataset, &r.Rows, &d, &r.Origin); err != nil {
-			return nil, fmt.Errorf("metadata datasets: %w", err)
-		}
-		if d != nil {
-			r.Date = *d
-		}
-		r.Imported = true
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // NetworkInfos returns the stored name, access type and its provenance of
 // every network whose access type is known (from any source), for the
 // detector's per-ASN information.
