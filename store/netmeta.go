@@ -362,26 +362,31 @@ func recomputeMeta(ctx context.Context, tx pgx.Tx) error {
 // detector's per-ASN information.
 func (db *DB) NetworkInfos(ctx context.Context) (_ map[bgpwatch.ASN]bgpwatch.ASNInfo, err error) {
 	defer markUnavailable(&err)
-	rows, err := db.Pool().Query(ctx, `SELECT asn, name, country, access, access_source, access_date
-		FROM asns WHERE access_source <> ''`)
+	return db.asnInfos(ctx, "network infos", "WHERE access_source <> ''")
+}
+
+// asnInfos reads the asns rows that where selects, by ASN; what names the
+// read in errors.
+func (db *DB) asnInfos(ctx context.Context, what, where string) (map[bgpwatch.ASN]bgpwatch.ASNInfo, error) {
+	rows, err := db.Pool().Query(ctx, `SELECT asn, name, country, access, access_source, access_date FROM asns `+where)
 	if err != nil {
-		return nil, fmt.Errorf("network infos: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	defer rows.Close()
 	out := map[bgpwatch.ASN]bgpwatch.ASNInfo{}
-	for rows.Next() {
-		var asn int64
-		var in bgpwatch.ASNInfo
-		var acc string
-		var d *time.Time
-		if err := rows.Scan(&asn, &in.Name, &in.Country, &acc, &in.AccessSource, &d); err != nil {
-			return nil, fmt.Errorf("network infos: %w", err)
-		}
-		in.ASN, in.Access = bgpwatch.ASN(asn), bgpwatch.Access(acc)
+	var asn int64
+	var in bgpwatch.ASNInfo
+	var acc string
+	var d *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&asn, &in.Name, &in.Country, &acc, &in.AccessSource, &d}, func() error {
+		in.ASN, in.Access, in.AccessDate = bgpwatch.ASN(asn), bgpwatch.Access(acc), time.Time{}
 		if d != nil {
 			in.AccessDate = *d
 		}
 		out[in.ASN] = in
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

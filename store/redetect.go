@@ -15,26 +15,11 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 )
 
-// ASNInfos returns everything the asns table holds, by ASN.
+// ASNInfos returns the registry data of every network of the asns table
+// (name, country, access type with its provenance), by ASN.
 func (db *DB) ASNInfos(ctx context.Context) (_ map[bgpwatch.ASN]bgpwatch.ASNInfo, err error) {
 	defer markUnavailable(&err)
-	rows, err := db.Pool().Query(ctx, `SELECT asn, name, country, access FROM asns`)
-	if err != nil {
-		return nil, fmt.Errorf("asn infos: %w", err)
-	}
-	out := map[bgpwatch.ASN]bgpwatch.ASNInfo{}
-	var asn int64
-	var in bgpwatch.ASNInfo
-	var acc string
-	_, err = pgx.ForEachRow(rows, []any{&asn, &in.Name, &in.Country, &acc}, func() error {
-		in.ASN, in.Access = bgpwatch.ASN(asn), bgpwatch.Access(acc)
-		out[in.ASN] = in
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("asn infos: %w", err)
-	}
-	return out, nil
+	return db.asnInfos(ctx, "asn infos", "")
 }
 
 // RangeEvents returns the events of source that started in [from, to),
