@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -59,7 +60,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	notify := fs.Bool("notify", false, "queue webhook notices for the events detected at the end")
 	rf := addRegistryFlags(fs)
 	df := addDetectionFlags(fs, nil)
-	arch := addArchiveFlags(fs, e, true)
+	arch := addArchiveSourceFlags(fs, e)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -110,6 +111,20 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "run %d: %d windows queued (%s to %s)\n", run, len(windows),
 		windows[0][0].Format(time.RFC3339), windows[len(windows)-1][1].Format(time.RFC3339))
 	return nil
+}
+
+// addArchiveSourceFlags registers the archive flags that backfill passes
+// on to the workers: --collectors, --ris-url and --routeviews-url, as
+// replay declares them. The others of replay's set (cache, downloads,
+// delegation files) are the workers' own, so backfill does not take them.
+func addArchiveSourceFlags(fs *flag.FlagSet, e *env) *archiveFlags {
+	all := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	a := addArchiveFlags(all, e, true)
+	for _, name := range []string{"collectors", "ris-url", "routeviews-url"} {
+		f := all.Lookup(name)
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+	return a
 }
 
 // printBackfillStatus is backfill --status: the runs' progress.
