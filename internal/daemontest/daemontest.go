@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,14 +51,15 @@ func Dials(network, address string) func() bool {
 // Process is a daemon started by Start.
 type Process struct {
 	cmd    *exec.Cmd
-	out    lockedBuffer
+	out    bytes.Buffer // written by exec's copying goroutine until exited
 	exited chan struct{}
 }
 
 // Start runs cmd in a process group of its own, keeping its standard
 // output and error (Output), and checks ready every 20 ms until it holds.
 // It fails the test, with the output and the content of the daemon's log
-// file logPath, when the daemon exits first or is not ready within 10 s.
+// file logPath, when the daemon exits first or is not ready within 10 s
+// (then it is killed first, so that its output can be read).
 func Start(t testing.TB, cmd *exec.Cmd, logPath string, ready func() bool) *Process {
 	t.Helper()
 	name := filepath.Base(cmd.Path)
@@ -79,6 +79,8 @@ func Start(t testing.TB, cmd *exec.Cmd, logPath string, ready func() bool) *Proc
 		default:
 		}
 		if time.Now().After(deadline) {
+			p.cmd.Process.Kill()
+			<-p.exited
 			t.Fatalf("%s not ready after %s: %s", name, readyWithin, p.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -86,7 +88,8 @@ func Start(t testing.TB, cmd *exec.Cmd, logPath string, ready func() bool) *Proc
 	return p
 }
 
-// Output is what the daemon wrote on its standard output and error.
+// Output is what the daemon wrote on its standard output and error; read
+// it once the daemon has exited (Stop).
 func (p *Process) Output() string { return p.out.String() }
 
 // Stop terminates the daemon (SIGTERM; SIGKILL after 5 s) and waits for
@@ -104,23 +107,4 @@ func (p *Process) Stop() {
 		p.cmd.Process.Kill()
 		<-p.exited
 	}
-}
-
-// lockedBuffer is the daemon's output, written by exec's copying
-// goroutine while a failing Start may read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
