@@ -22,11 +22,12 @@ bench_setup() {
 	if [ -n "${BENCH_DIR:-}" ]; then
 		WORK=$BENCH_DIR
 		mkdir -p "$WORK"
-		trap 'bench_stop' EXIT INT TERM
+		trap 'bench_stop' EXIT
 	else
 		WORK=$(mktemp -d "/tmp/bench-$1.XXXXXX")
-		trap 'bench_stop; rm -rf "$WORK"' EXIT INT TERM
+		trap 'bench_stop; rm -rf "$WORK"' EXIT
 	fi
+	trap 'exit 130' INT TERM # through the EXIT trap
 	export PATH="$PATH:/usr/local/go/bin"
 	export BGPWATCH_DATA_DIR="$WORK/data"
 	BIN="$WORK/bgpwatch"
