@@ -41,6 +41,13 @@ var ErrInvalid = errors.New("invalid")
 // ErrNotFound marks a lookup that found nothing; the API maps it to 404.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnavailable marks a storage call that failed because the database
+// could not be reached or dropped the connection (stopped, restarting,
+// network trouble) rather than because the request was wrong: the same
+// call may succeed later. The store's methods wrap such errors with it;
+// the API maps it to 503.
+var ErrUnavailable = errors.New("database unavailable")
+
 // ParseASN accepts "9198", "AS9198" and "as9198".
 func ParseASN(s string) (ASN, error) {
 	t := strings.TrimSpace(s)

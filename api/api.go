@@ -25,23 +25,22 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/store"
 )
 
 // Reader is the read side of the store that the API needs; *store.DB
 // implements it.
 type Reader interface {
 	Ping(ctx context.Context) error
-	SeriesExtent(ctx context.Context) (store.Extent, error)
-	LatestCountries(ctx context.Context) ([]store.CountryLatest, error)
+	SeriesExtent(ctx context.Context) (bgpwatch.SeriesExtent, error)
+	LatestCountries(ctx context.Context) ([]bgpwatch.CountryLatest, error)
 	LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (time.Time, bool, error)
-	Series(ctx context.Context, q store.SeriesQuery) ([]bgpwatch.Point, error)
-	ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (store.ASNSummary, error)
-	CountryASNs(ctx context.Context, q store.CountryASNsQuery) ([]store.CountryASN, error)
-	ListEvents(ctx context.Context, f store.EventFilter) ([]bgpwatch.Event, string, error)
+	Series(ctx context.Context, q bgpwatch.SeriesQuery) ([]bgpwatch.Point, error)
+	ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (bgpwatch.ASNSummary, error)
+	CountryASNs(ctx context.Context, q bgpwatch.CountryASNsQuery) ([]bgpwatch.CountryASN, error)
+	ListEvents(ctx context.Context, f bgpwatch.EventFilter) ([]bgpwatch.Event, string, error)
 	GetEvent(ctx context.Context, id int64) (bgpwatch.Event, error)
 	EventPrefixes(ctx context.Context, id int64, limit int, cursor string) ([]bgpwatch.WithdrawnPrefix, string, error)
-	Stats(ctx context.Context) (store.Stats, error)
+	Stats(ctx context.Context) (bgpwatch.EventStats, error)
 }
 
 // Webhooks is the subscription storage behind the admin endpoints.
@@ -135,7 +134,7 @@ type Server struct {
 	date     httpDate
 
 	extentMu sync.Mutex
-	extent   store.Extent
+	extent   bgpwatch.SeriesExtent
 	extentAt time.Time
 }
 
@@ -250,7 +249,7 @@ func (s *Server) adminMiddleware(next http.Handler) http.Handler {
 
 // extentNow returns the stored series extent, cached for a few seconds: it
 // bounds every series request and changes at most once per bin.
-func (s *Server) extentNow(ctx context.Context) (store.Extent, error) {
+func (s *Server) extentNow(ctx context.Context) (bgpwatch.SeriesExtent, error) {
 	s.extentMu.Lock()
 	defer s.extentMu.Unlock()
 	now := s.now()

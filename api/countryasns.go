@@ -11,7 +11,6 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/country"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
 
@@ -103,7 +102,7 @@ func (s *Server) handleCountryASNs(r *http.Request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := store.CountryASNsQuery{Country: cc}
+	q := bgpwatch.CountryASNsQuery{Country: cc}
 	out := countryASNsJSON{Country: cc, Name: country.Name(cc)}
 	if ext.OK {
 		if at.IsZero() || at.After(ext.Last) {

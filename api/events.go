@@ -11,7 +11,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
 
@@ -25,7 +24,7 @@ func (s *Server) handleEvents(r *http.Request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	var f store.EventFilter
+	var f bgpwatch.EventFilter
 	if c := v.Get("country"); c != "" {
 		if f.Country, err = bgpwatch.ParseCountry(c); err != nil {
 			return nil, err

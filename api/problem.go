@@ -9,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/store"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every error response.
@@ -62,7 +61,7 @@ const problemTypeBase = "https://bgpwatch.dev/problems/"
 
 // problemFor builds the problem for err.
 func problemFor(err error) Problem {
-	if errors.Is(err, errDatabase) || store.Unavailable(err) {
+	if errors.Is(err, errDatabase) || errors.Is(err, bgpwatch.ErrUnavailable) {
 		// The driver's text names sockets and roles: logged, not shown.
 		err = errDatabase
 	}

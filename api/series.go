@@ -12,7 +12,6 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/internal/country"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
 
@@ -112,7 +111,7 @@ func (s *Server) handleCountrySeries(r *http.Request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.series(r, store.SeriesQuery{Country: cc})
+	return s.series(r, bgpwatch.SeriesQuery{Country: cc})
 }
 
 func (s *Server) handleASNSeries(r *http.Request) (*response, error) {
@@ -120,7 +119,7 @@ func (s *Server) handleASNSeries(r *http.Request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.series(r, store.SeriesQuery{ASN: asn})
+	return s.series(r, bgpwatch.SeriesQuery{ASN: asn})
 }
 
 func parseASN(s string) (bgpwatch.ASN, error) {
@@ -158,7 +157,7 @@ func parseStep(s string) (time.Duration, error) {
 // series answers a series request over the range SeriesRange resolves.
 // The bins are then clipped to the stored history, so no invented values
 // appear before the first or after the last stored bin.
-func (s *Server) series(r *http.Request, q store.SeriesQuery) (*response, error) {
+func (s *Server) series(r *http.Request, q bgpwatch.SeriesQuery) (*response, error) {
 	v, err := query(r, "from", "to", "step", "format")
 	if err != nil {
 		return nil, err

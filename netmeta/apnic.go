@@ -1,7 +1,6 @@
 package netmeta
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -35,10 +34,9 @@ type apnicEntry struct {
 // needs AS, CC, Users and "Percent of CC Pop" (0..100).
 func ParseAPNIC(r io.Reader, name string) (Dataset, error) {
 	ds := Dataset{Name: DatasetAPNIC}
-	dec := json.NewDecoder(r)
 	var f apnicFile
-	if err := dec.Decode(&f); err != nil {
-		return ds, fmt.Errorf("%s: offset %d: %w: %v", name, dec.InputOffset(), ErrFormat, err)
+	if err := decodeJSON(r, name, &f); err != nil {
+		return ds, err
 	}
 	if f.Data == nil {
 		return ds, fmt.Errorf("%s: %w: no \"Data\" array (want APNIC aspop JSON)", name, ErrFormat)
@@ -53,7 +51,8 @@ func ParseAPNIC(r io.Reader, name string) (Dataset, error) {
 	ds.Rows = make([]Row, 0, len(f.Data))
 	for i, e := range f.Data {
 		where := func(field string) string { return fmt.Sprintf("%s: Data[%d].%s", name, i, field) }
-		if e.AS == nil || *e.AS < 0 || *e.AS > math.MaxUint32 {
+		asn, ok := jsonASN(e.AS)
+		if !ok {
 			return ds, fmt.Errorf("%s: %w: want an AS number", where("AS"), ErrFormat)
 		}
 		cc, err := bgpwatch.ParseCountry(strings.TrimSpace(e.CC))
@@ -71,7 +70,7 @@ func ParseAPNIC(r io.Reader, name string) (Dataset, error) {
 			n = e.Desc
 		}
 		ds.Rows = append(ds.Rows, Row{
-			ASN: bgpwatch.ASN(*e.AS), Country: cc, Name: strings.TrimSpace(n),
+			ASN: asn, Country: cc, Name: strings.TrimSpace(n),
 			Users: int64(*e.Users + 0.5), Share: min(*e.PctCC/100, 1),
 		})
 	}

@@ -18,9 +18,11 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -111,4 +113,23 @@ func maybeGzip(r io.Reader) (io.Reader, error) {
 		return zr, nil
 	}
 	return br, nil
+}
+
+// decodeJSON reads the JSON document of r (file name) into v; an error
+// names the file and the offset.
+func decodeJSON(r io.Reader, name string, v any) error {
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: offset %d: %w: %v", name, dec.InputOffset(), ErrFormat, err)
+	}
+	return nil
+}
+
+// jsonASN checks an AS number field of a JSON dataset: present and a
+// 32-bit AS number other than 0 (reserved, RFC 7607; no network has it).
+func jsonASN(n *int64) (bgpwatch.ASN, bool) {
+	if n == nil || *n <= 0 || *n > math.MaxUint32 {
+		return 0, false
+	}
+	return bgpwatch.ASN(*n), true
 }

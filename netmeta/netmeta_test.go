@@ -92,6 +92,8 @@ func TestParseErrors(t *testing.T) {
 		{DatasetAPNIC, `{"Data": [{"AS": 1, "CC": "KZ", "Users": 5}]}`, `Data[0].Percent of CC Pop`},
 		{DatasetAPNIC, `{"Data": [{"AS": 1, "CC": "K1", "Users": 5, "Percent of CC Pop": 1}]}`, `Data[0].CC`},
 		{DatasetAPNIC, `{"Data": [{"AS": -4, "CC": "KZ"}]}`, `Data[0].AS`},
+		{DatasetAPNIC, `{"Data": [{"AS": 0, "CC": "KZ", "Users": 5, "Percent of CC Pop": 1}]}`, `Data[0].AS`},
+		{DatasetAPNIC, `{"Data": [{"AS": 4294967296, "CC": "KZ", "Users": 5, "Percent of CC Pop": 1}]}`, `Data[0].AS`},
 		{DatasetAPNIC, `{"Data": [{"AS": 1, "CC": "KZ", "Users": 5, "Percent of CC Pop": 140}]}`, `0..100`},
 		{DatasetAPNIC, `{"Date": "2022/13/45", "Data": []}`, `"Date"`},
 		{DatasetAPNIC, `{"copyright": "x"}`, `no "Data" array`},

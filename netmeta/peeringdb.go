@@ -1,10 +1,8 @@
 package netmeta
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
@@ -33,10 +31,9 @@ type pdbNet struct {
 // the newest "updated".
 func ParsePeeringDB(r io.Reader, name string) (Dataset, error) {
 	ds := Dataset{Name: DatasetPeeringDB}
-	dec := json.NewDecoder(r)
 	var f pdbFile
-	if err := dec.Decode(&f); err != nil {
-		return ds, fmt.Errorf("%s: offset %d: %w: %v", name, dec.InputOffset(), ErrFormat, err)
+	if err := decodeJSON(r, name, &f); err != nil {
+		return ds, err
 	}
 	if f.Data == nil {
 		return ds, fmt.Errorf("%s: %w: no \"data\" array (want PeeringDB net objects)", name, ErrFormat)
@@ -47,7 +44,8 @@ func ParsePeeringDB(r io.Reader, name string) (Dataset, error) {
 		if n.Status != "" && n.Status != "ok" {
 			continue
 		}
-		if n.ASN == nil || *n.ASN <= 0 || *n.ASN > math.MaxUint32 {
+		asn, ok := jsonASN(n.ASN)
+		if !ok {
 			return ds, fmt.Errorf("%s: %w: want an AS number", where("asn"), ErrFormat)
 		}
 		var upd time.Time
@@ -71,7 +69,7 @@ func ParsePeeringDB(r io.Reader, name string) (Dataset, error) {
 			types = append(types, strings.TrimSpace(n.InfoType))
 		}
 		ds.Rows = append(ds.Rows, Row{
-			ASN: bgpwatch.ASN(*n.ASN), Name: strings.TrimSpace(n.Name),
+			ASN: asn, Name: strings.TrimSpace(n.Name),
 			Kind: strings.Join(types, ";"), Users: -1, Share: -1, Updated: upd,
 		})
 	}

@@ -21,7 +21,7 @@
 #        GZIP (1: send Accept-Encoding: gzip), CACHE_TTL (5s; 0 measures
 #        the database path), ACCESS_LOG (true), PATH_UNDER_TEST.
 set -eu
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/benchsetup.sh"
 DURATION=${1:-20}
 CONNS=${CONNS:-200}
 THREADS=${THREADS:-1}
@@ -38,51 +38,18 @@ GZIP=${GZIP:-1}
 CACHE_TTL=${CACHE_TTL:-5s}
 command -v wrk >/dev/null || { echo "bench-api: wrk not found (apt-get install wrk)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/bgpwatch-bench-api.XXXXXX)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-export BGPWATCH_DATA_DIR="$work/data"
-unset BGPWATCH_DB
-
-echo "bench-api: building" >&2
-go build -o "$work/bgpwatch" ./cmd/bgpwatch
-
+unset BGPWATCH_DB # a throw-away database of its own
+bench_setup api
 cc=KZ
-if "$work/bgpwatch" generate --scenario kazakhstan-2022 --out "$work/gen" >"$work/gen.log" 2>&1; then
-	echo "bench-api: replaying the generated kazakhstan-2022 scenario" >&2
-	# truth.json names the registry files the scenario comes with.
-	extra=$(python3 - "$work/gen" <<'PY'
-import json, os, sys
-d = sys.argv[1]
-t = json.load(open(os.path.join(d, "truth.json")))
-args = []
-for f in t.get("rir_files") or []:
-    args += ["--delegations", os.path.join(d, f)]
-if t.get("asn_info"):
-    args += ["--asn-info", os.path.join(d, t["asn_info"])]
-print(" ".join(args))
-PY
-)
-	# shellcheck disable=SC2086
-	"$work/bgpwatch" replay $extra "$work/gen" >"$work/replay.log" 2>&1 || { tail -20 "$work/replay.log" >&2; exit 1; }
-else
+echo "bench-api: replaying the generated kazakhstan-2022 scenario" >&2
+if ! bench_fill_kz; then
 	echo "bench-api: generate not available; filling with the API test fixture" >&2
-	BGPWATCH_BENCH_DATA_DIR="$work/data" go test -count=1 -run '^TestBenchFill$' ./api >"$work/fill.log" 2>&1 || { cat "$work/fill.log" >&2; exit 1; }
+	(cd "$ROOT" && BGPWATCH_BENCH_DATA_DIR="$WORK/data" go test -count=1 -run '^TestBenchFill$' ./api) >"$WORK/fill.log" 2>&1 || { cat "$WORK/fill.log" >&2; exit 1; }
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$work/bgpwatch" serve --listen "127.0.0.1:$port" --rate-limit 0 --cache-ttl "$CACHE_TTL" --webhooks=false --access-log="${ACCESS_LOG:-true}" \
-	2>"$work/serve.log" &
-pid=$!
-url="http://127.0.0.1:$port"
-for _ in $(seq 100); do
-	curl -fsS "$url/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+SERVE_PREFIX=${SERVER_CPUS:+taskset -c $SERVER_CPUS}
+bench_serve --rate-limit 0 --cache-ttl "$CACHE_TTL" --webhooks=false --access-log="${ACCESS_LOG:-true}"
+url=$URL
 target=${PATH_UNDER_TEST:-/v1/countries/$cc/series}
 [ -n "$(curl -fsS "$url/v1/countries" | grep -o '"code":"KZ"')" ] || { echo "bench-api: no KZ data after the fill" >&2; exit 1; }
 points=$(curl -fsS "$url$target" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["points"]))')
@@ -90,4 +57,4 @@ echo "bench-api: GET $target -> $points points; wrk -t$THREADS -c$CONNS -d${DURA
 hdr=""
 [ "$GZIP" = 1 ] && hdr="Accept-Encoding: gzip"
 ${PIN:+taskset -c "$PIN"} wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${hdr:+-H "$hdr"} "$url$target"
-echo "bench-api: access log lines: $(grep -c 'msg=request' "$work/serve.log" || true)" >&2
+echo "bench-api: access log lines: $(grep -c 'msg=request' "$WORK/serve.log" || true)" >&2

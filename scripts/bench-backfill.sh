@@ -14,14 +14,8 @@ set -eu
 DAYS=${1:-4}
 ASNS=${WORLD_ASNS:-3000}
 V4=${WORLD_V4:-60000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-KEEP=${BENCH_DIR:+1}
-WORK=${BENCH_DIR:-$(mktemp -d /tmp/bench-backfill.XXXXXX)}
-mkdir -p "$WORK"
-[ -n "$KEEP" ] || trap 'rm -rf "$WORK"' EXIT
-export PATH="$PATH:/usr/local/go/bin"
-BIN="$WORK/bgpwatch"
-(cd "$ROOT" && go build -o "$BIN" ./cmd/bgpwatch)
+. "$(dirname "$0")/benchsetup.sh"
+bench_setup backfill
 END=$(date -u -d "2024-04-01 + $DAYS days" +%Y-%m-%dT00:00:00Z)
 cat > "$WORK/scenario.yaml" <<YAML
 name: bench-backfill

@@ -15,50 +15,17 @@
 # Usage: scripts/bench-cache.sh              (CACHE_MAX=32MiB REQUESTS=1500)
 # Env:   CACHE_MAX (a size: 32MiB, 4GiB, ...), REQUESTS, CLIENTS (8).
 set -eu
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/benchsetup.sh"
 CACHE_MAX=${CACHE_MAX:-32MiB}
 REQUESTS=${REQUESTS:-1500}
 CLIENTS=${CLIENTS:-8}
 
-work=$(mktemp -d /tmp/bgpwatch-bench-cache.XXXXXX)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-export BGPWATCH_DATA_DIR="$work/data"
-unset BGPWATCH_DB
-
-echo "bench-cache: building" >&2
-go build -o "$work/bgpwatch" ./cmd/bgpwatch
+unset BGPWATCH_DB # a throw-away database of its own
+bench_setup cache
 echo "bench-cache: generating and replaying kazakhstan-2022" >&2
-"$work/bgpwatch" generate --scenario kazakhstan-2022 --out "$work/gen" >"$work/gen.log" 2>&1 || { tail -20 "$work/gen.log" >&2; exit 1; }
-extra=$(python3 - "$work/gen" <<'PY'
-import json, os, sys
-d = sys.argv[1]
-t = json.load(open(os.path.join(d, "truth.json")))
-args = []
-for f in t.get("rir_files") or []:
-    args += ["--delegations", os.path.join(d, f)]
-if t.get("asn_info"):
-    args += ["--asn-info", os.path.join(d, t["asn_info"])]
-print(" ".join(args))
-PY
-)
-# shellcheck disable=SC2086
-"$work/bgpwatch" replay $extra "$work/gen" >"$work/replay.log" 2>&1 || { tail -20 "$work/replay.log" >&2; exit 1; }
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$work/bgpwatch" serve --listen "127.0.0.1:$port" --rate-limit 0 --cache-ttl 60s --cache-max-bytes "$CACHE_MAX" \
-	--webhooks=false --access-log=false 2>"$work/serve.log" &
-pid=$!
-url="http://127.0.0.1:$port"
-for _ in $(seq 100); do
-	curl -fsS "$url/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-python3 - "$url" "$pid" "$REQUESTS" "$CLIENTS" "$CACHE_MAX" <<'PY'
+bench_fill_kz || exit 1
+bench_serve --rate-limit 0 --cache-ttl 60s --cache-max-bytes "$CACHE_MAX" --webhooks=false --access-log=false
+python3 - "$URL" "$SERVE_PID" "$REQUESTS" "$CLIENTS" "$CACHE_MAX" <<'PY'
 import concurrent.futures, datetime, json, sys, urllib.request
 url, pid, n, clients, budget = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 

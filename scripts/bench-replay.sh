@@ -11,15 +11,8 @@
 #        BGPWATCH_DB (use this PostgreSQL instead of an embedded server).
 set -eu
 RUNS=${1:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-KEEP=${BENCH_DIR:+1}
-WORK=${BENCH_DIR:-$(mktemp -d /tmp/bench-replay.XXXXXX)}
-mkdir -p "$WORK"
-[ -n "$KEEP" ] || trap 'rm -rf "$WORK"' EXIT
-export PATH="$PATH:/usr/local/go/bin"
-BIN="$WORK/bgpwatch"
-(cd "$ROOT" && go build -o "$BIN" ./cmd/bgpwatch)
-export BGPWATCH_DATA_DIR="$WORK/pgdata"
+. "$(dirname "$0")/benchsetup.sh"
+bench_setup replay
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 now() { date +%s.%N; }

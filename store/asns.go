@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,7 +13,8 @@ import (
 // COPY into a temporary table and merges them, so a registry of 100k ASNs
 // costs one round trip. Empty names, countries or unknown access never
 // overwrite known values.
-func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
+func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) (err error) {
+	defer markUnavailable(&err)
 	if len(infos) == 0 {
 		return nil
 	}
@@ -93,25 +92,4 @@ func (db *DB) UpsertASNs(ctx context.Context, infos []bgpwatch.ASNInfo) error {
 		return fmt.Errorf("upsert asns: commit: %w", err)
 	}
 	return nil
-}
-
-// GetASN returns what is stored about one network; the error wraps
-// bgpwatch.ErrNotFound when nothing is.
-func (db *DB) GetASN(ctx context.Context, asn bgpwatch.ASN) (bgpwatch.ASNInfo, error) {
-	var in bgpwatch.ASNInfo
-	var acc string
-	var d *time.Time
-	err := db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date FROM asns WHERE asn = $1`, int64(asn)).
-		Scan(&in.Name, &in.Country, &acc, &in.AccessSource, &d)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return in, fmt.Errorf("asn %d: %w", asn, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return in, fmt.Errorf("asn %d: %w", asn, err)
-	}
-	in.ASN, in.Access = asn, bgpwatch.Access(acc)
-	if d != nil {
-		in.AccessDate = *d
-	}
-	return in, nil
 }

@@ -64,7 +64,8 @@ type seriesRow struct {
 // ASNs. The entities of events that started before the span are read back
 // to Span before their start (at most MaxSpan), so that their baseline is
 // the one from before the event.
-func (db *DB) DetectorHistory(ctx context.Context, q HistoryQuery) (*DetectorHistory, error) {
+func (db *DB) DetectorHistory(ctx context.Context, q HistoryQuery) (_ *DetectorHistory, err error) {
+	defer markUnavailable(&err)
 	before := q.Before.UTC()
 	from := before.Add(-q.Span)
 	maxSpan := q.MaxSpan

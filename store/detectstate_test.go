@@ -139,7 +139,7 @@ func TestDetectorHistory(t *testing.T) {
 
 	// Values: the same as Series reads, bin by bin, from the span on (and
 	// for the long event's ASN and country over the whole history).
-	check := func(name string, q store.SeriesQuery, steps []detect.Step, whole bool) {
+	check := func(name string, q bgpwatch.SeriesQuery, steps []detect.Step, whole bool) {
 		t.Helper()
 		bad := 0
 		for i, bin := range got.Bins {
@@ -163,11 +163,11 @@ func TestDetectorHistory(t *testing.T) {
 		}
 	}
 	for _, a := range []bgpwatch.ASN{100, 200, 300, 400} {
-		check("AS"+a.String(), store.SeriesQuery{ASN: a}, got.ASNs[a], false)
+		check("AS"+a.String(), bgpwatch.SeriesQuery{ASN: a}, got.ASNs[a], false)
 	}
-	check("AS500", store.SeriesQuery{ASN: 500}, got.ASNs[500], true)
-	check("DE", store.SeriesQuery{Country: "DE"}, got.Countries["DE"], false)
-	check("KZ", store.SeriesQuery{Country: "KZ"}, got.Countries["KZ"], false)
+	check("AS500", bgpwatch.SeriesQuery{ASN: 500}, got.ASNs[500], true)
+	check("DE", bgpwatch.SeriesQuery{Country: "DE"}, got.Countries["DE"], false)
+	check("KZ", bgpwatch.SeriesQuery{Country: "KZ"}, got.Countries["KZ"], false)
 	if len(got.LastASNs) != 3 || got.LastASNs[300] != cnt(20) || got.LastASNs[400] != cnt(70) || got.LastASNs[500] != cnt(5) {
 		t.Errorf("LastASNs %v, want 300, 400 and 500", got.LastASNs)
 	}

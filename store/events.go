@@ -28,7 +28,8 @@ const (
 // ('event.started' for a new event, 'event.ended' once it has an end) are
 // written in the same transaction; they are unique per event and type, so
 // repeated saves never notify twice. It sets ev.ID and returns it.
-func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, notify bool) (int64, error) {
+func (db *DB) SaveEvent(ctx context.Context, ev *bgpwatch.Event, source string, notify bool) (_ int64, err error) {
+	defer markUnavailable(&err)
 	tx, err := db.Pool().Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("save event: begin: %w", err)
@@ -160,7 +161,8 @@ func saveEvent(ctx context.Context, tx pgx.Tx, ev *bgpwatch.Event, source string
 // PutSettings stores the record of a set of visibility and detection
 // settings under its hash (see config.Fingerprint), once: events saved
 // with that SettingsHash refer to it.
-func (db *DB) PutSettings(ctx context.Context, hash string, settings []byte) error {
+func (db *DB) PutSettings(ctx context.Context, hash string, settings []byte) (err error) {
+	defer markUnavailable(&err)
 	if hash == "" {
 		return fmt.Errorf("%w settings hash: empty", bgpwatch.ErrInvalid)
 	}
@@ -169,20 +171,6 @@ func (db *DB) PutSettings(ctx context.Context, hash string, settings []byte) err
 		return fmt.Errorf("put settings %s: %w", hash, err)
 	}
 	return nil
-}
-
-// Settings returns the settings record stored under hash; the error wraps
-// bgpwatch.ErrNotFound when there is none.
-func (db *DB) Settings(ctx context.Context, hash string) ([]byte, error) {
-	var b []byte
-	err := db.Pool().QueryRow(ctx, `SELECT settings::text FROM detection_settings WHERE hash = $1`, hash).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("settings %s: %w", hash, bgpwatch.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("settings %s: %w", hash, err)
-	}
-	return b, nil
 }
 
 // dedupePrefixes keeps the first entry per prefix, masked to its length
@@ -235,7 +223,8 @@ func scanEvent(r pgx.Row) (bgpwatch.Event, error) {
 // from the asns table) and its withdrawn-prefix count; the evidence itself
 // is paged with EventPrefixes. The error wraps bgpwatch.ErrNotFound when
 // there is no such event.
-func (db *DB) GetEvent(ctx context.Context, id int64) (bgpwatch.Event, error) {
+func (db *DB) GetEvent(ctx context.Context, id int64) (_ bgpwatch.Event, err error) {
+	defer markUnavailable(&err)
 	ev, err := scanEvent(db.Pool().QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ev, fmt.Errorf("event %d: %w", id, bgpwatch.ErrNotFound)
@@ -307,23 +296,11 @@ func (db *DB) loadEventASNs(ctx context.Context, evs []bgpwatch.Event) error {
 	return nil
 }
 
-// EventFilter selects events for ListEvents. Zero fields match everything.
-// From and To select events that overlap [From, To): started before To and
-// not ended before From.
-type EventFilter struct {
-	Country string
-	ASN     bgpwatch.ASN // the event's ASN or one of its contributing ASNs
-	Scope   bgpwatch.Scope
-	From    time.Time
-	To      time.Time
-	Limit   int    // default 100, at most 1000
-	Cursor  string // from a previous page's next cursor
-}
-
 // ListEvents returns events newest first (started_at DESC, id DESC) and the
 // cursor of the next page ("" on the last page). A malformed cursor is an
 // error wrapping bgpwatch.ErrInvalid.
-func (db *DB) ListEvents(ctx context.Context, f EventFilter) ([]bgpwatch.Event, string, error) {
+func (db *DB) ListEvents(ctx context.Context, f bgpwatch.EventFilter) (_ []bgpwatch.Event, _ string, err error) {
+	defer markUnavailable(&err)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -406,7 +383,8 @@ func decodeCursor(c string) (time.Time, int64, error) {
 // withdrawal order, limit (default 1000, at most 10000) at a time. It
 // returns the next cursor ("" on the last page); the error wraps
 // bgpwatch.ErrNotFound when there is no such event.
-func (db *DB) EventPrefixes(ctx context.Context, id int64, limit int, cursor string) ([]bgpwatch.WithdrawnPrefix, string, error) {
+func (db *DB) EventPrefixes(ctx context.Context, id int64, limit int, cursor string) (_ []bgpwatch.WithdrawnPrefix, _ string, err error) {
+	defer markUnavailable(&err)
 	if limit <= 0 {
 		limit = 1000
 	}

@@ -47,7 +47,7 @@ func TestWriteBinsIdempotent(t *testing.T) {
 	if len(pts) != 2 || pts[1].Slash24 != 30 || !pts[0].Time.Equal(t0) {
 		t.Fatalf("country rows = %+v", pts)
 	}
-	ap, err := db.Series(ctx, store.SeriesQuery{ASN: 9198, From: t0, To: t0.Add(15 * time.Minute)})
+	ap, err := db.Series(ctx, bgpwatch.SeriesQuery{ASN: 9198, From: t0, To: t0.Add(15 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,15 +200,15 @@ func TestListEvents(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		f    store.EventFilter
+		f    bgpwatch.EventFilter
 		want int
 	}{
-		{"all", store.EventFilter{}, 6},
-		{"country", store.EventFilter{Country: "KZ"}, 5},
-		{"asn", store.EventFilter{ASN: 101}, 2},
-		{"scope", store.EventFilter{Scope: bgpwatch.ScopeCountry}, 1},
-		{"window", store.EventFilter{From: t0.Add(105 * time.Minute), To: t0.Add(3 * time.Hour)}, 2}, // 2h KZ, 2h IR (ongoing)
-		{"paged", store.EventFilter{Limit: 2}, 6},
+		{"all", bgpwatch.EventFilter{}, 6},
+		{"country", bgpwatch.EventFilter{Country: "KZ"}, 5},
+		{"asn", bgpwatch.EventFilter{ASN: 101}, 2},
+		{"scope", bgpwatch.EventFilter{Scope: bgpwatch.ScopeCountry}, 1},
+		{"window", bgpwatch.EventFilter{From: t0.Add(105 * time.Minute), To: t0.Add(3 * time.Hour)}, 2}, // 2h KZ, 2h IR (ongoing)
+		{"paged", bgpwatch.EventFilter{Limit: 2}, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,7 +236,7 @@ func TestListEvents(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := db.ListEvents(ctx, store.EventFilter{Cursor: "!!"}); !errors.Is(err, bgpwatch.ErrInvalid) {
+	if _, _, err := db.ListEvents(ctx, bgpwatch.EventFilter{Cursor: "!!"}); !errors.Is(err, bgpwatch.ErrInvalid) {
 		t.Fatalf("bad cursor err = %v", err)
 	}
 }

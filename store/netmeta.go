@@ -41,7 +41,8 @@ var metaSources = []string{netmeta.DatasetPeeringDB, netmeta.DatasetCAIDAOrgs, n
 // changed. With no datasets it only recomputes, and only when registry
 // names or countries changed since (UpsertASNs) or the curated table is
 // not the one the stored values were resolved with.
-func (db *DB) ImportNetworkMeta(ctx context.Context, sets []netmeta.Dataset, failed map[string]error) ([]MetaResult, error) {
+func (db *DB) ImportNetworkMeta(ctx context.Context, sets []netmeta.Dataset, failed map[string]error) (_ []MetaResult, err error) {
+	defer markUnavailable(&err)
 	tx, err := db.Pool().Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("import metadata: begin: %w", err)
@@ -356,54 +357,36 @@ func recomputeMeta(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// MetaDatasets lists the imported datasets (name, rows, date, origin,
-// import time) for status reports.
-func (db *DB) MetaDatasets(ctx context.Context) ([]MetaResult, error) {
-	rows, err := db.Pool().Query(ctx, `SELECT name, rows, data_date, origin FROM meta_datasets ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("metadata datasets: %w", err)
-	}
-	defer rows.Close()
-	var out []MetaResult
-	for rows.Next() {
-		var r MetaResult
-		var d *time.Time
-		if err := rows.Scan(&r.Dataset, &r.Rows, &d, &r.Origin); err != nil {
-			return nil, fmt.Errorf("metadata datasets: %w", err)
-		}
-		if d != nil {
-			r.Date = *d
-		}
-		r.Imported = true
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // NetworkInfos returns the stored name, access type and its provenance of
 // every network whose access type is known (from any source), for the
 // detector's per-ASN information.
-func (db *DB) NetworkInfos(ctx context.Context) (map[bgpwatch.ASN]bgpwatch.ASNInfo, error) {
-	rows, err := db.Pool().Query(ctx, `SELECT asn, name, country, access, access_source, access_date
-		FROM asns WHERE access_source <> ''`)
+func (db *DB) NetworkInfos(ctx context.Context) (_ map[bgpwatch.ASN]bgpwatch.ASNInfo, err error) {
+	defer markUnavailable(&err)
+	return db.asnInfos(ctx, "network infos", "WHERE access_source <> ''")
+}
+
+// asnInfos reads the asns rows that where selects, by ASN; what names the
+// read in errors.
+func (db *DB) asnInfos(ctx context.Context, what, where string) (map[bgpwatch.ASN]bgpwatch.ASNInfo, error) {
+	rows, err := db.Pool().Query(ctx, `SELECT asn, name, country, access, access_source, access_date FROM asns `+where)
 	if err != nil {
-		return nil, fmt.Errorf("network infos: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	defer rows.Close()
 	out := map[bgpwatch.ASN]bgpwatch.ASNInfo{}
-	for rows.Next() {
-		var asn int64
-		var in bgpwatch.ASNInfo
-		var acc string
-		var d *time.Time
-		if err := rows.Scan(&asn, &in.Name, &in.Country, &acc, &in.AccessSource, &d); err != nil {
-			return nil, fmt.Errorf("network infos: %w", err)
-		}
-		in.ASN, in.Access = bgpwatch.ASN(asn), bgpwatch.Access(acc)
+	var asn int64
+	var in bgpwatch.ASNInfo
+	var acc string
+	var d *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&asn, &in.Name, &in.Country, &acc, &in.AccessSource, &d}, func() error {
+		in.ASN, in.Access, in.AccessDate = bgpwatch.ASN(asn), bgpwatch.Access(acc), time.Time{}
 		if d != nil {
 			in.AccessDate = *d
 		}
 		out[in.ASN] = in
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -24,18 +24,12 @@ import (
 const day = 24 * time.Hour
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer markUnavailable(&err)
 	if err := db.Pool().Ping(ctx); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	return nil
-}
-
-// Extent is the time span covered by stored series: the first and last bin
-// of country_series. OK is false when no series are stored.
-type Extent struct {
-	First, Last time.Time
-	OK          bool
 }
 
 // countriesCTE lists the countries of country_series as c(country), with a
@@ -52,32 +46,26 @@ const countriesCTE = `
 // SeriesExtent returns the first and last stored country bin. It walks the
 // primary key country by country (a loose index scan) instead of reading the
 // table, so it stays cheap on years of history.
-func (db *DB) SeriesExtent(ctx context.Context) (Extent, error) {
+func (db *DB) SeriesExtent(ctx context.Context) (_ bgpwatch.SeriesExtent, err error) {
+	defer markUnavailable(&err)
 	var first, last *time.Time
-	err := db.Pool().QueryRow(ctx, countriesCTE+`
+	err = db.Pool().QueryRow(ctx, countriesCTE+`
 		SELECT min((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin LIMIT 1)),
 		       max((SELECT bin FROM country_series s WHERE s.country = c.country ORDER BY bin DESC LIMIT 1))
 		FROM c WHERE c.country IS NOT NULL`).Scan(&first, &last)
 	if err != nil {
-		return Extent{}, fmt.Errorf("series extent: %w", err)
+		return bgpwatch.SeriesExtent{}, fmt.Errorf("series extent: %w", err)
 	}
 	if first == nil || last == nil {
-		return Extent{}, nil
+		return bgpwatch.SeriesExtent{}, nil
 	}
-	return Extent{First: first.UTC(), Last: last.UTC(), OK: true}, nil
-}
-
-// CountryLatest is a country's most recent country_series row.
-type CountryLatest struct {
-	Country string
-	Bin     time.Time
-	bgpwatch.Counts
-	ASNs int
+	return bgpwatch.SeriesExtent{First: first.UTC(), Last: last.UTC(), OK: true}, nil
 }
 
 // LatestCountries returns the latest row of every country with series,
 // ordered by country code (one index probe per country).
-func (db *DB) LatestCountries(ctx context.Context) ([]CountryLatest, error) {
+func (db *DB) LatestCountries(ctx context.Context) (_ []bgpwatch.CountryLatest, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, countriesCTE+`
 		SELECT l.country, l.bin, l.visible_prefixes, l.visible_slash24, l.visible_v6_prefixes, l.asns
 		FROM c CROSS JOIN LATERAL (
@@ -88,8 +76,8 @@ func (db *DB) LatestCountries(ctx context.Context) ([]CountryLatest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("latest countries: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CountryLatest, error) {
-		var c CountryLatest
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.CountryLatest, error) {
+		var c bgpwatch.CountryLatest
 		var p, s, v, a int32
 		err := r.Scan(&c.Country, &c.Bin, &p, &s, &v, &a)
 		c.Bin = c.Bin.UTC()
@@ -105,6 +93,7 @@ func (db *DB) LatestCountries(ctx context.Context) ([]CountryLatest, error) {
 // LatestBin returns the bin of the latest series row of a country (when
 // country is not empty) or else of an ASN; ok is false when there is none.
 func (db *DB) LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (t time.Time, ok bool, err error) {
+	defer markUnavailable(&err)
 	var q string
 	var arg any
 	if country != "" {
@@ -122,20 +111,6 @@ func (db *DB) LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (
 	return t.UTC(), true, nil
 }
 
-// SeriesQuery selects one entity's series.
-type SeriesQuery struct {
-	Country string       // a country series when not empty
-	ASN     bgpwatch.ASN // else this ASN's series
-	// From and To bound the bins (start times, inclusive). From is rounded
-	// down to the bin grid.
-	From, To time.Time
-	// Step is the width of an output point: a positive multiple of
-	// bgpwatch.BinStep; 0 means one bin. A point of a wider step holds the
-	// minimum of each count over the bins it covers, so short drops stay
-	// visible after downsampling.
-	Step time.Duration
-}
-
 // Series returns the points of q's entity from q.From to q.To, one per
 // q.Step, oldest first, on the bin grid: the value at a bin is the latest
 // stored row at or before it but not before that bin's UTC day start, and
@@ -145,7 +120,8 @@ type SeriesQuery struct {
 //
 // It costs two index range scans: the row at or before From (since From's
 // day start) and the rows in (From, To].
-func (db *DB) Series(ctx context.Context, q SeriesQuery) ([]bgpwatch.Point, error) {
+func (db *DB) Series(ctx context.Context, q bgpwatch.SeriesQuery) (_ []bgpwatch.Point, err error) {
+	defer markUnavailable(&err)
 	step := q.Step
 	if step == 0 {
 		step = bgpwatch.BinStep
@@ -266,28 +242,19 @@ func fillGrid(cps []bgpwatch.Point, from, to time.Time, step time.Duration) []bg
 	return out
 }
 
-// ASNSummary is what the API shows about one network: its registry data and
-// its counts at a given time.
-type ASNSummary struct {
-	bgpwatch.ASNInfo
-	Known bool      // the asns table has a row for it
-	At    time.Time // the bin the counts are for; zero when there are no series
-	bgpwatch.Counts
-	Users *bgpwatch.Users // nil without an estimate
-}
-
 // ASNSummary returns the registry data of asn and its counts at bin at
 // (normally the latest stored bin). It returns an error wrapping
 // bgpwatch.ErrNotFound when the ASN is neither in the registry nor in the
 // series.
-func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (ASNSummary, error) {
-	s := ASNSummary{ASNInfo: bgpwatch.ASNInfo{ASN: asn, Access: bgpwatch.AccessUnknown}}
+func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (_ bgpwatch.ASNSummary, err error) {
+	defer markUnavailable(&err)
+	s := bgpwatch.ASNSummary{ASNInfo: bgpwatch.ASNInfo{ASN: asn, Access: bgpwatch.AccessUnknown}}
 	var access string
 	var accDate, usersDate *time.Time
 	var users *int64
 	var share *float64
 	var usersCC, usersSrc *string
-	err := db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date,
+	err = db.Pool().QueryRow(ctx, `SELECT name, country, access, access_source, access_date,
 		users, users_share, users_country, users_source, users_date FROM asns WHERE asn = $1`, int64(asn)).
 		Scan(&s.Name, &s.Country, &access, &s.AccessSource, &accDate, &users, &share, &usersCC, &usersSrc, &usersDate)
 	switch {
@@ -310,7 +277,7 @@ func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (A
 		return s, fmt.Errorf("asn %d: %w", asn, bgpwatch.ErrNotFound)
 	}
 	if !at.IsZero() {
-		pts, err := db.Series(ctx, SeriesQuery{ASN: asn, From: at, To: at})
+		pts, err := db.Series(ctx, bgpwatch.SeriesQuery{ASN: asn, From: at, To: at})
 		if err != nil {
 			return s, fmt.Errorf("asn %d: %w", asn, err)
 		}
@@ -319,31 +286,6 @@ func (db *DB) ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (A
 		}
 	}
 	return s, nil
-}
-
-// CountryASN is one network registered to a country with its counts at a
-// bin and its baseline, as CountryASNs reads them.
-type CountryASN struct {
-	bgpwatch.ASNInfo
-	bgpwatch.Counts                 // at CountryASNsQuery.At; zero when At is zero
-	Users           *bgpwatch.Users // nil without an estimate
-	// Baseline is the network's normal visible /24s (see CountryASNs);
-	// HasBaseline is false when there was nothing to take it from.
-	Baseline    int
-	HasBaseline bool
-	// EventID is the network's own (ASN-scope) event ongoing at At; 0 none.
-	EventID int64
-}
-
-// CountryASNsQuery selects the networks of a country and the time to read
-// them at.
-type CountryASNsQuery struct {
-	Country string
-	// At is the bin of the counts (rounded down to the grid); zero reads
-	// the registry only (no counts, no baselines).
-	At time.Time
-	// BaselineFrom starts the baseline window: the bins in [BaselineFrom, At).
-	BaselineFrom time.Time
 }
 
 // CountryASNs returns the networks registered to a country (asns.country),
@@ -360,7 +302,8 @@ type CountryASNsQuery struct {
 // It is one statement whatever the number of networks: per network its
 // registry row, its events in the window (as arrays) and its change points
 // (one row each, the same two index range scans as Series).
-func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN, error) {
+func (db *DB) CountryASNs(ctx context.Context, q bgpwatch.CountryASNsQuery) (_ []bgpwatch.CountryASN, err error) {
+	defer markUnavailable(&err)
 	at, from := q.At.UTC().Truncate(bgpwatch.BinStep), q.BaselineFrom.UTC().Truncate(bgpwatch.BinStep)
 	if from.After(at) {
 		from = at
@@ -400,15 +343,15 @@ func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN
 	}
 	defer rows.Close()
 	var (
-		out  []CountryASN
-		cur  *CountryASN // the network of the rows being read
+		out  []bgpwatch.CountryASN
+		cur  *bgpwatch.CountryASN // the network of the rows being read
 		cps  []bgpwatch.Point
 		evs  asnEvents
 		runs []weighted
 	)
 	finish := func() {
 		if cur != nil && !at.IsZero() {
-			cur.counts(cps, &evs, from, at, &runs)
+			setCounts(cur, cps, &evs, from, at, &runs)
 		}
 	}
 	for rows.Next() {
@@ -436,7 +379,7 @@ func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN
 			if accDate != nil {
 				in.AccessDate = *accDate
 			}
-			out = append(out, CountryASN{ASNInfo: in, Users: usersOf(users, share, uCC, uSrc, uDate)})
+			out = append(out, bgpwatch.CountryASN{ASNInfo: in, Users: usersOf(users, share, uCC, uSrc, uDate)})
 			cur, cps, evs = &out[len(out)-1], cps[:0], e
 		}
 		if bin.Valid {
@@ -447,7 +390,7 @@ func (db *DB) CountryASNs(ctx context.Context, q CountryASNsQuery) ([]CountryASN
 		return nil, fmt.Errorf("country %s asns: %w", q.Country, err)
 	}
 	finish()
-	slices.SortFunc(out, func(a, b CountryASN) int {
+	slices.SortFunc(out, func(a, b bgpwatch.CountryASN) int {
 		return cmp.Or(cmp.Compare(b.Slash24, a.Slash24), cmp.Compare(b.Baseline, a.Baseline),
 			cmp.Compare(b.Prefixes, a.Prefixes), cmp.Compare(b.V6Prefixes, a.V6Prefixes), cmp.Compare(a.ASN, b.ASN))
 	})
@@ -465,9 +408,9 @@ type asnEvents struct {
 // weighted is a value that holds for n bins.
 type weighted struct{ v, n int }
 
-// counts sets n's counts at bin at and its baseline over the bins in
+// setCounts sets n's counts at bin at and its baseline over the bins in
 // [from, at) from its change points cps and events evs; runs is scratch.
-func (n *CountryASN) counts(cps []bgpwatch.Point, evs *asnEvents, from, at time.Time, runs *[]weighted) {
+func setCounts(n *bgpwatch.CountryASN, cps []bgpwatch.Point, evs *asnEvents, from, at time.Time, runs *[]weighted) {
 	for i := range evs.ids {
 		if !evs.starts[i].After(at) && evs.ends[i].After(at) {
 			n.EventID, n.Baseline, n.HasBaseline = evs.ids[i], int(evs.bases[i]), true
@@ -544,33 +487,22 @@ func lowerMedian(runs []weighted) int {
 	return runs[len(runs)-1].v
 }
 
-// EventCount is the number of stored events of one scope and status.
-type EventCount struct {
-	Scope   string
-	Ongoing bool
-	N       int
-}
-
-// Stats is a summary of the store for monitoring.
-type Stats struct {
-	Events []EventCount
-}
-
 // Stats counts the stored events by scope and status.
-func (db *DB) Stats(ctx context.Context) (Stats, error) {
+func (db *DB) Stats(ctx context.Context) (_ bgpwatch.EventStats, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, `SELECT scope, ended_at IS NULL, count(*) FROM events GROUP BY 1, 2 ORDER BY 1, 2`)
 	if err != nil {
-		return Stats{}, fmt.Errorf("stats: %w", err)
+		return bgpwatch.EventStats{}, fmt.Errorf("stats: %w", err)
 	}
-	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventCount, error) {
-		var e EventCount
+	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bgpwatch.EventCount, error) {
+		var e bgpwatch.EventCount
 		var n int64
 		err := r.Scan(&e.Scope, &e.Ongoing, &n)
 		e.N = int(n)
 		return e, err
 	})
 	if err != nil {
-		return Stats{}, fmt.Errorf("stats: %w", err)
+		return bgpwatch.EventStats{}, fmt.Errorf("stats: %w", err)
 	}
-	return Stats{Events: evs}, nil
+	return bgpwatch.EventStats{Events: evs}, nil
 }

@@ -39,18 +39,18 @@ func TestSeries(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		q    store.SeriesQuery
+		q    bgpwatch.SeriesQuery
 		want []int // Prefixes per point
 	}{
-		{"fill from an earlier row", store.SeriesQuery{ASN: 9198, From: at(0, 50), To: at(1, 10)}, []int{10, 10, 5, 5, 5}},
-		{"from not on the grid", store.SeriesQuery{ASN: 9198, From: at(0, 52), To: at(0, 55)}, []int{10, 10}},
-		{"step takes the minimum", store.SeriesQuery{ASN: 9198, From: at(0, 0), To: at(2, 55), Step: time.Hour}, []int{10, 5, 10}},
-		{"next day key frame", store.SeriesQuery{ASN: 9198, From: at(23, 55), To: at(24, 5)}, []int{10, 10, 10}},
-		{"no key frame: zero", store.SeriesQuery{ASN: 9198, From: at(47, 55), To: at(48, 5)}, []int{0, 0, 0}},
-		{"never further back than the day start", store.SeriesQuery{ASN: 7, From: at(23, 50), To: at(24, 0)}, []int{0, 3, 0}},
-		{"unknown entity", store.SeriesQuery{ASN: 1, From: at(0, 0), To: at(0, 10)}, []int{0, 0, 0}},
-		{"country", store.SeriesQuery{Country: "KZ", From: at(0, 0), To: at(0, 10)}, []int{100, 90, 90}},
-		{"to before from", store.SeriesQuery{Country: "KZ", From: at(1, 0), To: at(0, 0)}, nil},
+		{"fill from an earlier row", bgpwatch.SeriesQuery{ASN: 9198, From: at(0, 50), To: at(1, 10)}, []int{10, 10, 5, 5, 5}},
+		{"from not on the grid", bgpwatch.SeriesQuery{ASN: 9198, From: at(0, 52), To: at(0, 55)}, []int{10, 10}},
+		{"step takes the minimum", bgpwatch.SeriesQuery{ASN: 9198, From: at(0, 0), To: at(2, 55), Step: time.Hour}, []int{10, 5, 10}},
+		{"next day key frame", bgpwatch.SeriesQuery{ASN: 9198, From: at(23, 55), To: at(24, 5)}, []int{10, 10, 10}},
+		{"no key frame: zero", bgpwatch.SeriesQuery{ASN: 9198, From: at(47, 55), To: at(48, 5)}, []int{0, 0, 0}},
+		{"never further back than the day start", bgpwatch.SeriesQuery{ASN: 7, From: at(23, 50), To: at(24, 0)}, []int{0, 3, 0}},
+		{"unknown entity", bgpwatch.SeriesQuery{ASN: 1, From: at(0, 0), To: at(0, 10)}, []int{0, 0, 0}},
+		{"country", bgpwatch.SeriesQuery{Country: "KZ", From: at(0, 0), To: at(0, 10)}, []int{100, 90, 90}},
+		{"to before from", bgpwatch.SeriesQuery{Country: "KZ", From: at(1, 0), To: at(0, 0)}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestSeries(t *testing.T) {
 			}
 		})
 	}
-	if _, err := db.Series(ctx, store.SeriesQuery{ASN: 1, From: at(0, 0), To: at(1, 0), Step: 7 * time.Minute}); !errors.Is(err, bgpwatch.ErrInvalid) {
+	if _, err := db.Series(ctx, bgpwatch.SeriesQuery{ASN: 1, From: at(0, 0), To: at(1, 0), Step: 7 * time.Minute}); !errors.Is(err, bgpwatch.ErrInvalid) {
 		t.Errorf("bad step: %v", err)
 	}
 
@@ -169,7 +169,7 @@ func TestCountryASNs(t *testing.T) {
 		hasBase                 bool
 		event                   int64
 	}
-	got := func(q store.CountryASNsQuery) []row {
+	got := func(q bgpwatch.CountryASNsQuery) []row {
 		t.Helper()
 		ns, err := db.CountryASNs(ctx, q)
 		if err != nil {
@@ -186,26 +186,26 @@ func TestCountryASNs(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		q    store.CountryASNsQuery
+		q    bgpwatch.CountryASNsQuery
 		want []row
 	}{
 		// AS200's window (12:00 day 1 .. 11:55 day 2): 96 bins at 10 in its
 		// event (left out), 84 at 50, 108 at 80: median 80 (50 with them).
-		{"at noon of day 2", store.CountryASNsQuery{Country: "KZ", At: at(36, 0), BaselineFrom: at(12, 0)}, []row{
+		{"at noon of day 2", bgpwatch.CountryASNsQuery{Country: "KZ", At: at(36, 0), BaselineFrom: at(12, 0)}, []row{
 			{200, 80, 8, 80, true, 0}, {100, 10, 1, 100, true, ongoing}, {300, 0, 0, 0, true, 0}}},
-		{"before the events", store.CountryASNsQuery{Country: "KZ", At: at(11, 0), BaselineFrom: at(0, 0)}, []row{
+		{"before the events", bgpwatch.CountryASNsQuery{Country: "KZ", At: at(11, 0), BaselineFrom: at(0, 0)}, []row{
 			{100, 100, 10, 100, true, 0}, {200, 50, 5, 50, true, 0}, {300, 0, 0, 0, true, 0}}},
-		{"off the grid, empty window", store.CountryASNsQuery{Country: "KZ", At: at(11, 3), BaselineFrom: at(11, 4)}, []row{
+		{"off the grid, empty window", bgpwatch.CountryASNsQuery{Country: "KZ", At: at(11, 3), BaselineFrom: at(11, 4)}, []row{
 			{100, 100, 10, 0, false, 0}, {200, 50, 5, 0, false, 0}, {300, 0, 0, 0, false, 0}}},
-		{"registry only", store.CountryASNsQuery{Country: "KZ"}, []row{
+		{"registry only", bgpwatch.CountryASNsQuery{Country: "KZ"}, []row{
 			{100, 0, 0, 0, false, 0}, {200, 0, 0, 0, false, 0}, {300, 0, 0, 0, false, 0}}},
-		{"no key frame on day 3: zero", store.CountryASNsQuery{Country: "KZ", At: at(48, 0), BaselineFrom: at(24, 0)}, []row{
+		{"no key frame on day 3: zero", bgpwatch.CountryASNsQuery{Country: "KZ", At: at(48, 0), BaselineFrom: at(24, 0)}, []row{
 			{100, 0, 0, 100, true, ongoing}, {200, 0, 0, 80, true, 0}, {300, 0, 0, 0, true, 0}}},
 		// AS200's window: 96 bins at 80 on day 2, then day 3 without a key
 		// frame (192 bins at zero).
-		{"a day without rows counts as zero", store.CountryASNsQuery{Country: "KZ", At: at(64, 0), BaselineFrom: at(40, 0)}, []row{
+		{"a day without rows counts as zero", bgpwatch.CountryASNsQuery{Country: "KZ", At: at(64, 0), BaselineFrom: at(40, 0)}, []row{
 			{100, 0, 0, 100, true, ongoing}, {200, 0, 0, 0, true, 0}, {300, 0, 0, 0, true, 0}}},
-		{"no networks", store.CountryASNsQuery{Country: "DE", At: at(36, 0), BaselineFrom: at(12, 0)}, nil},
+		{"no networks", bgpwatch.CountryASNsQuery{Country: "DE", At: at(36, 0), BaselineFrom: at(12, 0)}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,30 +15,17 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 )
 
-// ASNInfos returns everything the asns table holds, by ASN.
-func (db *DB) ASNInfos(ctx context.Context) (map[bgpwatch.ASN]bgpwatch.ASNInfo, error) {
-	rows, err := db.Pool().Query(ctx, `SELECT asn, name, country, access FROM asns`)
-	if err != nil {
-		return nil, fmt.Errorf("asn infos: %w", err)
-	}
-	out := map[bgpwatch.ASN]bgpwatch.ASNInfo{}
-	var asn int64
-	var in bgpwatch.ASNInfo
-	var acc string
-	_, err = pgx.ForEachRow(rows, []any{&asn, &in.Name, &in.Country, &acc}, func() error {
-		in.ASN, in.Access = bgpwatch.ASN(asn), bgpwatch.Access(acc)
-		out[in.ASN] = in
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("asn infos: %w", err)
-	}
-	return out, nil
+// ASNInfos returns the registry data of every network of the asns table
+// (name, country, access type with its provenance), by ASN.
+func (db *DB) ASNInfos(ctx context.Context) (_ map[bgpwatch.ASN]bgpwatch.ASNInfo, err error) {
+	defer markUnavailable(&err)
+	return db.asnInfos(ctx, "asn infos", "")
 }
 
 // RangeEvents returns the events of source that started in [from, to),
 // oldest first, with their contributing ASNs and all their evidence.
-func (db *DB) RangeEvents(ctx context.Context, source string, from, to time.Time) ([]bgpwatch.Event, error) {
+func (db *DB) RangeEvents(ctx context.Context, source string, from, to time.Time) (_ []bgpwatch.Event, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, `SELECT `+eventColumns+` FROM events e
 		WHERE e.source = $1 AND e.started_at >= $2 AND e.started_at < $3
 		ORDER BY e.started_at, e.id`, source, from.UTC(), to.UTC())
@@ -87,7 +74,8 @@ var ErrEventConflict = errors.New("event conflicts with a stored event it does n
 // [r.From, r.To) by r.Events, in one transaction: stored events without a
 // successor are deleted (with their evidence, notices and deliveries),
 // those named by an event's ID are updated in place, the others inserted.
-func (db *DB) ReplaceEvents(ctx context.Context, r EventReplacement) (ReplaceStats, error) {
+func (db *DB) ReplaceEvents(ctx context.Context, r EventReplacement) (_ ReplaceStats, err error) {
+	defer markUnavailable(&err)
 	var st ReplaceStats
 	tx, err := db.Pool().Begin(ctx)
 	if err != nil {

@@ -75,7 +75,8 @@ func (e *OtherSourceError) Unwrap() error { return ErrOtherSource }
 // range and copies the new rows in (and the same for the source's
 // bin_feeds rows). Writing the same batch twice leaves the same rows, which
 // keeps replays idempotent.
-func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) error {
+func (db *DB) WriteBins(ctx context.Context, b *SeriesBatch) (err error) {
+	defer markUnavailable(&err)
 	if b == nil || b.To.Before(b.From) {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/migrations"
 	"github.com/bgpwatch/bgpwatch/store/pgserver"
 )
@@ -110,12 +111,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return db, nil
 }
 
-// Unavailable reports whether err, from a DB method, means that the
-// database could not be reached or dropped the connection (stopped,
-// restarting, crashed, network trouble) rather than that the request was
-// wrong: the same call may succeed later, and the pool reconnects by
-// itself. Cancellation and deadlines are not counted; callers see those
-// with errors.Is.
+// Unavailable reports whether err, from a DB method or the pool, means
+// that the database could not be reached or dropped the connection
+// (stopped, restarting, crashed, network trouble) rather than that the
+// request was wrong: the same call may succeed later, and the pool
+// reconnects by itself. Cancellation and deadlines are not counted;
+// callers see those with errors.Is. The DB methods mark such errors with
+// bgpwatch.ErrUnavailable, so that their callers need not import store.
 func Unavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -131,6 +133,22 @@ func Unavailable(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) ||
 		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// unavailableError marks an error that Unavailable reports as
+// bgpwatch.ErrUnavailable, keeping its text and chain.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string        { return e.err.Error() }
+func (e *unavailableError) Unwrap() error        { return e.err }
+func (e *unavailableError) Is(target error) bool { return target == bgpwatch.ErrUnavailable }
+
+// markUnavailable, deferred by every DB method that reaches the database,
+// marks *err with bgpwatch.ErrUnavailable when Unavailable(*err).
+func markUnavailable(err *error) {
+	if Unavailable(*err) {
+		*err = &unavailableError{*err}
+	}
 }
 
 // Pool is the connection pool.
@@ -199,9 +217,10 @@ func results(rs ...*goose.MigrationResult) []MigrationResult {
 
 // Migrate applies all pending migrations under an advisory lock and returns
 // what it applied (nothing when the schema is current).
-func (db *DB) Migrate(ctx context.Context) ([]MigrationResult, error) {
+func (db *DB) Migrate(ctx context.Context) (_ []MigrationResult, err error) {
+	defer markUnavailable(&err)
 	var out []MigrationResult
-	err := db.withProvider(ctx, func(p *goose.Provider) error {
+	err = db.withProvider(ctx, func(p *goose.Provider) error {
 		rs, err := p.Up(ctx)
 		out = results(rs...)
 		return err
@@ -217,9 +236,10 @@ func (db *DB) Migrate(ctx context.Context) ([]MigrationResult, error) {
 
 // MigrateDown rolls back the most recent migration; it returns nothing when
 // there is none to roll back.
-func (db *DB) MigrateDown(ctx context.Context) ([]MigrationResult, error) {
+func (db *DB) MigrateDown(ctx context.Context) (_ []MigrationResult, err error) {
+	defer markUnavailable(&err)
 	var out []MigrationResult
-	err := db.withProvider(ctx, func(p *goose.Provider) error {
+	err = db.withProvider(ctx, func(p *goose.Provider) error {
 		r, err := p.Down(ctx)
 		if errors.Is(err, goose.ErrNoNextVersion) {
 			return nil
@@ -234,9 +254,10 @@ func (db *DB) MigrateDown(ctx context.Context) ([]MigrationResult, error) {
 }
 
 // MigrateReset rolls back every migration.
-func (db *DB) MigrateReset(ctx context.Context) ([]MigrationResult, error) {
+func (db *DB) MigrateReset(ctx context.Context) (_ []MigrationResult, err error) {
+	defer markUnavailable(&err)
 	var out []MigrationResult
-	err := db.withProvider(ctx, func(p *goose.Provider) error {
+	err = db.withProvider(ctx, func(p *goose.Provider) error {
 		rs, err := p.DownTo(ctx, 0)
 		out = results(rs...)
 		return err
@@ -255,9 +276,10 @@ type MigrationStatus struct {
 }
 
 // MigrationStatus lists the known migrations and which are applied.
-func (db *DB) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) {
+func (db *DB) MigrationStatus(ctx context.Context) (_ []MigrationStatus, err error) {
+	defer markUnavailable(&err)
 	var out []MigrationStatus
-	err := db.withProvider(ctx, func(p *goose.Provider) error {
+	err = db.withProvider(ctx, func(p *goose.Provider) error {
 		st, err := p.Status(ctx)
 		for _, s := range st {
 			out = append(out, MigrationStatus{Version: s.Source.Version, Name: s.Source.Path, Applied: s.State == goose.StateApplied})

@@ -121,7 +121,8 @@ func (u *usageLock) release() {
 // destructive schema change; call the returned function when done. While
 // other bgpwatch processes use the database it fails with ErrInUse, whose
 // text names them (application_name and server process id).
-func (db *DB) LockExclusive(ctx context.Context) (func(), error) {
+func (db *DB) LockExclusive(ctx context.Context) (_ func(), err error) {
+	defer markUnavailable(&err)
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("usage lock: %w", err)

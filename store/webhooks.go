@@ -33,7 +33,8 @@ const noticesChannel = "bgpwatch_notices"
 // normalises the filters (upper-case countries, de-duplicated lists, format
 // "json" when empty) and sets s.ID and s.CreatedAt. Bad input wraps
 // bgpwatch.ErrInvalid.
-func (db *DB) CreateSubscription(ctx context.Context, s *bgpwatch.Subscription) error {
+func (db *DB) CreateSubscription(ctx context.Context, s *bgpwatch.Subscription) (err error) {
+	defer markUnavailable(&err)
 	host, err := validateSubscription(s)
 	if err != nil {
 		return err
@@ -160,7 +161,8 @@ func scanSubscription(r pgx.Row) (bgpwatch.Subscription, error) {
 
 // ListSubscriptions returns every subscription, oldest first, secrets
 // included (the API strips them; the dispatcher signs with them).
-func (db *DB) ListSubscriptions(ctx context.Context) ([]bgpwatch.Subscription, error) {
+func (db *DB) ListSubscriptions(ctx context.Context) (_ []bgpwatch.Subscription, err error) {
+	defer markUnavailable(&err)
 	rows, err := db.Pool().Query(ctx, `SELECT `+subscriptionColumns+` FROM webhooks ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
@@ -174,7 +176,8 @@ func (db *DB) ListSubscriptions(ctx context.Context) ([]bgpwatch.Subscription, e
 
 // DeleteSubscription removes a subscription with its queued deliveries and
 // their log; the error wraps bgpwatch.ErrNotFound when there is none.
-func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
+func (db *DB) DeleteSubscription(ctx context.Context, id int64) (err error) {
+	defer markUnavailable(&err)
 	tag, err := db.Pool().Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete webhook %d: %w", id, err)
@@ -209,7 +212,8 @@ func scanDelivery(r pgx.Row, extra ...any) (bgpwatch.Delivery, error) {
 // and the cursor of the next page ("" when there is none). The error wraps
 // bgpwatch.ErrNotFound when the subscription does not exist and
 // bgpwatch.ErrInvalid for a malformed cursor.
-func (db *DB) ListDeliveries(ctx context.Context, subID int64, limit int, cursor string) ([]bgpwatch.Delivery, string, error) {
+func (db *DB) ListDeliveries(ctx context.Context, subID int64, limit int, cursor string) (_ []bgpwatch.Delivery, _ string, err error) {
+	defer markUnavailable(&err)
 	if limit <= 0 {
 		limit = 50
 	}
@@ -276,6 +280,7 @@ type NewDelivery struct {
 // left alone, so a notice is delivered at most once per subscription. It
 // returns the number of notices and deliveries written.
 func (db *DB) FanOutNotices(ctx context.Context, limit int, plan func(context.Context, Notice) ([]NewDelivery, error)) (notices, deliveries int, err error) {
+	defer markUnavailable(&err)
 	tx, err := db.Pool().Begin(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("fan out: begin: %w", err)
@@ -361,7 +366,8 @@ type ClaimRequest struct {
 // dispatcher has locked. accept is asked for each candidate's host (it
 // takes a per-host slot and reports false when none is free); refused
 // candidates stay untouched.
-func (db *DB) ClaimDeliveries(ctx context.Context, req ClaimRequest, accept func(host string) bool) ([]ClaimedDelivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, req ClaimRequest, accept func(host string) bool) (_ []ClaimedDelivery, err error) {
+	defer markUnavailable(&err)
 	if req.Limit <= 0 {
 		return nil, nil
 	}
@@ -453,7 +459,8 @@ type AttemptResult struct {
 // RecordAttempt logs an attempt and moves the delivery on (delivered,
 // retry at NextAt, or failed) and ends its lease, in one transaction. A
 // delivery that is no longer pending is left as it is.
-func (db *DB) RecordAttempt(ctx context.Context, a AttemptResult) error {
+func (db *DB) RecordAttempt(ctx context.Context, a AttemptResult) (err error) {
+	defer markUnavailable(&err)
 	tx, err := db.Pool().Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record attempt: begin: %w", err)
@@ -494,7 +501,8 @@ func (db *DB) RecordAttempt(ctx context.Context, a AttemptResult) error {
 
 // ReleaseDelivery ends the lease on a delivery without recording an
 // attempt (the dispatcher is shutting down), so that it is due again at once.
-func (db *DB) ReleaseDelivery(ctx context.Context, seq int64) error {
+func (db *DB) ReleaseDelivery(ctx context.Context, seq int64) (err error) {
+	defer markUnavailable(&err)
 	if _, err := db.Pool().Exec(ctx, `UPDATE webhook_deliveries SET locked_until = NULL
 		WHERE seq = $1 AND status = 'pending'`, seq); err != nil {
 		return fmt.Errorf("release delivery: %w", err)
@@ -503,7 +511,8 @@ func (db *DB) ReleaseDelivery(ctx context.Context, seq int64) error {
 }
 
 // QueueDepth is the number of deliveries still pending.
-func (db *DB) QueueDepth(ctx context.Context) (int, error) {
+func (db *DB) QueueDepth(ctx context.Context) (_ int, err error) {
+	defer markUnavailable(&err)
 	var n int
 	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("queue depth: %w", err)
@@ -515,7 +524,8 @@ func (db *DB) QueueDepth(ctx context.Context) (int, error) {
 // trigger NOTIFYs bgpwatch_notices), and once right after it starts
 // listening. It holds one pooled connection and returns when ctx is done
 // (nil) or the connection fails.
-func (db *DB) ListenNotices(ctx context.Context, wake func()) error {
+func (db *DB) ListenNotices(ctx context.Context, wake func()) (err error) {
+	defer markUnavailable(&err)
 	conn, err := db.Pool().Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("listen notices: %w", err)

@@ -114,7 +114,7 @@ func TestBrowser(t *testing.T) {
 	srv := newServer(t, db)
 
 	// The demo must have produced what the page shows.
-	evs, _, err := db.ListEvents(context.Background(), store.EventFilter{Country: "KZ", Scope: bgpwatch.ScopeCountry})
+	evs, _, err := db.ListEvents(context.Background(), bgpwatch.EventFilter{Country: "KZ", Scope: bgpwatch.ScopeCountry})
 	if err != nil || len(evs) == 0 {
 		t.Fatalf("no country events for KZ after the replay (%v)", err)
 	}

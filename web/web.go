@@ -29,18 +29,17 @@ import (
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/api"
 	"github.com/bgpwatch/bgpwatch/internal/country"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
 
 // Source is the read side of the store the charts need; *store.DB
 // implements it.
 type Source interface {
-	SeriesExtent(ctx context.Context) (store.Extent, error)
+	SeriesExtent(ctx context.Context) (bgpwatch.SeriesExtent, error)
 	LatestBin(ctx context.Context, country string, asn bgpwatch.ASN) (time.Time, bool, error)
-	Series(ctx context.Context, q store.SeriesQuery) ([]bgpwatch.Point, error)
-	ListEvents(ctx context.Context, f store.EventFilter) ([]bgpwatch.Event, string, error)
-	ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (store.ASNSummary, error)
+	Series(ctx context.Context, q bgpwatch.SeriesQuery) ([]bgpwatch.Point, error)
+	ListEvents(ctx context.Context, f bgpwatch.EventFilter) ([]bgpwatch.Event, string, error)
+	ASNSummary(ctx context.Context, asn bgpwatch.ASN, at time.Time) (bgpwatch.ASNSummary, error)
 }
 
 // ErrorWriter answers a request with an error (the API passes its own
@@ -163,7 +162,7 @@ func (w *Web) handleCountryChart(rw http.ResponseWriter, r *http.Request) {
 	if name != "" {
 		title = name + " (" + cc + ")"
 	}
-	w.chart(rw, r, store.SeriesQuery{Country: cc}, title+": routed IPv4 address space, visible /24s", cc)
+	w.chart(rw, r, bgpwatch.SeriesQuery{Country: cc}, title+": routed IPv4 address space, visible /24s", cc)
 }
 
 func (w *Web) handleASNChart(rw http.ResponseWriter, r *http.Request) {
@@ -191,14 +190,14 @@ func (w *Web) handleASNChart(rw http.ResponseWriter, r *http.Request) {
 	if sum.Country != "" {
 		title += " (" + sum.Country + ")"
 	}
-	w.chart(rw, r, store.SeriesQuery{ASN: asn}, title+": routed IPv4 address space, visible /24s", sum.Country)
+	w.chart(rw, r, bgpwatch.SeriesQuery{ASN: asn}, title+": routed IPv4 address space, visible /24s", sum.Country)
 }
 
 // chart answers a chart request for q's entity. The range defaults as the
 // series endpoints do (api.SeriesRange): up to the entity's latest stored
 // bin, 7 days back; a country without series is not found.
 // cc is the country whose local time the chart gives next to UTC ("" none).
-func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery, title, cc string) {
+func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q bgpwatch.SeriesQuery, title, cc string) {
 	ctx := r.Context()
 	v, err := api.ParseQuery(r, "from", "to")
 	var from, to time.Time
@@ -248,7 +247,7 @@ func (w *Web) chart(rw http.ResponseWriter, r *http.Request, q store.SeriesQuery
 			return
 		}
 	}
-	f := store.EventFilter{Country: q.Country, ASN: q.ASN, Scope: bgpwatch.ScopeCountry, From: from, To: to, Limit: 200}
+	f := bgpwatch.EventFilter{Country: q.Country, ASN: q.ASN, Scope: bgpwatch.ScopeCountry, From: from, To: to, Limit: 200}
 	if q.Country == "" {
 		f.Scope = bgpwatch.ScopeASN
 	}

@@ -151,8 +151,6 @@ type Store interface {
 	QueueDepth(ctx context.Context) (int, error)
 }
 
-var _ Store = (*store.DB)(nil)
-
 // Dispatcher fans event notices out to subscriptions and delivers them.
 // Several dispatchers (processes) may share one database: claims use
 // SKIP LOCKED and leases, so each delivery is worked on by one at a time.

@@ -300,7 +300,7 @@ func (ls *liveSetup) peer(addr netip.Addr) live.PeerInfo {
 
 func (ls *liveSetup) events(t *testing.T) []bgpwatch.Event {
 	t.Helper()
-	evs, _, err := ls.db.ListEvents(context.Background(), store.EventFilter{Limit: 100})
+	evs, _, err := ls.db.ListEvents(context.Background(), bgpwatch.EventFilter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -452,27 +452,37 @@ func (f *Formatter) emitState(dst []byte) []byte {
 }
 
 func (f *Formatter) emitWithdraw(dst []byte, ps []bdPrefix, v6 bool) []byte {
-	l := &f.ln
 	for i := range ps {
 		f.setPrefix(&ps[i], v6)
 		dst = f.appendHead(dst)
+		dst = f.appendPrefix(dst)
 		if f.Format == FormatJSON {
-			dst = append(dst, `,"prefix":"`...)
-			dst = append(dst, l.prefix...)
-			dst = append(dst, '"')
-			if l.hasPathID {
-				dst = append(dst, `,"path_id":`...)
-				dst = strconv.AppendUint(dst, uint64(l.pathID), 10)
-			}
 			dst = append(dst, "}\n"...)
-			continue
+		} else {
+			dst = append(dst, '\n')
 		}
+	}
+	return dst
+}
+
+// appendPrefix writes the line's prefix and, with ADD-PATH, its path id:
+// `,"prefix":"P","path_id":N` in JSON, `P|N` in text.
+func (f *Formatter) appendPrefix(dst []byte) []byte {
+	l := &f.ln
+	if f.Format == FormatJSON {
+		dst = append(dst, `,"prefix":"`...)
 		dst = append(dst, l.prefix...)
+		dst = append(dst, '"')
 		if l.hasPathID {
-			dst = append(dst, '|')
+			dst = append(dst, `,"path_id":`...)
 			dst = strconv.AppendUint(dst, uint64(l.pathID), 10)
 		}
-		dst = append(dst, '\n')
+		return dst
+	}
+	dst = append(dst, l.prefix...)
+	if l.hasPathID {
+		dst = append(dst, '|')
+		dst = strconv.AppendUint(dst, uint64(l.pathID), 10)
 	}
 	return dst
 }
@@ -511,14 +521,8 @@ func (f *Formatter) emitAnnounce(dst []byte) []byte {
 		comm = a.comm[1:]
 	}
 	hasAgg := a.aggAddr != [4]byte{255, 255, 255, 255}
+	dst = f.appendPrefix(dst)
 	if f.Format == FormatJSON {
-		dst = append(dst, `,"prefix":"`...)
-		dst = append(dst, l.prefix...)
-		dst = append(dst, '"')
-		if l.hasPathID {
-			dst = append(dst, `,"path_id":`...)
-			dst = strconv.AppendUint(dst, uint64(l.pathID), 10)
-		}
 		dst = append(dst, `,"as_path":"`...)
 		dst = append(dst, path...)
 		dst = append(dst, `","origin":"`...)
@@ -542,12 +546,7 @@ func (f *Formatter) emitAnnounce(dst []byte) []byte {
 		}
 		return append(dst, "}\n"...)
 	}
-	dst = append(dst, l.prefix...)
 	dst = append(dst, '|')
-	if l.hasPathID {
-		dst = strconv.AppendUint(dst, uint64(l.pathID), 10)
-		dst = append(dst, '|')
-	}
 	dst = append(dst, path...)
 	dst = append(dst, '|')
 	dst = append(dst, describeOrigin(a.origin)...)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -57,12 +58,9 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	window := fs.Duration("window", backfill.Day, "window `size`, whole days")
 	maxAttempts := fs.Int("max-attempts", 5, "attempts per window before it is failed")
 	notify := fs.Bool("notify", false, "queue webhook notices for the events detected at the end")
-	var delegations stringList
-	fs.Var(&delegations, "delegations", "RIR delegated-* stats `file`; repeatable")
-	asnInfo := fs.String("asn-info", "", "CSV `file` with header asn,name,access")
-	asnNames := fs.String("asn-names", "", "optional ASN names `file`")
+	rf := addRegistryFlags(fs)
 	df := addDetectionFlags(fs, nil)
-	arch := addArchiveFlags(fs, e, true)
+	arch := addArchiveSourceFlags(fs, e)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -70,58 +68,26 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var windows [][2]time.Time
+	if !*status {
+		if fs.NArg() == 0 && !arch.selected() {
+			return fmt.Errorf("%w: need at least one PATH or --collectors", errUsage)
+		}
+		fromT, toT, err := parseTimeRange(*from, *to)
+		if err != nil {
+			return err
+		}
+		if fromT.IsZero() || toT.IsZero() {
+			return fmt.Errorf("%w: need --from and --to", errUsage)
+		}
+		if windows, err = backfill.Plan(fromT, toT, *window); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if *maxAttempts < 1 {
+			return fmt.Errorf("%w: --max-attempts must be at least 1", errUsage)
+		}
+	}
 	db.logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if *status {
-		st, err := db.open(ctx)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		if err := backfill.Migrate(ctx, st.Pool()); err != nil {
-			return err
-		}
-		ss, err := backfill.Statuses(ctx, st.Pool())
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			if ss == nil {
-				ss = []backfill.Status{}
-			}
-			return json.NewEncoder(e.stdout).Encode(ss)
-		}
-		for _, s := range ss {
-			det := "no"
-			if s.Detected {
-				det = "yes"
-			}
-			fmt.Fprintf(e.stdout, "run %d %s..%s: %d windows: %d done, %d running, %d pending (%d retrying), %d failed; detected %s; ETA %s\n",
-				s.Run, s.From.Format(time.DateOnly), s.To.Format(time.DateOnly), s.Windows, s.Done, s.Running, s.Pending, s.Retrying, s.Failed, det, s.ETA.Round(time.Second))
-		}
-		return nil
-	}
-	if fs.NArg() == 0 && !arch.selected() {
-		return fmt.Errorf("%w: need at least one PATH or --collectors", errUsage)
-	}
-	fromT, err := parseTimeFlag("from", *from)
-	if err != nil {
-		return err
-	}
-	toT, err := parseTimeFlag("to", *to)
-	if err != nil {
-		return err
-	}
-	if fromT.IsZero() || toT.IsZero() {
-		return fmt.Errorf("%w: need --from and --to", errUsage)
-	}
-	windows, err := backfill.Plan(fromT, toT, *window)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if *maxAttempts < 1 {
-		return fmt.Errorf("%w: --max-attempts must be at least 1", errUsage)
-	}
-	vc, dc := replaySettings(conf)
 	st, err := db.open(ctx)
 	if err != nil {
 		return err
@@ -130,8 +96,12 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	if err := backfill.Migrate(ctx, st.Pool()); err != nil {
 		return err
 	}
+	if *status {
+		return printBackfillStatus(ctx, e, st, *asJSON)
+	}
+	vc, dc := replaySettings(conf)
 	run, err := backfill.Enqueue(ctx, st.Pool(), backfill.WindowArgs{
-		Paths: absPaths(fs.Args()), Delegations: absPaths(delegations), ASNInfo: absPath(*asnInfo), ASNNames: absPath(*asnNames),
+		Paths: absPaths(fs.Args()), Delegations: absPaths(rf.delegations), ASNInfo: absPath(rf.asnInfo), ASNNames: absPath(rf.asnNames),
 		Visibility: vc, Detect: dc, Notify: *notify,
 		Collectors: arch.collectorList(), RISURL: arch.risURL, RouteViewsURL: arch.rvURL,
 	}, windows, *maxAttempts)
@@ -140,6 +110,43 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "run %d: %d windows queued (%s to %s)\n", run, len(windows),
 		windows[0][0].Format(time.RFC3339), windows[len(windows)-1][1].Format(time.RFC3339))
+	return nil
+}
+
+// addArchiveSourceFlags registers the archive flags that backfill passes
+// on to the workers: --collectors, --ris-url and --routeviews-url, as
+// replay declares them. The others of replay's set (cache, downloads,
+// delegation files) are the workers' own, so backfill does not take them.
+func addArchiveSourceFlags(fs *flag.FlagSet, e *env) *archiveFlags {
+	all := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	a := addArchiveFlags(all, e, true)
+	for _, name := range []string{"collectors", "ris-url", "routeviews-url"} {
+		f := all.Lookup(name)
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+	return a
+}
+
+// printBackfillStatus is backfill --status: the runs' progress.
+func printBackfillStatus(ctx context.Context, e *env, st *store.DB, asJSON bool) error {
+	ss, err := backfill.Statuses(ctx, st.Pool())
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if ss == nil {
+			ss = []backfill.Status{}
+		}
+		return json.NewEncoder(e.stdout).Encode(ss)
+	}
+	for _, s := range ss {
+		det := "no"
+		if s.Detected {
+			det = "yes"
+		}
+		fmt.Fprintf(e.stdout, "run %d %s..%s: %d windows: %d done, %d running, %d pending (%d retrying), %d failed; detected %s; ETA %s\n",
+			s.Run, s.From.Format(time.DateOnly), s.To.Format(time.DateOnly), s.Windows, s.Done, s.Running, s.Pending, s.Retrying, s.Failed, det, s.ETA.Round(time.Second))
+	}
 	return nil
 }
 

@@ -7,7 +7,23 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/bgpwatch/bgpwatch/api"
+	"github.com/bgpwatch/bgpwatch/ingest"
 	"github.com/bgpwatch/bgpwatch/store"
+	"github.com/bgpwatch/bgpwatch/web"
+	"github.com/bgpwatch/bgpwatch/webhook"
+)
+
+// The packages that read or write the database each define the small
+// interface of what they call; *store.DB is what the commands hand them.
+var (
+	_ api.Reader           = (*store.DB)(nil)
+	_ api.Webhooks         = (*store.DB)(nil)
+	_ api.QueueDepther     = (*store.DB)(nil) // else /metrics silently loses the queue depth
+	_ web.Source           = (*store.DB)(nil)
+	_ webhook.Store        = (*store.DB)(nil)
+	_ ingest.Sink          = (*store.DB)(nil)
+	_ ingest.HistoryReader = (*store.DB)(nil)
 )
 
 // dbFlags are the database flags every command that uses the database shares.

@@ -66,16 +66,12 @@ func runDetect(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
-	fromT, err := parseTimeFlag("from", *from)
+	fromT, toT, err := parseTimeRange(*from, *to)
 	if err != nil {
 		return err
 	}
-	toT, err := parseTimeFlag("to", *to)
-	if err != nil {
-		return err
-	}
-	if fromT.IsZero() || toT.IsZero() || !toT.After(fromT) {
-		return fmt.Errorf("%w: need --from and --to, --to after --from", errUsage)
+	if fromT.IsZero() || toT.IsZero() {
+		return fmt.Errorf("%w: need --from and --to", errUsage)
 	}
 	if *source != store.SourceReplay && *source != store.SourceLive {
 		return fmt.Errorf("%w: --source %q: want replay or live", errUsage, *source)

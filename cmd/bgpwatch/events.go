@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/wire"
 )
 
@@ -36,7 +35,7 @@ Lists the detected events, newest first, as a table or (--json) as the API's
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	f := store.EventFilter{Limit: *limit, Cursor: *cursor}
+	f := bgpwatch.EventFilter{Limit: *limit, Cursor: *cursor}
 	var err error
 	if *country != "" {
 		if f.Country, err = bgpwatch.ParseCountry(*country); err != nil {
@@ -54,10 +53,7 @@ Lists the detected events, newest first, as a table or (--json) as the API's
 	default:
 		return fmt.Errorf("%w: --scope %q: want country or asn", errUsage, *scope)
 	}
-	if f.From, err = parseTimeFlag("from", *from); err != nil {
-		return err
-	}
-	if f.To, err = parseTimeFlag("to", *to); err != nil {
+	if f.From, f.To, err = parseTimeRange(*from, *to); err != nil {
 		return err
 	}
 	if *limit < 1 || *limit > 1000 {
@@ -101,6 +97,21 @@ func parseTimeFlag(name, v string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: --%s %q: want RFC 3339 such as 2022-01-05T00:00:00Z", errUsage, name, v)
 	}
 	return t.UTC(), nil
+}
+
+// parseTimeRange parses the optional --from and --to values; when both
+// are given, --to must be after --from.
+func parseTimeRange(from, to string) (fromT, toT time.Time, err error) {
+	if fromT, err = parseTimeFlag("from", from); err != nil {
+		return fromT, toT, err
+	}
+	if toT, err = parseTimeFlag("to", to); err != nil {
+		return fromT, toT, err
+	}
+	if !fromT.IsZero() && !toT.IsZero() && !toT.After(fromT) {
+		return fromT, toT, fmt.Errorf("%w: --to must be after --from", errUsage)
+	}
+	return fromT, toT, nil
 }
 
 func printEvents(e *env, evs []bgpwatch.Event, next string) {

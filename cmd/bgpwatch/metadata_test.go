@@ -18,7 +18,6 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/netmeta"
-	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
 
@@ -98,7 +97,7 @@ func TestFetchMetadata(t *testing.T) {
 	}
 	check := func(asn bgpwatch.ASN, acc bgpwatch.Access, src string) {
 		t.Helper()
-		in, err := db.GetASN(ctx, asn)
+		in, err := db.ASNSummary(ctx, asn, time.Time{})
 		if err != nil || in.Access != acc || in.AccessSource != src {
 			t.Errorf("AS%d: %+v %v, want %s from %s", asn, in, err, acc, src)
 		}
@@ -134,7 +133,7 @@ func TestFetchMetadata(t *testing.T) {
 	if code != exitOK || !strings.Contains(errOut, "peeringdb-net: 5 rows") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if in, err := dbOff.GetASN(ctx, 48716); err != nil || in.Access != bgpwatch.AccessHosting {
+	if in, err := dbOff.ASNSummary(ctx, 48716, time.Time{}); err != nil || in.Access != bgpwatch.AccessHosting {
 		t.Errorf("offline import: AS48716 %+v %v", in, err)
 	}
 	code, _, errOut = runCLI(t, nil, "fetch", "--metadata-dir", t.TempDir(), "--db", dbOff.Pool().Config().ConnString())
@@ -167,7 +166,7 @@ func TestReplayWithMetadata(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	evs, _, err := db.ListEvents(context.Background(), store.EventFilter{Scope: bgpwatch.ScopeASN})
+	evs, _, err := db.ListEvents(context.Background(), bgpwatch.EventFilter{Scope: bgpwatch.ScopeASN})
 	if err != nil || len(evs) == 0 {
 		t.Fatalf("%d events, %v", len(evs), err)
 	}
@@ -210,7 +209,7 @@ func TestRefreshMetadata(t *testing.T) {
 	if err := m.importMetadata(ctx, db, io.Discard, log); err != nil {
 		t.Fatal(err)
 	}
-	if in, _ := db.GetASN(ctx, 48716); in.Access != bgpwatch.AccessHosting {
+	if in, _ := db.ASNSummary(ctx, 48716, time.Time{}); in.Access != bgpwatch.AccessHosting {
 		t.Fatalf("AS48716 %+v", in)
 	}
 	// AS48716 becomes a transit network in the next dump.
@@ -225,7 +224,7 @@ func TestRefreshMetadata(t *testing.T) {
 	go func() { refreshMetadata(ctx, m, db, 20*time.Millisecond, log); close(done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		in, err := db.GetASN(ctx, 48716)
+		in, err := db.ASNSummary(ctx, 48716, time.Time{})
 		if err == nil && in.Access == bgpwatch.AccessTransit {
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,10 +65,7 @@ first fetched from the public archives into the cache (see 'bgpwatch fetch
 Progress goes to stderr; the summary too, or to stdout as one JSON object
 with --json.`)
 	db := addDBFlags(fs, e)
-	var delegations stringList
-	fs.Var(&delegations, "delegations", "RIR delegated-* stats `file` (classic or extended) giving each ASN's country; repeatable")
-	asnInfo := fs.String("asn-info", "", "CSV `file` with header asn,name,access (overrides every other source of access types)")
-	asnNames := fs.String("asn-names", "", "optional ASN names `file` (CIDR-report asnames.txt: AS<n> NAME, CC)")
+	rf := addRegistryFlags(fs)
 	from := fs.String("from", "", "start of the replay (RFC 3339)")
 	to := fs.String("to", "", "end of the replay (RFC 3339)")
 	notify := fs.Bool("notify", false, "queue webhook notices for the events found")
@@ -90,16 +88,9 @@ with --json.`)
 	if fs.NArg() == 0 && !arch.selected() {
 		return fmt.Errorf("%w: need at least one PATH or --collectors", errUsage)
 	}
-	fromT, err := parseTimeFlag("from", *from)
+	fromT, toT, err := parseTimeRange(*from, *to)
 	if err != nil {
 		return err
-	}
-	toT, err := parseTimeFlag("to", *to)
-	if err != nil {
-		return err
-	}
-	if !fromT.IsZero() && !toT.IsZero() && !toT.After(fromT) {
-		return fmt.Errorf("%w: --to must be after --from", errUsage)
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -112,12 +103,12 @@ with --json.`)
 
 	inputs := fs.Args()
 	if arch.selected() {
-		mrtFiles, dels, err := arch.fetchForReplay(ctx, e, fromT, toT, len(delegations) == 0)
+		mrtFiles, dels, err := arch.fetchForReplay(ctx, e, fromT, toT, len(rf.delegations) == 0)
 		if err != nil {
 			return err
 		}
 		inputs = append(inputs, mrtFiles...)
-		delegations = append(delegations, dels...)
+		rf.delegations = append(rf.delegations, dels...)
 	}
 	found, err := ingest.Scan(inputs)
 	if err != nil {
@@ -144,7 +135,7 @@ with --json.`)
 		}
 		return errors.New(msg)
 	}
-	reg, err := loadRegistry(delegations, *asnInfo, *asnNames)
+	reg, err := loadRegistry(rf.delegations, rf.asnInfo, rf.asnNames)
 	if err != nil {
 		return err
 	}
@@ -411,6 +402,22 @@ func (r *replayRegistry) all() []bgpwatch.ASNInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ASN < out[j].ASN })
 	return out
+}
+
+// registryFlags name the registry files replay reads and backfill passes
+// on to its workers.
+type registryFlags struct {
+	delegations       stringList
+	asnInfo, asnNames string
+}
+
+// addRegistryFlags registers --delegations, --asn-info and --asn-names.
+func addRegistryFlags(fs *flag.FlagSet) *registryFlags {
+	rf := &registryFlags{}
+	fs.Var(&rf.delegations, "delegations", "RIR delegated-* stats `file` (classic or extended) giving each ASN's country; repeatable")
+	fs.StringVar(&rf.asnInfo, "asn-info", "", "CSV `file` with header asn,name,access (overrides every other source of access types)")
+	fs.StringVar(&rf.asnNames, "asn-names", "", "optional ASN names `file` (CIDR-report asnames.txt: AS<n> NAME, CC)")
+	return rf
 }
 
 // loadRegistry reads the delegation, asn-info and asn-names files.

@@ -157,7 +157,7 @@ func seriesMismatchesIn(t *testing.T, db *store.DB, truth *synth.Truth, lo, hi t
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.Series(ctx, store.SeriesQuery{ASN: asn, From: truth.Start, To: end})
+		got, err := db.Series(ctx, bgpwatch.SeriesQuery{ASN: asn, From: truth.Start, To: end})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ type eventScore struct {
 
 func scoreEvents(t *testing.T, db *store.DB, truth *synth.Truth, tol time.Duration) eventScore {
 	t.Helper()
-	evs, _, err := db.ListEvents(context.Background(), store.EventFilter{Limit: 1000})
+	evs, _, err := db.ListEvents(context.Background(), bgpwatch.EventFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,19 +10,18 @@
 package birdtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bgpwatch/bgpwatch/internal/daemontest"
 )
 
 // DefaultRemoteASN is the ASN a daemon expects bgpwatch to have, unless
@@ -61,10 +60,9 @@ type BIRD struct {
 	dir    string
 	addr   netip.Addr
 	asn    uint32
-	remote netip.AddrPort // bgpwatch's listener
-	port   uint16         // BIRD's own listening port
-	cmd    *exec.Cmd
-	exited chan struct{}
+	remote netip.AddrPort      // bgpwatch's listener
+	port   uint16              // BIRD's own listening port
+	proc   *daemontest.Process // nil when not running
 }
 
 // Need returns the paths of the bird and birdc binaries, or skips the test
@@ -112,15 +110,8 @@ func New(t testing.TB, addr netip.Addr, asn uint32, remote netip.AddrPort) *BIRD
 		}
 		os.RemoveAll(dir)
 	})
-	// BIRD listens for incoming sessions too; on a free port, not 179,
-	// so that daemons of test binaries running at the same time on the
-	// same address do not collide.
-	l, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
-	if err != nil {
-		t.Fatalf("birdtest: address %s: %v", addr, err)
-	}
-	port := uint16(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	// BIRD listens for incoming sessions too.
+	port := daemontest.FreePort(t, addr)
 	b := &BIRD{RemoteASN: DefaultRemoteASN, t: t, dir: dir, addr: addr, asn: asn, remote: remote, port: port}
 	t.Cleanup(b.Stop)
 	return b
@@ -221,48 +212,17 @@ func (b *BIRD) Start() {
 	b.t.Helper()
 	bin, _ := Need(b.t)
 	cmd := exec.Command(bin, "-f", "-c", filepath.Join(b.dir, "bird.conf"), "-s", b.sock(), "-P", filepath.Join(b.dir, "bird.pid"))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.t.Fatalf("start bird: %v", err)
-	}
-	b.cmd = cmd
-	b.exited = make(chan struct{})
-	go func() { cmd.Wait(); close(b.exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("unix", b.sock()); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-b.exited:
-			log, _ := os.ReadFile(filepath.Join(b.dir, "bird.log"))
-			b.t.Fatalf("bird exited: %s\n%s", out.String(), log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("bird control socket did not appear: %s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	b.proc = daemontest.Start(b.t, cmd, filepath.Join(b.dir, "bird.log"), daemontest.Dials("unix", b.sock()))
 }
 
 // Stop terminates the daemon (it closes its session with a Cease
 // notification); a no-op when it is not running.
 func (b *BIRD) Stop() {
-	if b.cmd == nil {
+	if b.proc == nil {
 		return
 	}
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.exited:
-	case <-time.After(5 * time.Second):
-		b.cmd.Process.Kill()
-		<-b.exited
-	}
-	b.cmd = nil
+	b.proc.Stop()
+	b.proc = nil
 	os.Remove(b.sock())
 }
 

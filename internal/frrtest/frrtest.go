@@ -9,16 +9,14 @@
 package frrtest
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/bgpwatch/bgpwatch/internal/daemontest"
 )
 
 // Bgpd is the path of FRR's BGP daemon as Debian installs it.
@@ -56,15 +54,13 @@ type Neighbor struct {
 
 // FRR is one bgpd run by a test.
 type FRR struct {
-	t      testing.TB
-	dir    string
-	addr   netip.Addr
-	asn    uint32
-	port   uint16
-	bmp    netip.AddrPort
-	cmd    *exec.Cmd
-	out    bytes.Buffer
-	exited chan struct{}
+	t    testing.TB
+	dir  string
+	addr netip.Addr
+	asn  uint32
+	port uint16
+	bmp  netip.AddrPort
+	proc *daemontest.Process // the last started; nil before Start
 }
 
 // New prepares a daemon with router id and listening address addr (a
@@ -76,18 +72,12 @@ func New(t testing.TB, addr netip.Addr, asn uint32, bmp netip.AddrPort) *FRR {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
-	if err != nil {
-		t.Fatalf("frrtest: address %s: %v", addr, err)
-	}
-	port := uint16(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	f := &FRR{t: t, dir: dir, addr: addr, asn: asn, port: port, bmp: bmp}
+	f := &FRR{t: t, dir: dir, addr: addr, asn: asn, port: daemontest.FreePort(t, addr), bmp: bmp}
 	t.Cleanup(func() {
 		f.Stop()
-		if t.Failed() {
+		if t.Failed() && f.proc != nil {
 			log, _ := os.ReadFile(filepath.Join(dir, "bgpd.log"))
-			t.Logf("FRR %s output:\n%s\nlog:\n%s", addr, f.out.String(), log)
+			t.Logf("FRR %s output:\n%s\nlog:\n%s", addr, f.proc.Output(), log)
 		}
 		os.RemoveAll(dir)
 	})
@@ -135,44 +125,13 @@ func (f *FRR) Start(neighbors ...Neighbor) {
 	cmd := exec.Command(bin, "-f", path, "-i", filepath.Join(f.dir, "bgpd.pid"), "-z", filepath.Join(f.dir, "zserv.api"),
 		"--vty_socket", f.dir, "-P", "0", "-M", "bmp", "-Z", "-S", "-n",
 		"-l", f.addr.String(), "-p", fmt.Sprint(f.port))
-	cmd.Stdout, cmd.Stderr = &f.out, &f.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.t.Fatalf("start bgpd: %v", err)
-	}
-	f.cmd = cmd
-	f.exited = make(chan struct{})
-	go func() { cmd.Wait(); close(f.exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", netip.AddrPortFrom(f.addr, f.port).String()); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-f.exited:
-			log, _ := os.ReadFile(filepath.Join(f.dir, "bgpd.log"))
-			f.t.Fatalf("bgpd exited: %s\n%s", f.out.String(), log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("bgpd does not listen on %s:%d: %s", f.addr, f.port, f.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	f.proc = daemontest.Start(f.t, cmd, filepath.Join(f.dir, "bgpd.log"),
+		daemontest.Dials("tcp", netip.AddrPortFrom(f.addr, f.port).String()))
 }
 
 // Stop terminates the daemon; a no-op when it is not running.
 func (f *FRR) Stop() {
-	if f.cmd == nil {
-		return
+	if f.proc != nil {
+		f.proc.Stop()
 	}
-	f.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-f.exited:
-	case <-time.After(5 * time.Second):
-		f.cmd.Process.Kill()
-		<-f.exited
-	}
-	f.cmd = nil
 }
