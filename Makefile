@@ -22,7 +22,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # concurrency, so RACE_SKIP leaves those out too (they ran in the plain
 # run), and of cmd/bgpwatch only the serve tests run (the concurrency of the
 # command is serve's; replay's is the ingest package's, raced there).
-RACE_PKGS ?= ./api/... ./backfill/... ./bgp/bmp/... ./bgp/live/... ./bgp/mrt/... ./bgp/openbmp/... ./bgp/risfeed/... ./bgp/rislive/... ./fetch/... ./ingest/... ./store/ ./store/storetest/ ./synth/... ./webhook/...
+RACE_PKGS ?= ./api/... ./backfill/... ./bgp/bmp/... ./bgp/live/... ./bgp/mrt/... ./bgp/openbmp/... ./bgp/risfeed/... ./bgp/rislive/... ./fetch/... ./internal/daemontest/ ./ingest/... ./store/ ./store/storetest/ ./synth/... ./webhook/...
 RACE_SKIP ?= ^(TestBgpdumpCompat|TestBzip2Paths|TestReplayRealDamage)$$/^(rrc05\.bview|route-views2\.|route-views6|rrc21\.updates|lenient)
 RACE_FLAGS ?= -short
 
