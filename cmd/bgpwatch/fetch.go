@@ -326,11 +326,7 @@ func runFetch(ctx context.Context, e *env, args []string) error {
 			return nil
 		}
 	}
-	fromT, err := parseTimeFlag("from", *from)
-	if err != nil {
-		return err
-	}
-	toT, err := parseTimeFlag("to", *to)
+	fromT, toT, err := parseTimeRange(*from, *to)
 	if err != nil {
 		return err
 	}
