@@ -42,11 +42,15 @@
 // the initial state, not news, and is not listed.
 //
 // Cost: prefixes are interned to dense ids; per prefix the engine keeps a
-// bitset of the sessions holding it, one origin, and the number of full-feed
-// peer ASNs seeing it, updated on every observation, so Apply does not
-// allocate in steady state. Paths that are not (path id 0, the prefix's usual
-// origin) go to a small exception table. Ids of prefixes nobody holds any
-// more are recycled at bin close.
+// bitset of the sessions holding it (in planes of 64 sessions, so a new
+// session never copies the others' bits), one origin, and the number of
+// full-feed peer ASNs seeing it, updated on every observation, so Apply does
+// not allocate in steady state. Paths that are not (path id 0, the prefix's
+// usual origin) go to a small exception table, sorted by session, with the
+// prefix's origin vote kept up to date path by path: no observation costs
+// work proportional to the number of sessions. During a collector's dump a
+// bitset of that collector's sessions only marks the refreshed routes. Ids
+// of prefixes nobody holds any more are recycled at bin close.
 //
 // An Engine is not safe for concurrent use: the caller serialises Apply,
 // AdvanceTo and the read methods (Peers, VisiblePrefixes).
@@ -113,7 +117,8 @@ type pstate struct {
 }
 
 // pathEntry is one path of a session that is not a simple path id 0 with the
-// prefix's dominant origin: ADD-PATH ids and MOAS announcements.
+// prefix's dominant origin: ADD-PATH ids and MOAS announcements (see
+// excList).
 type pathEntry struct {
 	sess   int32
 	pathID uint32
@@ -124,6 +129,7 @@ type pathEntry struct {
 type session struct {
 	peer     bgpwatch.Peer
 	coll     int
+	local    int32 // index in its collector's sess
 	size     [2]int
 	ff       [2]bool
 	ffOthers [2][]int32 // other full-feed sessions of the same peer ASN
@@ -131,11 +137,12 @@ type session struct {
 }
 
 type collector struct {
-	name      string
-	mask      []uint64 // its sessions
-	inDump    bool
-	epoch     uint32
-	seenDirty bool
+	name   string
+	sess   []int32 // its sessions, by local index
+	inDump bool
+	epoch  uint32
+	seen   []uint64 // during a dump: the refresh bitset (see seenWidth)
+	width  int      // bits per prefix id in seen
 }
 
 type changeRec struct {
@@ -156,11 +163,9 @@ type Engine struct {
 	v6ids  map[v6key]uint32
 	keys   []v6key // the prefixes (IPv4: lo holds the address); pointer-free, so the GC skips it
 	st     []pstate
-	bits   []uint64 // stride words per prefix: sessions holding it
-	seen   []uint64 // same layout: sessions refreshed during their collector's dump; nil between dumps (see dropSeen)
-	dumped bool     // a dump started or ended in the open bin
-	stride int
-	exc    map[uint32][]pathEntry
+	bits   [][]uint64 // planes: bits[w][id] holds sessions 64w to 64w+63 holding prefix id
+	stride int        // len(bits), the words of a session bitset
+	exc    map[uint32]*excList
 	idle   []uint32 // ids whose last holder left during this bin
 	free   []uint32 // recycled ids
 
@@ -176,14 +181,15 @@ type Engine struct {
 	colls    []collector
 	collIdx  map[string]int
 
-	ffMask   [2][]uint64  // full-feed sessions
-	ffSingle [2][]uint64  // full-feed sessions that are their peer ASN's only one
-	ffMulti  [2][][]int32 // groups of full-feed sessions sharing a peer ASN
-	ffN      [2]int       // full-feed peer ASNs
-	thr      [2]int       // minimum cnt for visibility
-	quiet    [2]bool      // do not record changes (first table of a family)
-	votes    []vote       // scratch
-	scratch  []uint64     // scratch
+	ffMask   [2][]uint64       // full-feed sessions
+	ffSingle [2][]uint64       // full-feed sessions that are their peer ASN's only one
+	ffMulti  [2][][]int32      // groups of full-feed sessions sharing a peer ASN
+	ffN      [2]int            // full-feed peer ASNs
+	thr      [2]int            // minimum cnt for visibility
+	quiet    [2]bool           // do not record changes (first table of a family)
+	vbuf     [4][]bgpwatch.ASN // scratch of the origin vote
+	obuf     []originCount     // scratch of rebase
+	scratch  []uint64          // scratch
 	ents     map[bgpwatch.ASN]*entity
 	ctrs     map[string]*entity
 	dirty    []*entity
@@ -227,8 +233,9 @@ func New(cfg Config, countryOf func(bgpwatch.ASN) string) *Engine {
 		countryOf: countryOf,
 		v4ids:     make(map[uint64]uint32),
 		v6ids:     make(map[v6key]uint32),
+		bits:      make([][]uint64, 1),
 		stride:    1,
-		exc:       make(map[uint32][]pathEntry),
+		exc:       make(map[uint32]*excList),
 		sessIdx:   make(map[bgpwatch.Peer]int32),
 		collIdx:   make(map[string]int),
 		ents:      make(map[bgpwatch.ASN]*entity),
@@ -344,7 +351,6 @@ func (e *Engine) changeTime() time.Time {
 // ---- bins ----
 
 func (e *Engine) closeBin(emit func(*bgpwatch.Bin) error) error {
-	e.dropSeen()
 	e.evalFullFeed()
 	e.flush()
 	out := e.outChg[:0]
@@ -383,8 +389,10 @@ func (e *Engine) recycle() {
 		} else {
 			delete(e.v6ids, k)
 		}
-		if e.seen != nil {
-			clear(e.seen[int(id)*e.stride : int(id+1)*e.stride])
+		for i := range e.colls {
+			if e.colls[i].inDump {
+				e.colls[i].unseeAll(id)
+			}
 		}
 		if e.lastOK && e.lastID == id {
 			e.lastOK = false

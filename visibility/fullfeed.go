@@ -9,6 +9,10 @@ import (
 
 // ---- full-feed set ----
 
+// ffChange is a peer ASN's full-feed sessions of one family before and
+// after a re-evaluation.
+type ffChange struct{ old, new []int32 }
+
 // evalFullFeed re-evaluates the full-feed sessions of both families and,
 // when the set changed, recounts every prefix.
 func (e *Engine) evalFullFeed() {
@@ -44,8 +48,7 @@ func (e *Engine) evalFullFeed() {
 	}
 	// The peer ASNs whose full-feed sessions change, with their sessions
 	// before and after: every prefix's count changes by at most those.
-	type change struct{ old, new []int32 }
-	var deltas [2][]change
+	var deltas [2][]ffChange
 	var deltaCost [2]int
 	byASN := map[bgpwatch.ASN][]int32{}
 	var asns []bgpwatch.ASN
@@ -58,7 +61,7 @@ func (e *Engine) evalFullFeed() {
 	}
 	for f := range 2 {
 		for _, a := range asns {
-			var c change
+			var c ffChange
 			moved := false
 			for _, s := range byASN[a] {
 				if e.sess[s].ff[f] {
@@ -142,13 +145,18 @@ func (e *Engine) evalFullFeed() {
 				}
 			}
 			p.cnt = uint16(n)
+			if p.flags&flagExc != 0 {
+				e.shiftVotes(uint32(id), deltas[f])
+			}
 			e.eval(uint32(id))
 			continue
 		}
-		base := id * e.stride
+		if p.flags&flagExc != 0 {
+			e.exc[uint32(id)].ok = false // eval counts the vote afresh
+		}
 		n := 0
-		for w := range e.stride {
-			n += bits.OnesCount64(e.bits[base+w] & e.ffSingle[f][w])
+		for w, plane := range e.bits {
+			n += bits.OnesCount64(plane[id] & e.ffSingle[f][w])
 		}
 		for _, g := range e.ffMulti[f] {
 			if e.othersHold(uint32(id), g) {

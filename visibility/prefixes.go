@@ -115,11 +115,8 @@ func (e *Engine) newPrefix(p netip.Prefix, v6 bool) uint32 {
 		f = flagV6
 	}
 	e.st = append(e.st, pstate{flags: f})
-	for range e.stride {
-		e.bits = append(e.bits, 0)
-		if e.seen != nil {
-			e.seen = append(e.seen, 0)
-		}
+	for w := range e.bits {
+		e.bits[w] = append(e.bits[w], 0)
 	}
 	return id
 }

@@ -8,20 +8,18 @@ import (
 
 func (e *Engine) announce(id uint32, s int32, pathID uint32, origin bgpwatch.ASN) {
 	p := &e.st[id]
-	w := int(id)*e.stride + int(s>>6)
-	bit := uint64(1) << (s & 63)
-	held := e.bits[w]&bit != 0
+	held := e.held(id, s)
 	var epoch uint32
 	wasSeen := false
 	if c := &e.colls[e.sess[s].coll]; c.inDump {
-		wasSeen = e.seen[w]&bit != 0
-		e.seen[w] |= bit
-		c.seenDirty = true
+		wasSeen = c.see(id, e.sess[s].local)
 		epoch = c.epoch
 	}
 	if p.flags&flagExc != 0 && e.hasEntries(id, s) {
+		x := e.voteBefore(id, s)
 		e.setEntry(id, s, pathID, origin, epoch)
 		e.collapse(id, s)
+		e.voteAfter(id, s, x)
 		e.eval(id)
 		return
 	}
@@ -34,19 +32,23 @@ func (e *Engine) announce(id uint32, s int32, pathID uint32, origin bgpwatch.ASN
 		if wasSeen {
 			oldEpoch = epoch
 		}
+		x := e.voteBefore(id, s)
 		e.setEntry(id, s, 0, p.origin, oldEpoch)
 		e.setEntry(id, s, pathID, origin, epoch)
 		e.collapse(id, s)
+		e.voteAfter(id, s, x)
 		e.eval(id)
 		return
 	}
 	if p.holders == 0 {
 		p.origin = origin
 	}
+	x := e.voteBefore(id, s)
 	if pathID != 0 || origin != p.origin {
 		e.setEntry(id, s, pathID, origin, epoch)
 	}
 	e.gain(id, s)
+	e.voteAfter(id, s, x)
 	e.eval(id)
 }
 
@@ -56,6 +58,7 @@ func (e *Engine) withdraw(id uint32, s int32, pathID uint32) {
 	}
 	p := &e.st[id]
 	if p.flags&flagExc != 0 && e.hasEntries(id, s) {
+		x := e.voteBefore(id, s)
 		if !e.delEntry(id, s, pathID) {
 			return
 		}
@@ -64,22 +67,27 @@ func (e *Engine) withdraw(id uint32, s int32, pathID uint32) {
 		} else {
 			e.lose(id, s)
 		}
+		e.voteAfter(id, s, x)
 		e.eval(id)
 		return
 	}
 	if pathID != 0 {
 		return
 	}
+	x := e.voteBefore(id, s)
 	e.lose(id, s)
+	e.voteAfter(id, s, x)
 	e.eval(id)
 }
 
 // dropAll removes every path of session s for prefix id.
 func (e *Engine) dropAll(id uint32, s int32) {
+	x := e.voteBefore(id, s)
 	if e.st[id].flags&flagExc != 0 {
 		e.delSession(id, s)
 	}
 	e.lose(id, s)
+	e.voteAfter(id, s, x)
 	e.eval(id)
 }
 
@@ -89,9 +97,9 @@ func (e *Engine) dropSession(s int32) {
 	if sp.size[0] == 0 && sp.size[1] == 0 {
 		return
 	}
-	wi, bit := int(s>>6), uint64(1)<<(s&63)
-	for id := range e.st {
-		if e.bits[id*e.stride+wi]&bit != 0 {
+	bit := uint64(1) << (s & 63)
+	for id, w := range e.bits[s>>6] {
+		if w&bit != 0 {
 			e.dropAll(uint32(id), s)
 		}
 	}

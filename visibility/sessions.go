@@ -13,7 +13,7 @@ func (e *Engine) collector(name string) int {
 		return c
 	}
 	c := len(e.colls)
-	e.colls = append(e.colls, collector{name: name, mask: make([]uint64, e.stride)})
+	e.colls = append(e.colls, collector{name: name})
 	e.collIdx[name] = c
 	return c
 }
@@ -44,9 +44,13 @@ func (e *Engine) session(p *bgpwatch.Peer) int32 {
 			e.grow()
 		}
 		c := e.collector(p.Collector)
-		e.sess = append(e.sess, session{peer: *p, coll: c})
+		col := &e.colls[c]
+		e.sess = append(e.sess, session{peer: *p, coll: c, local: int32(len(col.sess))})
 		e.sessIdx[*p] = s
-		e.colls[c].mask[s>>6] |= 1 << (s & 63)
+		col.sess = append(col.sess, s)
+		if col.inDump {
+			col.widen()
+		}
 	}
 	c.peer, c.s = *p, s+1
 	e.lastSess = s
@@ -71,24 +75,12 @@ type peerSlot struct {
 	s    int32 // session id + 1; 0 for an empty slot
 }
 
-// grow adds one word to every per-prefix bitset.
+// grow adds a plane of 64 sessions to the holder bitsets: the planes
+// there are stay where they are, so growing costs no copy and no
+// transient second bitset.
 func (e *Engine) grow() {
-	old, ns := e.stride, e.stride+1
-	regrow := func(src []uint64) []uint64 {
-		if src == nil {
-			return nil
-		}
-		dst := make([]uint64, len(e.st)*ns)
-		for i := range e.st {
-			copy(dst[i*ns:i*ns+old], src[i*old:(i+1)*old])
-		}
-		return dst
-	}
-	e.bits = regrow(e.bits)
-	e.seen = regrow(e.seen)
-	for i := range e.colls {
-		e.colls[i].mask = append(e.colls[i].mask, 0)
-	}
+	ns := e.stride + 1
+	e.bits = append(e.bits, make([]uint64, len(e.st), cap(e.bits[0])))
 	for f := range 2 {
 		e.ffMask[f] = append(e.ffMask[f], 0)
 		e.ffSingle[f] = append(e.ffSingle[f], 0)
@@ -97,7 +89,7 @@ func (e *Engine) grow() {
 }
 
 func (e *Engine) held(id uint32, s int32) bool {
-	return e.bits[int(id)*e.stride+int(s>>6)]&(1<<(s&63)) != 0
+	return e.bits[s>>6][id]&(1<<(s&63)) != 0
 }
 
 // gain records that session s now holds prefix id.
@@ -108,7 +100,7 @@ func (e *Engine) gain(id uint32, s int32) {
 	if sp.ff[f] && !e.othersHold(id, sp.ffOthers[f]) {
 		p.cnt++
 	}
-	e.bits[int(id)*e.stride+int(s>>6)] |= 1 << (s & 63)
+	e.bits[s>>6][id] |= 1 << (s & 63)
 	p.holders++
 	sp.size[f]++
 }
@@ -118,7 +110,7 @@ func (e *Engine) lose(id uint32, s int32) {
 	p := &e.st[id]
 	f := p.fam()
 	sp := &e.sess[s]
-	e.bits[int(id)*e.stride+int(s>>6)] &^= 1 << (s & 63)
+	e.bits[s>>6][id] &^= 1 << (s & 63)
 	if sp.ff[f] && !e.othersHold(id, sp.ffOthers[f]) {
 		p.cnt--
 	}
