@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,25 +21,32 @@ import (
 // table's length mix: mostly /24, some shorter) and peers full-feed peers.
 func synthetic(n4, n6, peers int) ([]netip.Prefix, []bgpwatch.Peer) {
 	pfx := make([]netip.Prefix, 0, n4+n6)
-	for i := range n4 {
-		// /24s spread over 1.0.0.0-223.255.255.0, every 16th a /20 on its own range
-		a := uint32(0x01000000) + uint32(i)*256
-		bits := 24
-		if i%16 == 0 {
-			a, bits = uint32(0xe0000000)-uint32(i/16+1)*4096, 20
-		}
-		pfx = append(pfx, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits))
-	}
-	for i := range n6 {
-		var b [16]byte
-		b[0], b[1], b[2], b[3], b[4], b[5] = 0x20, 0x01, byte(i>>16), byte(i>>8), byte(i), 0
-		pfx = append(pfx, netip.PrefixFrom(netip.AddrFrom16(b), 48))
+	for i := range n4 + n6 {
+		pfx = append(pfx, synthPrefix(i, n4))
 	}
 	ps := make([]bgpwatch.Peer, peers)
 	for i := range ps {
 		ps[i] = bgpwatch.Peer{Collector: []string{"rrc00", "route-views2"}[i%2], ASN: ASN(64500 + i), Addr: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}
 	}
 	return pfx, ps
+}
+
+// synthPrefix returns synthetic's prefix i of n4 IPv4 and any number of
+// IPv6 prefixes.
+func synthPrefix(i, n4 int) netip.Prefix {
+	if i < n4 {
+		// /24s spread over 1.0.0.0-223.255.255.0, every 16th a /20 on its own range
+		a := uint32(0x01000000) + uint32(i)*256
+		bits := 24
+		if i%16 == 0 {
+			a, bits = uint32(0xe0000000)-uint32(i/16+1)*4096, 20
+		}
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits)
+	}
+	i -= n4
+	var b [16]byte
+	b[0], b[1], b[2], b[3], b[4], b[5] = 0x20, 0x01, byte(i>>16), byte(i>>8), byte(i), 0
+	return netip.PrefixFrom(netip.AddrFrom16(b), 48)
 }
 
 func originOf(i int) ASN { return ASN(1 + i%50000) }
@@ -253,7 +261,10 @@ func BenchmarkApplyRefresh(b *testing.B) {
 // refresh). It reports the heap in use and obtained from the OS
 // (MemStats HeapInuse, Sys) and the resident set (VmRSS after a
 // collection with freed pages returned, peak VmHWM) in MiB, and the CPU
-// time per Apply. Run it alone with -benchtime=1x
+// time per Apply (everything included: bin closes, dump ends, the
+// collector). The prefixes are made on the fly, so the process holds the
+// engine's state only. $VIS_HEAPPROFILE names a file for the heap profile
+// of the built state. Run it alone with -benchtime=1x
 // (scripts/bench-memory.sh).
 func BenchmarkMemoryWorld(b *testing.B) {
 	envInt := func(name string, def int) int {
@@ -264,7 +275,6 @@ func BenchmarkMemoryWorld(b *testing.B) {
 	}
 	nSess, n4, n6 := envInt("VIS_SESSIONS", 1000), envInt("VIS_V4", 1_050_000), envInt("VIS_V6", 200_000)
 	for range b.N {
-		pfx, _ := synthetic(n4, n6, 0)
 		var colls []string
 		for i := range 26 {
 			colls = append(colls, "rrc"+strconv.Itoa(100 + i)[1:])
@@ -291,8 +301,10 @@ func BenchmarkMemoryWorld(b *testing.B) {
 			o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableStart, Peer: bgpwatch.Peer{Collector: colls[c]}}
 			e.Apply(&o)
 			o.Kind = bgpwatch.TableRoute
-			for i, p := range pfx {
-				o.Prefix = p
+			for i := range n4 + n6 {
+				// made on the fly: the process holds the engine's
+				// state only, as when reading MRT files
+				o.Prefix = synthPrefix(i, n4)
 				for k, pr := range bySess[c] {
 					o.Origin = originOf(i)
 					if i%100 == 7 && k%3 == 0 {
@@ -327,11 +339,22 @@ func BenchmarkMemoryWorld(b *testing.B) {
 		b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
 		b.ReportMetric(float64(procStatus("VmRSS:"))/(1<<20), "rss-MiB")
 		b.ReportMetric(float64(procStatus("VmHWM:"))/(1<<20), "peakRSS-MiB")
+		if path := os.Getenv("VIS_HEAPPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
 		ps := e.Peers()
 		if len(ps) != nSess || ps[0].V4 != n4 || ps[0].V6 != n6 || !ps[0].FullFeedV4 {
 			b.Fatalf("%d peers, first %+v", len(ps), ps[0])
 		}
-		runtime.KeepAlive(pfx)
 	}
 }
 
