@@ -26,30 +26,15 @@ const (
 	DefaultRouteViewsURL = "https://archive.routeviews.org"
 )
 
-// Kind says what a file is.
-type Kind uint8
+// Kind says what a file is: the archive kinds and RIR delegation files.
+type Kind = archive.Kind
 
 // File kinds.
 const (
-	KindRIB Kind = iota + 1
-	KindUpdates
-	KindDelegation
+	KindRIB        = archive.KindRIB
+	KindUpdates    = archive.KindUpdates
+	KindDelegation = archive.KindDelegation
 )
-
-func (k Kind) String() string {
-	switch k {
-	case KindRIB:
-		return "rib"
-	case KindUpdates:
-		return "updates"
-	case KindDelegation:
-		return "delegation"
-	}
-	return "unknown"
-}
-
-// MarshalText makes Kind readable in JSON reports.
-func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // Item is one file to fetch: where it lives upstream and where it goes in
 // the cache.
@@ -85,11 +70,7 @@ func collectorArchiveOf(o Options, name string) (collectorArchive, error) {
 
 // item builds the Item of one file of a collector.
 func (a collectorArchive) item(collector string, k Kind, t time.Time) Item {
-	ak := archive.KindRIB
-	if k == KindUpdates {
-		ak = archive.KindUpdates
-	}
-	rel := a.Path(ak, t)
+	rel := a.Path(k, t)
 	return Item{Collector: collector, Kind: k, Time: t.UTC(), URL: a.base + "/" + rel, Rel: path.Join(a.local, rel)}
 }
 

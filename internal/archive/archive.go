@@ -93,9 +93,10 @@ type Kind uint8
 
 // Kinds.
 const (
-	KindUnknown Kind = iota // no recognised name
-	KindRIB                 // bview.* / rib.* table dump
-	KindUpdates             // updates.* message stream
+	KindUnknown    Kind = iota // no recognised name
+	KindRIB                    // bview.* / rib.* table dump
+	KindUpdates                // updates.* message stream
+	KindDelegation             // a RIR delegation file, fetched beside the MRT archives
 )
 
 func (k Kind) String() string {
@@ -104,9 +105,14 @@ func (k Kind) String() string {
 		return "rib"
 	case KindUpdates:
 		return "updates"
+	case KindDelegation:
+		return "delegation"
 	}
 	return "unknown"
 }
+
+// MarshalText makes Kind readable in JSON reports.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // stampLayout is the time in file names (UTC).
 const stampLayout = "20060102.1504"
