@@ -57,15 +57,7 @@ func (c *chart) localNote() string {
 	if !ok {
 		return ""
 	}
-	_, off := lt.Zone()
-	sign := "+"
-	if off < 0 {
-		sign, off = "-", -off
-	}
-	s := fmt.Sprintf("local time %s = UTC%s%d", name, sign, off/3600)
-	if m := off % 3600 / 60; m != 0 {
-		s += fmt.Sprintf(":%02d", m)
-	}
+	s := "local time " + name + " = " + country.UTCOffset(lt)
 	if _, n := country.Zone(c.Country); n > 1 {
 		s += fmt.Sprintf(" (main of %d zones)", n)
 	}

@@ -304,6 +304,23 @@ func LocalTime(code string, t time.Time) (local time.Time, zoneName string, ok b
 	return t.In(loc), name, true
 }
 
+// UTCOffset names t's zone offset: "UTC", "UTC+6", "UTC+5:45", "UTC-3:30".
+func UTCOffset(t time.Time) string {
+	_, off := t.Zone()
+	if off == 0 {
+		return "UTC"
+	}
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	s := fmt.Sprintf("UTC%s%d", sign, off/3600)
+	if m := off % 3600 / 60; m != 0 {
+		s += fmt.Sprintf(":%02d", m)
+	}
+	return s
+}
+
 // FormatLocal renders t as "18:30 Asia/Almaty (UTC+6)" in the country's
 // main zone, with the date when it differs from t's UTC date; "" when the
 // zone is not known. A country with several zones says which one is shown
@@ -313,23 +330,11 @@ func FormatLocal(code string, t time.Time) string {
 	if !ok {
 		return ""
 	}
-	_, off := lt.Zone()
-	sign := "+"
-	if off < 0 {
-		sign, off = "-", -off
-	}
-	utcOff := fmt.Sprintf("UTC%s%d", sign, off/3600)
-	if m := off % 3600 / 60; m != 0 {
-		utcOff += fmt.Sprintf(":%02d", m)
-	}
-	if off == 0 {
-		utcOff = "UTC"
-	}
 	s := lt.Format("15:04")
 	if lt.Format(time.DateOnly) != t.UTC().Format(time.DateOnly) {
 		s += " on " + lt.Format(time.DateOnly)
 	}
-	s += " " + name + " (" + utcOff + ")"
+	s += " " + name + " (" + UTCOffset(lt) + ")"
 	if _, n := Zone(code); n > 1 {
 		s += fmt.Sprintf(", main zone of %d", n)
 	}
