@@ -64,27 +64,16 @@ func (e *Engine) lookup(p netip.Prefix) (uint32, bool) {
 
 // intern returns the id of p, adding it when new.
 func (e *Engine) intern(p netip.Prefix) (uint32, bool) {
-	if e.lastOK && p == e.lastPfx {
-		return e.lastID, true
-	}
-	if !p.IsValid() {
-		return 0, false
+	if id, ok := e.lookup(p); ok || !p.IsValid() {
+		return id, ok
 	}
 	var id uint32
-	var ok bool
-	v4 := p.Addr().Is4()
-	if v4 {
-		k := key4(p)
-		if id, ok = e.v4ids[k]; !ok {
-			id = e.newPrefix(p.Masked(), false)
-			e.v4ids[k] = id
-		}
+	if p.Addr().Is4() {
+		id = e.newPrefix(p.Masked(), false)
+		e.v4ids[key4(p)] = id
 	} else {
-		k := key6(p)
-		if id, ok = e.v6ids[k]; !ok {
-			id = e.newPrefix(p.Masked(), true)
-			e.v6ids[k] = id
-		}
+		id = e.newPrefix(p.Masked(), true)
+		e.v6ids[key6(p)] = id
 	}
 	e.lastPfx, e.lastID, e.lastOK = p, id, true
 	return id, true
