@@ -94,7 +94,6 @@ type chunk struct {
 // parallel with the visibility engine.
 type stream struct {
 	file  ArchiveFile
-	seq   int
 	src   *mrtsource.Source
 	ch    chan chunk
 	free  chan []bgpwatch.Observation
@@ -106,13 +105,13 @@ type stream struct {
 	feed *Feed // the stream's source in the merge
 }
 
-func openStream(f ArchiveFile, seq int, strict bool, log *slog.Logger) (*stream, error) {
+func openStream(f ArchiveFile, strict bool, log *slog.Logger) (*stream, error) {
 	src, err := mrtsource.Open(f.Path, mrtsource.Options{Collector: f.Collector, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	s := &stream{
-		file: f, seq: seq, src: src,
+		file: f, src: src,
 		ch:   make(chan chunk, 2),
 		free: make(chan []bgpwatch.Observation, 4),
 		stop: make(chan struct{}),
@@ -213,8 +212,8 @@ type replayer struct {
 // Replay reads the files in time order across files and collectors (the
 // merge Live runs its sources through, each file a source whose watermark
 // is its own data time: a k-way merge on observation time; files are
-// opened lazily in start-time order) and feeds every observation to p, then advances p to the end of
-// the last bin and closes it. Damaged records are reported in the summary
+// opened lazily in start-time order) and feeds every observation to p,
+// then advances p to the end of the last bin and closes it. Damaged records are reported in the summary
 // and skipped (strict mode stops with ErrDamaged); files that are not MRT
 // are reported and skipped.
 func Replay(ctx context.Context, cfg ReplayConfig, p *Pipeline) (*Summary, error) {
@@ -363,7 +362,7 @@ func (r *replayer) count(o *bgpwatch.Observation) {
 func (r *replayer) openNext(ctx context.Context) error {
 	f := r.cfg.Files[r.next]
 	r.next++
-	s, err := openStream(f, r.next, r.cfg.Strict, r.log)
+	s, err := openStream(f, r.cfg.Strict, r.log)
 	if err != nil {
 		r.log.Warn("skipping file", "file", f.Path, "err", err)
 		r.sum.FilesSkipped++
