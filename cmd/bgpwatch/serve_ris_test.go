@@ -717,9 +717,9 @@ func waitState(t *testing.T, s *served, collector string, want ...string) {
 //
 //   - Filled late: the file is published once those bins are closed; the
 //     gap's observations are then applied in the bin open then, before the
-//     stream held meanwhile, and from 07:00 on the series and full-feed
-//     counts equal a replay's. The event is the replay's, but starts at the
-//     bin where rrc00's data came back instead of 06:00.
+//     stream held meanwhile, and from the next full bin on the series and
+//     full-feed counts equal a replay's. The event is the replay's, but
+//     starts at the bin where rrc00's data came back instead of 06:00.
 //   - Never filled (archive_max_wait 2s): rrc00 goes on "stale" in
 //     /v1/peers and /metrics, with the stream held meanwhile; no event is
 //     raised that the replay does not have (the event starts late, from
@@ -825,10 +825,11 @@ func TestServeRISGap(t *testing.T) {
 		// Filled, rrc01 is live, and stale soon after while the stream
 		// pauses.
 		waitState(t, s, "rrc00", "live:1", "stale:1")
+		// The bins from the next full one on are the replay's.
+		from := watermark(t, s).Truncate(bgpwatch.BinStep).Add(bgpwatch.BinStep)
 		unpause()
 		waitBins(t, db, lastBin, s)
 		stop(t, s)
-		from := pauseAt.Add(20 * time.Minute)
 		got, exp := between(t, db, from, lastBin.Add(bgpwatch.BinStep)), between(t, want, from, lastBin.Add(bgpwatch.BinStep))
 		if got != exp {
 			t.Fatalf("series after the late fill differ from the replay's: %s", storetest.FirstDiff(exp, got))
@@ -921,4 +922,21 @@ func checkLateEvents(t *testing.T, db, want *store.DB, by time.Time) {
 			t.Logf("event %s starts at %s, %v after the replay's: the gap held its data back", g.key, g.started.Format("15:04"), g.started.Sub(e.started))
 		}
 	}
+}
+
+// watermark reads the live watermark from /metrics.
+func watermark(t *testing.T, s *served) time.Time {
+	t.Helper()
+	_, b := s.get(t, "/metrics")
+	for _, l := range strings.Split(b, "\n") {
+		if v, ok := strings.CutPrefix(l, "bgpwatch_live_watermark_timestamp_seconds "); ok {
+			var f float64
+			if _, err := fmt.Sscanf(v, "%g", &f); err != nil {
+				t.Fatalf("watermark %q: %v", v, err)
+			}
+			return time.Unix(0, int64(f*1e9)).UTC()
+		}
+	}
+	t.Fatalf("no watermark in /metrics")
+	return time.Time{}
 }
