@@ -65,10 +65,11 @@ type LiveConfig struct {
 	Logger *slog.Logger
 }
 
-// Live is the one place that runs live sources through a pipeline. Each
-// source delivers on a Feed of its own; Live merges the feeds in time
-// order (as Replay merges files) and closes bins on a watermark: the
-// earliest time every feed has delivered up to. Feeds come in two kinds:
+// Live runs live sources through a pipeline. Each source delivers on a
+// Feed of its own; Live runs the feeds through the merge that Replay runs
+// its files through (merge.go), which applies them in time order, and
+// closes bins on its watermark: the earliest time every feed has delivered
+// up to. Feeds come in two kinds:
 //
 //   - Data-time feeds (AddFeed) carry the data's own timestamps, e.g. a
 //     RIS collector read from its archive and then from RIS Live. Such a
@@ -88,10 +89,7 @@ type Live struct {
 
 	items chan feedItem
 
-	mu    sync.Mutex
-	feeds []*Feed
-
-	wm      time.Time // watermark: observations up to it are applied
+	m       merge
 	late    atomic.Int64
 	applied int
 	lastObs time.Time
@@ -121,7 +119,9 @@ func NewLive(p Driven, cfg LiveConfig) *Live {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Live{cfg: cfg, log: log, now: cfg.Now, p: p, items: make(chan feedItem, 64)}
+	r := &Live{cfg: cfg, log: log, now: cfg.Now, p: p, items: make(chan feedItem, 64)}
+	r.m.cfg, r.m.now = &r.cfg, r.now
+	return r
 }
 
 // Feed is one source's stream into a Live runner. Its methods are safe for
@@ -145,16 +145,19 @@ type Feed struct {
 	// runner side
 	q    []bgpwatch.Observation
 	head int
+	// fill, when set, refills an empty queue on the runner's goroutine (a
+	// replay's file, read on as the merge needs it); it sets ended at the
+	// end of the source.
+	fill  func(ctx context.Context, f *Feed) error
+	ended bool
 }
 
 // AddFeed registers a data-time feed. Until its source sends something it
 // holds every bin back (a collector being bootstrapped must not see the
 // other feeds run ahead of its archive); see Feed.SetLive and Feed.Done.
 func (r *Live) AddFeed(name string) *Feed {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := &Feed{r: r, name: name, idx: len(r.feeds), space: make(chan struct{}, 1), arrival: r.now()}
-	r.feeds = append(r.feeds, f)
+	f := &Feed{r: r, name: name, space: make(chan struct{}, 1), arrival: r.now()}
+	r.m.add(f)
 	return f
 }
 
@@ -250,11 +253,7 @@ type feedItem struct {
 }
 
 // Watermark returns the time up to which observations have been applied.
-func (r *Live) Watermark() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.wm
-}
+func (r *Live) Watermark() time.Time { return r.m.watermark() }
 
 // Late counts observations that came after the watermark had passed their
 // time; they were applied to the open bin.
@@ -269,10 +268,8 @@ func (r *Live) Late() int64 { return r.late.Load() }
 func (r *Live) Run(ctx context.Context, wall <-chan bgpwatch.Observation) error {
 	var wf *Feed
 	if wall != nil {
-		r.mu.Lock()
-		wf = &Feed{r: r, name: "wall-clock", idx: len(r.feeds), wall: true, space: make(chan struct{}, 1)}
-		r.feeds = append(r.feeds, wf)
-		r.mu.Unlock()
+		wf = &Feed{r: r, name: "wall-clock", wall: true, space: make(chan struct{}, 1)}
+		r.m.add(wf)
 	}
 	ticks := r.cfg.Ticks
 	if ticks == nil {
@@ -300,13 +297,15 @@ func (r *Live) Run(ctx context.Context, wall <-chan bgpwatch.Observation) error 
 	// Only a successful Advance ends an outage: it has written what failed
 	// before, while a nil from Observe may not have tried.
 	outage := logthrottle.New(r.log, slog.LevelWarn, "live pipeline", remindEvery)
-	observe := func(o *bgpwatch.Observation) {
+	observe := func(o *bgpwatch.Observation) error {
 		if err := r.p.Observe(opCtx, o); err != nil && ctx.Err() == nil {
 			outage.Fail(r.now(), err)
 		}
 		r.applied++
 		r.lastObs = o.Time
+		return nil // live ingest does not stop for a database outage
 	}
+	release := func() { r.m.release(ctx, observe) }
 	publish := func() {
 		st := r.p.Stats()
 		if rec := r.cfg.Recorder; rec != nil {
@@ -335,9 +334,9 @@ func (r *Live) Run(ctx context.Context, wall <-chan bgpwatch.Observation) error 
 	for {
 		select {
 		case <-ctx.Done():
-			r.release(observe)
+			release()
 			publish()
-			if n := r.pending(); n > 0 {
+			if n := r.m.pending(); n > 0 {
 				r.log.Info("live ingest stopped: observations past the watermark not applied", "n", n, "watermark", r.Watermark())
 			}
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -354,7 +353,7 @@ func (r *Live) Run(ctx context.Context, wall <-chan bgpwatch.Observation) error 
 					break drain
 				}
 			}
-			r.release(observe)
+			release()
 		case o := <-wall:
 			takeWall(o)
 		drainWall:
@@ -366,11 +365,11 @@ func (r *Live) Run(ctx context.Context, wall <-chan bgpwatch.Observation) error 
 					break drainWall
 				}
 			}
-			r.release(observe)
+			release()
 		case <-ticks:
 			t := r.now()
 			renew()
-			r.release(observe)
+			release()
 			if wm := r.Watermark(); !wm.IsZero() {
 				switch err := r.p.Advance(opCtx, wm); {
 				case err == nil:
@@ -448,136 +447,6 @@ func (r *Live) take(it feedItem) {
 	}
 	f.arrival = r.now()
 	f.mu.Unlock()
-}
-
-// watermark computes the time every feed has delivered up to: the head
-// of a feed with observations waiting (the merge takes them in time order
-// across feeds, as Replay does), the promise of one without. Silent live
-// feeds do not count while another feed does: a collector whose stream
-// stopped must not hold the others' bins (its tables stay as they were: no
-// withdrawal is invented for it). When every feed is silent, the
-// watermark runs on with the wall clock from the most advanced one.
-func (r *Live) watermark(feeds []*Feed, now time.Time) time.Time {
-	var w, ws time.Time
-	active, silent := false, false
-	for _, f := range feeds {
-		var t time.Time
-		ok, quiet := true, false
-		if f.head < len(f.q) {
-			t = f.q[f.head].Time
-		} else {
-			t, ok, quiet = f.promise(now, &r.cfg)
-		}
-		switch {
-		case !ok:
-		case quiet:
-			if !silent || t.After(ws) {
-				ws = t
-			}
-			silent = true
-		default:
-			if !active || t.Before(w) {
-				w = t
-			}
-			active = true
-		}
-	}
-	switch {
-	case active:
-		return w
-	case silent:
-		return ws
-	}
-	return now
-}
-
-// release applies, in time order across feeds, every queued observation
-// up to the watermark.
-func (r *Live) release(observe func(*bgpwatch.Observation)) {
-	r.mu.Lock()
-	feeds := r.feeds
-	r.mu.Unlock()
-	now := r.now()
-	for {
-		w := r.watermark(feeds, now)
-		r.mu.Lock()
-		if w.After(r.wm) {
-			r.wm = w
-		}
-		w = r.wm
-		r.mu.Unlock()
-		if w.IsZero() {
-			return
-		}
-		// The feed with the earliest head, and the runner-up.
-		var first, second *Feed
-		for _, f := range feeds {
-			if f.head >= len(f.q) {
-				continue
-			}
-			switch {
-			case first == nil || before(f, first):
-				first, second = f, first
-			case second == nil || before(f, second):
-				second = f
-			}
-		}
-		if first == nil || first.q[first.head].Time.After(w) {
-			return
-		}
-		// Drain it while it stays the earliest (its head may go back in
-		// time: an observation older than the last one applied counts in
-		// the open bin, as in a replay).
-		n := 0
-		for first.head < len(first.q) {
-			o := &first.q[first.head]
-			if o.Time.After(w) || (second != nil && before(second, first)) {
-				break
-			}
-			observe(o)
-			first.head++
-			n++
-		}
-		first.consumed(n)
-	}
-}
-
-// before orders feeds by their head observation's time, then by index.
-func before(a, b *Feed) bool {
-	ta, tb := a.q[a.head].Time, b.q[b.head].Time
-	if !ta.Equal(tb) {
-		return ta.Before(tb)
-	}
-	return a.idx < b.idx
-}
-
-// consumed frees the applied part of the queue and wakes a waiting Send.
-func (f *Feed) consumed(n int) {
-	if f.head == len(f.q) {
-		f.q, f.head = f.q[:0], 0
-	} else if f.head > 4096 && f.head > len(f.q)/2 {
-		m := copy(f.q, f.q[f.head:])
-		f.q, f.head = f.q[:m], 0
-	}
-	if f.wall || n == 0 {
-		return
-	}
-	f.queued.Add(-int64(n))
-	select {
-	case f.space <- struct{}{}:
-	default:
-	}
-}
-
-// pending counts queued observations not applied yet.
-func (r *Live) pending() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, f := range r.feeds {
-		n += len(f.q) - f.head
-	}
-	return n
 }
 
 // maxAhead is how far past the wall clock a data-time stamp may be.

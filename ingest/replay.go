@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -95,7 +94,6 @@ type chunk struct {
 // parallel with the visibility engine.
 type stream struct {
 	file  ArchiveFile
-	seq   int
 	src   *mrtsource.Source
 	ch    chan chunk
 	free  chan []bgpwatch.Observation
@@ -104,17 +102,16 @@ type stream struct {
 	bytes atomic.Int64
 
 	cur  chunk
-	i    int
-	head *bgpwatch.Observation
+	feed *Feed // the stream's source in the merge
 }
 
-func openStream(f ArchiveFile, seq int, strict bool, log *slog.Logger) (*stream, error) {
+func openStream(f ArchiveFile, strict bool, log *slog.Logger) (*stream, error) {
 	src, err := mrtsource.Open(f.Path, mrtsource.Options{Collector: f.Collector, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	s := &stream{
-		file: f, seq: seq, src: src,
+		file: f, src: src,
 		ch:   make(chan chunk, 2),
 		free: make(chan []bgpwatch.Observation, 4),
 		stop: make(chan struct{}),
@@ -191,34 +188,14 @@ func (s *stream) close() {
 	s.src.Close()
 }
 
-// streamHeap orders open streams by their head observation's time, then
-// by file order.
-type streamHeap []*stream
-
-func (h streamHeap) Len() int { return len(h) }
-func (h streamHeap) Less(i, j int) bool {
-	a, b := h[i].head.Time, h[j].head.Time
-	if !a.Equal(b) {
-		return a.Before(b)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h streamHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *streamHeap) Push(x any)   { *h = append(*h, x.(*stream)) }
-func (h *streamHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return s
-}
-
 // replayer holds the state of one Replay call.
 type replayer struct {
 	cfg     ReplayConfig
 	log     *slog.Logger
 	p       *Pipeline
+	ctx     context.Context
 	sum     Summary
-	h       streamHeap
+	m       merge
 	open    map[*stream]bool
 	next    int // next file of cfg.Files to open
 	done    int
@@ -232,10 +209,11 @@ type replayer struct {
 	covered time.Time // end of the period the update files read so far cover
 }
 
-// Replay reads the files in time order across files and collectors (a
-// k-way merge on observation time; files are opened lazily in start-time
-// order) and feeds every observation to p, then advances p to the end of
-// the last bin and closes it. Damaged records are reported in the summary
+// Replay reads the files in time order across files and collectors (the
+// merge Live runs its sources through, each file a source whose watermark
+// is its own data time: a k-way merge on observation time; files are
+// opened lazily in start-time order) and feeds every observation to p,
+// then advances p to the end of the last bin and closes it. Damaged records are reported in the summary
 // and skipped (strict mode stops with ErrDamaged); files that are not MRT
 // are reported and skipped.
 func Replay(ctx context.Context, cfg ReplayConfig, p *Pipeline) (*Summary, error) {
@@ -278,7 +256,27 @@ func Replay(ctx context.Context, cfg ReplayConfig, p *Pipeline) (*Summary, error
 	return &r.sum, err
 }
 
+// errStop ends a replay at --to.
+var errStop = errors.New("past the end of the replay window")
+
 func (r *replayer) run(ctx context.Context) error {
+	r.ctx = ctx
+	r.m.cfg, r.m.now, r.m.exact = &LiveConfig{}, r.now, true
+	// The next file holds the merge back until it is opened: at the latest
+	// once an observation of its start time is due.
+	r.m.bound = func() (time.Time, bool) {
+		if r.next < len(r.cfg.Files) && !r.cfg.Files[r.next].Time.IsZero() {
+			return r.cfg.Files[r.next].Time, true
+		}
+		return time.Time{}, false
+	}
+	// One file at a time: the earliest observation may be the new file's.
+	r.m.before = func(ctx context.Context, head time.Time) (bool, error) {
+		if r.next >= len(r.cfg.Files) || r.cfg.Files[r.next].Time.After(head) {
+			return false, nil
+		}
+		return true, r.openNext(ctx)
+	}
 	// Files without a name time are opened up front: only their content
 	// says where they belong.
 	for r.next < len(r.cfg.Files) && r.cfg.Files[r.next].Time.IsZero() {
@@ -287,56 +285,24 @@ func (r *replayer) run(ctx context.Context) error {
 		}
 	}
 	stopped := false
-	for !stopped {
+	for {
+		err := r.m.release(ctx, r.observe)
+		if errors.Is(err, errStop) {
+			stopped = true
+			break
+		}
+		if err != nil {
+			return err
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// Open every file that starts at or before the earliest pending
-		// observation (or the next file when nothing is open).
-		for r.next < len(r.cfg.Files) && (len(r.h) == 0 || !r.cfg.Files[r.next].Time.After(r.h[0].head.Time)) {
-			if err := r.openNext(ctx); err != nil {
-				return err
-			}
-		}
-		if len(r.h) == 0 {
+		// Every open file is read: the next one, when nothing is open.
+		if r.next >= len(r.cfg.Files) {
 			break
 		}
-		s := r.h[0]
-		// Drain s while it stays the earliest stream.
-		limit := time.Time{}
-		if r.next < len(r.cfg.Files) {
-			limit = r.cfg.Files[r.next].Time
-		}
-		for {
-			o := s.head
-			if !r.cfg.To.IsZero() && o.Time.After(r.cfg.To) {
-				stopped = true
-				break
-			}
-			if err := r.p.Observe(ctx, o); err != nil {
-				return err
-			}
-			r.count(o)
-			more, err := r.advance(ctx, s)
-			if err != nil {
-				return err
-			}
-			if !more {
-				heap.Pop(&r.h)
-				r.finish(s)
-				break
-			}
-			if !limit.IsZero() && s.head.Time.After(limit) {
-				heap.Fix(&r.h, 0)
-				break
-			}
-			if r.h.rootLate() {
-				heap.Fix(&r.h, 0)
-				break
-			}
-		}
-		if r.now().Sub(r.lastRep) >= r.cfg.ProgressEvery {
-			r.progress(false)
+		if err := r.openNext(ctx); err != nil {
+			return err
 		}
 	}
 	end := r.last
@@ -358,15 +324,24 @@ func (r *replayer) run(ctx context.Context) error {
 	return r.p.Close(ctx)
 }
 
-// rootLate reports whether the root's head is now later than a child's,
-// so that the heap must be fixed before reading on.
-func (h streamHeap) rootLate() bool {
-	for _, c := range []int{1, 2} {
-		if c < len(h) && h.Less(c, 0) {
-			return true
+// observe applies one observation of the merge.
+func (r *replayer) observe(o *bgpwatch.Observation) error {
+	if !r.cfg.To.IsZero() && o.Time.After(r.cfg.To) {
+		return errStop
+	}
+	if err := r.p.Observe(r.ctx, o); err != nil {
+		return err
+	}
+	r.count(o)
+	if r.sum.Observations&1023 == 0 {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		if r.now().Sub(r.lastRep) >= r.cfg.ProgressEvery {
+			r.progress(false)
 		}
 	}
-	return false
+	return nil
 }
 
 func (r *replayer) count(o *bgpwatch.Observation) {
@@ -387,7 +362,7 @@ func (r *replayer) count(o *bgpwatch.Observation) {
 func (r *replayer) openNext(ctx context.Context) error {
 	f := r.cfg.Files[r.next]
 	r.next++
-	s, err := openStream(f, r.next, r.cfg.Strict, r.log)
+	s, err := openStream(f, r.cfg.Strict, r.log)
 	if err != nil {
 		r.log.Warn("skipping file", "file", f.Path, "err", err)
 		r.sum.FilesSkipped++
@@ -408,32 +383,28 @@ func (r *replayer) openNext(ctx context.Context) error {
 			r.covered = c
 		}
 	}
-	more, err := r.advance(ctx, s)
-	if err != nil {
+	// The file is a source of the merge, read on as the merge needs it.
+	s.feed = &Feed{name: f.Path, fill: func(ctx context.Context, fd *Feed) error { return r.fill(ctx, s, fd) }}
+	if err := r.fill(ctx, s, s.feed); err != nil {
 		return err
 	}
-	if !more {
-		r.finish(s)
-		return nil
+	if !s.feed.ended {
+		r.m.add(s.feed)
 	}
-	heap.Push(&r.h, s)
 	return nil
 }
 
-// advance moves s to its next observation; false at the end of the file.
-func (r *replayer) advance(ctx context.Context, s *stream) (bool, error) {
+// fill gives fd the next chunk of s once the previous one is applied;
+// at the end of the file it ends fd and closes s.
+func (r *replayer) fill(ctx context.Context, s *stream, fd *Feed) error {
 	for {
-		if s.i < len(s.cur.obs) {
-			s.head = &s.cur.obs[s.i]
-			s.i++
-			return true, nil
-		}
 		if s.cur.notMRT {
 			r.log.Warn("skipping file: not MRT", "file", s.file.Path, "err", s.cur.err)
 			r.sum.Skipped = append(r.sum.Skipped, FileError{File: s.file.Path, Reason: "not an MRT file: " + s.cur.err.Error()})
 			r.sum.FilesSkipped++
 			r.sum.Files--
-			return false, nil
+			r.end(s, fd)
+			return nil
 		}
 		if s.cur.err != nil {
 			err := s.cur.err
@@ -446,11 +417,12 @@ func (r *replayer) advance(ctx context.Context, s *stream) (bool, error) {
 			r.sum.Errors = append(r.sum.Errors, fe)
 			r.log.Warn("damaged input", "file", fe.File, "offset", fe.Offset, "reason", fe.Reason)
 			if r.cfg.Strict {
-				return false, fmt.Errorf("%w: %s", ErrDamaged, fe)
+				return fmt.Errorf("%w: %s", ErrDamaged, fe)
 			}
 		}
 		if s.cur.eof {
-			return false, nil
+			r.end(s, fd)
+			return nil
 		}
 		if cap(s.cur.obs) > 0 {
 			select {
@@ -460,11 +432,21 @@ func (r *replayer) advance(ctx context.Context, s *stream) (bool, error) {
 		}
 		select {
 		case c := <-s.ch:
-			s.cur, s.i = c, 0
+			s.cur = c
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return ctx.Err()
+		}
+		if len(s.cur.obs) > 0 {
+			fd.q, fd.head = s.cur.obs, 0
+			return nil
 		}
 	}
+}
+
+// end ends the feed of a file read to its end.
+func (r *replayer) end(s *stream, fd *Feed) {
+	fd.q, fd.head, fd.ended, fd.done = nil, 0, true, true
+	r.finish(s)
 }
 
 // finish closes a file that has been read to its end.

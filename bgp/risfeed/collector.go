@@ -3,8 +3,11 @@
 // (bview) from the RIS archive, then the updates files from the dump's time
 // on, and hands over to the RIS Live stream without losing or doubling a
 // message; after a disconnect it fills the gap from the updates files once
-// they are published, and every new bview re-synchronises the collector's
-// peers, as a RIB dump does in a replay. The observations it sends are the
+// they are published (meanwhile its feed stays live and, silent, stops
+// holding the other collectors' bins: they close with its tables as at the
+// cut, a collector outage; a gap the archive never fills leaves it stale
+// until the next bview), and every new bview re-synchronises the
+// collector's peers, as a RIB dump does in a replay. The observations it sends are the
 // ones a replay of the same archive reads, with the data's own timestamps.
 package risfeed
 
@@ -50,7 +53,8 @@ type Config struct {
 	FirstWait time.Duration
 	// MaxWait is how long the stream is held while the archive lags behind
 	// it (RIS publishes updates files every 5 minutes, some minutes late);
-	// past it the collector goes on with a gap (default 30 min).
+	// past it the collector goes on with a gap (default 30 min): after a
+	// bootstrap, live; after a cut, stale until the next RIB dump.
 	MaxWait time.Duration
 	// StaleAfter: a live collector without a stream message for this long
 	// is stale (default 2 minutes).
@@ -80,7 +84,7 @@ const (
 	StateCatchingUp  = "catching-up"   // reading updates files up to the stream
 	StateLive        = "live"
 	StateGap         = "gap"   // the stream was cut; waiting for the archive to fill it
-	StateStale       = "stale" // the stream is silent
+	StateStale       = "stale" // the stream is silent, or a gap was not filled (until the next RIB dump)
 	StateNoBootstrap = "live-without-bootstrap"
 )
 
@@ -111,6 +115,10 @@ type Status struct {
 	// Dropped counts the times the stream buffer was full and dropped
 	// (each then filled from the archive).
 	Dropped int
+	// Unfilled: the archive did not fill the last gap within MaxWait; the
+	// collector is stale (its tables miss the gap's changes) until a new
+	// RIB dump re-synchronises it.
+	Unfilled bool
 }
 
 // Collector is one RIS collector as a live source.
@@ -127,6 +135,9 @@ type Collector struct {
 	gapFrom time.Time // data time up to which the stream was complete before a cut
 	cut     bool      // a cut happened; the next message starts the gap fill
 	cutAt   int       // index in buf of the first message after the cut
+	// unfilled: the archive did not fill the last gap within MaxWait; the
+	// collector is stale until a RIB dump re-synchronises it.
+	unfilled bool
 }
 
 // New returns a collector source sending to sink.
@@ -271,7 +282,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		if err := c.readFiles(ctx, []fetch.Item{rib}, time.Time{}, time.Time{}); err != nil {
 			return err
 		}
-		if err := c.catchUp(ctx, rib.Time, rib.Time, first, StateCatchingUp); err != nil {
+		if _, err := c.catchUp(ctx, rib.Time, rib.Time, first, StateCatchingUp); err != nil {
 			return err
 		}
 	}
@@ -305,7 +316,7 @@ func (c *Collector) waitFirst(ctx context.Context) (time.Time, bool) {
 //
 // Files are read from the one named fileFrom, their observations from
 // obsFrom on.
-func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Time, state string) error {
+func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Time, state string) (bool, error) {
 	c.setState(state, "from", obsFrom, "to", upTo)
 	every := fetch.UpdatesEvery(c.cfg.Name)
 	cutoff := upTo.Truncate(time.Second).Add(time.Second)
@@ -314,7 +325,7 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 	for {
 		items, err := fetch.PublishedUpdates(ctx, c.cfg.Archive, c.cfg.Name, next, upTo)
 		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		if err != nil {
 			c.log.Warn("cannot list the archive's updates files", "err", err)
@@ -327,21 +338,21 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 		}
 		if len(todo) > 0 {
 			if err := c.readFiles(ctx, todo, obsFrom, cutoff); err != nil {
-				return err
+				return false, err
 			}
 			next = todo[len(todo)-1].Time.Add(every)
 		}
 		if next.After(upTo) {
-			return nil // the file holding upTo has been read
+			return true, nil // the file holding upTo has been read
 		}
 		if c.cfg.Now().Sub(began) > c.cfg.MaxWait {
 			c.log.Warn("the archive does not cover the stream yet: going on with a gap", "covered", next, "stream", upTo)
-			return nil
+			return false, nil
 		}
 		select {
 		case <-time.After(c.cfg.Poll):
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 }
@@ -491,18 +502,35 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 			// from the second of the last message before the cut (the
 			// stream had a prefix of that second's messages, and applying
 			// the whole second after a prefix of it changes nothing) to
-			// the first message after it.
-			c.sink.SetLive(false)
-			err := c.catchUp(ctx, gapFrom.Truncate(fetch.UpdatesEvery(c.cfg.Name)), gapFrom.Truncate(time.Second), post[0].Time, StateGap)
+			// the first message after it. The feed stays live: while the
+			// archive lags it sends nothing, so after the runner's
+			// silent_after it stops holding the other collectors' bins,
+			// and those bins close with this collector's tables as they
+			// were at the cut (a collector outage: no withdrawal is
+			// invented, no event comes from it). What the archive fills in
+			// later is applied in the bin open then, before the stream
+			// held meanwhile, so the tables end as a replay leaves them.
+			filled, err := c.catchUp(ctx, gapFrom.Truncate(fetch.UpdatesEvery(c.cfg.Name)), gapFrom.Truncate(time.Second), post[0].Time, StateGap)
 			if err != nil {
 				return err
 			}
-			c.sink.SetLive(true)
-			c.setState(StateLive)
+			if filled {
+				if c.isUnfilled() {
+					c.setState(StateStale) // an earlier gap still waits for a RIB dump
+				} else {
+					c.setState(StateLive)
+				}
+				continue
+			}
+			// The archive never filled it: the stream goes on over tables
+			// that miss the gap's changes (stale routes stay, none is
+			// withdrawn) until the next RIB dump re-synchronises them.
+			c.setUnfilled(true)
+			c.setState(StateStale, "reason", "gap not filled by the archive: stale until the next RIB dump", "gap_from", gapFrom, "gap_to", post[0].Time)
 			continue
 		}
 		if len(b) > 0 {
-			if c.Status().State == StateStale {
+			if st := c.Status(); st.State == StateStale && !c.isUnfilled() {
 				c.setState(StateLive)
 			}
 			continue
@@ -528,11 +556,29 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 			}
 			if done {
 				rib = nr.Time
+				if c.isUnfilled() {
+					c.setUnfilled(false)
+					c.setState(StateLive, "reason", "re-synchronised from a new RIB dump after a gap the archive did not fill", "rib", nr.Time)
+				}
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// setUnfilled records whether the last gap is still unfilled.
+func (c *Collector) setUnfilled(v bool) {
+	c.mu.Lock()
+	c.unfilled = v
+	c.st.Unfilled = v
+	c.mu.Unlock()
+}
+
+func (c *Collector) isUnfilled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unfilled
 }
 
 // keepRecent drops the observations older than keep before the newest.

@@ -255,3 +255,102 @@ func TestCollectorBufferFull(t *testing.T) {
 		t.Errorf("no archive observation between 00:40 and 00:42: the dropped period was not read from the archive")
 	}
 }
+
+// TestCollectorGapNotFilled cuts the stream of a live collector and never
+// publishes the updates files of the gap: the collector is "gap" while it
+// waits for them, its feed stays live meanwhile (so that the runner does
+// not hold the other collectors' bins for it beyond silent_after), and
+// after MaxWait it goes on "stale" with the stream held, sending no
+// withdrawal of its own; it stays stale while the stream flows, and the
+// next RIB dump re-synchronises it to live.
+func TestCollectorGapNotFilled(t *testing.T) {
+	sc, err := synth.Builtin("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.End = sc.Start.Add(9 * time.Hour)
+	sc.Happenings, sc.Expect = nil, nil
+	sc.Collectors = sc.Collectors[:1] // rrc00, RIB dumps at 00:00 and 08:00
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := sc.Start
+	var published atomic.Int64
+	published.Store(t0.Add(time.Hour + 5*time.Minute).Unix()) // updates up to the 01:00 file
+	srv := archiveServer(t, dir, &published)
+	var now atomic.Int64
+	now.Store(t0.Add(time.Hour).UnixNano())
+	snk := &sink{}
+	c := New(Config{
+		Name: "rrc00", Archive: fetch.Options{RISURL: srv.URL, CacheDir: t.TempDir()},
+		Poll: 20 * time.Millisecond, FirstWait: 5 * time.Second, StaleAfter: 24 * time.Hour, MaxWait: 10 * time.Minute,
+		Now: func() time.Time { return time.Unix(0, now.Load()).UTC() },
+	}, snk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; state %+v", what, c.Status())
+			}
+		}
+	}
+	peer := bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")}
+	msg := func(at time.Duration, k int) bgpwatch.Observation {
+		return bgpwatch.Observation{Time: t0.Add(at), Kind: bgpwatch.Announce, Peer: peer,
+			Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(k)}), 32), Origin: 64501}
+	}
+	c.Stream([]bgpwatch.Observation{msg(time.Hour+30*time.Second, 1)})
+	wait("live", func() bool { return c.Status().State == StateLive && len(snk.snapshot()) > 0 })
+
+	// The cut; the stream goes on at 01:20, the archive stays at 01:05.
+	c.Disconnected()
+	n := len(snk.snapshot())
+	post := msg(time.Hour+20*time.Minute, 2)
+	c.Stream([]bgpwatch.Observation{post})
+	wait("gap", func() bool { return c.Status().State == StateGap })
+	time.Sleep(100 * time.Millisecond)
+	snk.mu.Lock()
+	on := snk.on
+	snk.mu.Unlock()
+	if !on {
+		t.Errorf("the feed is not live during the gap: it would hold every collector's bins until the archive fills it")
+	}
+	for _, o := range snk.snapshot()[n:] {
+		if o == post || !o.Time.Before(t0.Add(time.Hour+5*time.Minute)) {
+			t.Fatalf("sent %+v during the gap: only the archive's observations of the 01:00 file may come", o)
+		}
+	}
+	if st := c.Status(); st.Gaps != 1 || !st.GapFrom.Equal(t0.Add(time.Hour+30*time.Second)) || st.Unfilled {
+		t.Fatalf("status during the gap %+v: want one gap from 01:00:30, not yet unfilled", st)
+	}
+
+	// The archive never fills it: past MaxWait the collector goes on, stale.
+	now.Store(t0.Add(time.Hour + 15*time.Minute).UnixNano())
+	wait("stale", func() bool { st := c.Status(); return st.State == StateStale && st.Unfilled })
+	wait("the held message", func() bool { o := snk.snapshot(); return o[len(o)-1] == post })
+	next := msg(time.Hour+21*time.Minute, 3)
+	c.Stream([]bgpwatch.Observation{next})
+	wait("the next message", func() bool { o := snk.snapshot(); return o[len(o)-1] == next })
+	time.Sleep(50 * time.Millisecond)
+	if st := c.Status(); st.State != StateStale {
+		t.Fatalf("state %s after a stream message, want stale until the next RIB dump", st.State)
+	}
+
+	// The 08:00 RIB dump heals it.
+	m := len(snk.snapshot())
+	now.Store(t0.Add(8*time.Hour + 25*time.Minute).UnixNano())
+	published.Store(t0.Add(8*time.Hour + 15*time.Minute).Unix())
+	wait("healed", func() bool {
+		st := c.Status()
+		return st.State == StateLive && !st.Unfilled && st.RIB.Equal(t0.Add(8*time.Hour))
+	})
+	got := snk.snapshot()[m:]
+	if len(got) == 0 || got[0].Kind != bgpwatch.TableStart || !got[0].Time.Equal(t0.Add(8*time.Hour)) {
+		t.Fatalf("healing sent %d observations, want the 08:00 RIB dump first", len(got))
+	}
+}

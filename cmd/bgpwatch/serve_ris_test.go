@@ -61,6 +61,25 @@ type risWorld struct {
 	muteFrom float64
 	sent     int    // messages written so far
 	extra    string // more configuration lines
+	// hole hides the updates files of collector holeColl named in
+	// [holeFrom, holeTo) from the archive until it is cleared.
+	holeColl         string
+	holeFrom, holeTo time.Time
+	pauseAt          int           // when > 0, the stream waits before that message
+	unpause          chan struct{} // until this is closed
+	paused           atomic.Bool   // the stream is waiting
+}
+
+// hidden reports whether the archive file at rel is in the hole.
+func (w *risWorld) hidden(rel, name string) bool {
+	w.mu.Lock()
+	coll, from, to := w.holeColl, w.holeFrom, w.holeTo
+	w.mu.Unlock()
+	if coll == "" || !strings.HasPrefix(rel, coll+"/") || !strings.HasPrefix(name, "updates.") {
+		return false
+	}
+	t, ok := fileTime(name)
+	return ok && !t.Before(from) && t.Before(to)
 }
 
 // newRISWorld generates the small scenario with two RIS collectors (no
@@ -234,7 +253,7 @@ func (w *risWorld) serveArchive(rw http.ResponseWriter, r *http.Request) {
 		var b strings.Builder
 		b.WriteString("<html><body>\n")
 		for _, e := range ents {
-			if t, ok := fileTime(e.Name()); ok && t.Before(pub) {
+			if t, ok := fileTime(e.Name()); ok && t.Before(pub) && !w.hidden(rel+"/", e.Name()) {
 				fmt.Fprintf(&b, "<a href=\"%s\">%s</a>\n", e.Name(), e.Name())
 			}
 		}
@@ -243,7 +262,7 @@ func (w *risWorld) serveArchive(rw http.ResponseWriter, r *http.Request) {
 		io.WriteString(rw, b.String())
 		return
 	}
-	if t, ok := fileTime(st.Name()); !ok || !t.Before(pub) {
+	if t, ok := fileTime(st.Name()); !ok || !t.Before(pub) || w.hidden(rel, st.Name()) {
 		http.NotFound(rw, r)
 		return
 	}
@@ -275,6 +294,7 @@ func (w *risWorld) serveStream(rw http.ResponseWriter, r *http.Request) {
 		from = min(w.sent+w.skip, len(w.msgs)-1)
 	}
 	mute, muteFrom := w.mute, w.muteFrom
+	pauseAt, unpause := w.pauseAt, w.unpause
 	w.mu.Unlock()
 	// The subscription comes first; pings are answered while streaming.
 	if _, _, err := c.Read(ctx); err != nil {
@@ -299,6 +319,15 @@ func (w *risWorld) serveStream(rw http.ResponseWriter, r *http.Request) {
 		// RIS publishes an updates file once its five minutes are over.
 		if p := time.Unix(0, int64(w.times[i]*1e9)).Truncate(5 * time.Minute); p.Unix() > w.published.Load() {
 			w.published.Store(p.Unix())
+		}
+		if i == pauseAt && pauseAt > 0 {
+			w.paused.Store(true)
+			select {
+			case <-unpause:
+			case <-ctx.Done():
+				return
+			}
+			w.paused.Store(false)
 		}
 		if w.colls[i] == mute && w.times[i] >= muteFrom {
 			continue
@@ -417,6 +446,7 @@ func (w *risWorld) reset(cut, skip int) {
 	w.mu.Lock()
 	w.conns, w.cut, w.skip, w.sent = 0, cut, skip, 0
 	w.resume, w.mute, w.muteFrom, w.extra = false, "", 0, ""
+	w.holeColl, w.pauseAt, w.unpause = "", 0, nil
 	w.mu.Unlock()
 }
 
@@ -439,6 +469,11 @@ func (w *risWorld) follow(t *testing.T, db *store.DB, cache string) time.Time {
 		if _, b := s.get(t, "/metrics"); !strings.Contains(b, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
+	}
+	// serve flushes its log every 250 ms.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) &&
+		!strings.Contains(s.stderr.String(), `msg="collector live" component=live source=ris-archive collector=rrc00`); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if l := s.stderr.String(); strings.Count(l, `msg="collector live" component=live source=ris-archive collector=rrc00`) == 0 ||
 		strings.Count(l, `msg="collector bootstrapping" component=live source=ris-archive collector=rrc00`) != 1 {
@@ -621,4 +656,287 @@ func TestServeRISLiveEqualsReplay(t *testing.T) {
 			t.Logf("%d lines compared, %d events after T, %d stream connections, %d messages lost", strings.Count(got, "\n"), events, conns, tc.skip)
 		})
 	}
+}
+
+// feedStates returns the collector rows' feed state and gap count from
+// /v1/peers, by collector.
+func feedStates(t *testing.T, s *served) map[string]string {
+	t.Helper()
+	code, body := s.get(t, "/v1/peers")
+	for i := 0; code == http.StatusTooManyRequests && i < 20; i++ {
+		time.Sleep(250 * time.Millisecond)
+		code, body = s.get(t, "/v1/peers")
+	}
+	if code != 200 {
+		t.Fatalf("peers: %d %s", code, body)
+	}
+	var v struct {
+		Peers []struct {
+			Collector string `json:"collector"`
+			Feed      *struct {
+				State string `json:"state"`
+				Gaps  int    `json:"gaps"`
+			} `json:"feed"`
+		} `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range v.Peers {
+		if r.Feed != nil {
+			out[r.Collector] = fmt.Sprintf("%s:%d", r.Feed.State, r.Feed.Gaps)
+		}
+	}
+	return out
+}
+
+// waitState waits until collector's feed row is one of want (state:gaps).
+func waitState(t *testing.T, s *served, collector string, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got := feedStates(t, s)
+		if slices.Contains(want, got[collector]) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector %s is %q, want %q; log:\n%s", collector, got[collector], want, tail(s.stderr.String(), 30))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestServeRISGap cuts the RIS Live stream of both collectors at 06:00,
+// when AS12298 withdraws its prefixes, and loses its next minute; the
+// archive fills rrc01's gap at once but hides rrc00's 06:00 updates file,
+// and the stream pauses at 06:40. rrc00's gap must not hold the bins
+// (silent_after 1s): they close up to 06:25 and beyond while rrc00 is
+// "gap", with its tables as they were at the cut (rrc00 has most of the
+// full-feed peers: the withdrawal does not show until its data comes).
+//
+//   - Filled late: the file is published once those bins are closed; the
+//     gap's observations are then applied in the bin open then, before the
+//     stream held meanwhile, and from the next full bin on the series and
+//     full-feed counts equal a replay's. The event is the replay's, but
+//     starts at the bin where rrc00's data came back instead of 06:00.
+//   - Never filled (archive_max_wait 2s): rrc00 goes on "stale" in
+//     /v1/peers and /metrics, with the stream held meanwhile; no event is
+//     raised that the replay does not have (the event starts late, from
+//     the withdrawals after the lost minute), and no country's series falls
+//     below the replay's: rrc00 keeps its routes of the cut (no withdrawal
+//     is invented).
+func TestServeRISGap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates, replays and follows a scenario")
+	}
+	split := time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC)
+	w := newRISWorld(t, split)
+	want := w.replayDB()
+	at := func(t time.Time) int {
+		return sort.Search(len(w.times), func(i int) bool { return w.times[i] >= float64(t.Unix()) })
+	}
+	cutAt := time.Date(2024, 1, 2, 6, 0, 0, 0, time.UTC)
+	pauseAt := cutAt.Add(40 * time.Minute)
+	cut, skip := at(cutAt), at(cutAt.Add(time.Minute))-at(cutAt)
+	lastBin := w.lastTime().Add(-10 * time.Second).Truncate(bgpwatch.BinStep).Add(-bgpwatch.BinStep)
+
+	// follow runs serve until the bins up to 04:25 are stored, with rrc01
+	// in its gap.
+	follow := func(t *testing.T, maxWait string) (*served, *store.DB) {
+		w.reset(cut, skip)
+		w.mu.Lock()
+		w.holeColl, w.holeFrom, w.holeTo = "rrc00", cutAt, cutAt.Add(5*time.Minute)
+		w.pauseAt, w.unpause = at(pauseAt), make(chan struct{})
+		w.extra = "  archive_max_wait: " + maxWait + "\nsilent_after: 1s\n"
+		w.mu.Unlock()
+		db := storetest.New(t)
+		s := startServe(t, "--db", db.Pool().Config().ConnString(), "--config", w.config(t.TempDir()), "--webhooks=false", "--web=false")
+		t.Cleanup(func() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if w.unpause != nil {
+				close(w.unpause)
+				w.unpause = nil
+			}
+		})
+		waitBins(t, db, cutAt.Add(25*time.Minute), s)
+		return s, db
+	}
+	unpause := func() {
+		w.mu.Lock()
+		close(w.unpause)
+		w.unpause = nil
+		w.mu.Unlock()
+	}
+	stop := func(t *testing.T, s *served) {
+		s.cancel()
+		if code := <-s.done; code != exitOK {
+			t.Fatalf("serve exited %d: %s", code, tail(s.stderr.String(), 30))
+		}
+	}
+	// between dumps the series of the bins in [from, to).
+	between := func(t *testing.T, db *store.DB, from, to time.Time) string {
+		f, e := from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)
+		return storetest.Dump(t, db,
+			`SELECT country, bin, visible_prefixes, visible_slash24, visible_v6_prefixes, asns FROM country_series WHERE bin >= '`+f+`' AND bin < '`+e+`' ORDER BY 1, 2`,
+			`SELECT asn, bin, visible_prefixes, visible_slash24, visible_v6_prefixes FROM asn_series WHERE bin >= '`+f+`' AND bin < '`+e+`' ORDER BY 1, 2`,
+			`SELECT bin, full_feed FROM bin_feeds WHERE bin >= '`+f+`' AND bin < '`+e+`' ORDER BY 1`)
+	}
+	// drops lists the country bins from the cut on whose visible /24s are
+	// below the replay's, with the difference.
+	drops := func(t *testing.T, db *store.DB) map[string]int {
+		t.Helper()
+		got := map[string]int{}
+		rows, err := db.Pool().Query(context.Background(),
+			`SELECT country, bin, visible_slash24 FROM country_series WHERE bin >= $1 AND bin <= $2`, cutAt, lastBin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var cc string
+			var bin time.Time
+			var n int
+			if err := rows.Scan(&cc, &bin, &n); err != nil {
+				t.Fatal(err)
+			}
+			var r int
+			if err := want.Pool().QueryRow(context.Background(),
+				`SELECT visible_slash24 FROM country_series WHERE country = $1 AND bin = $2`, cc, bin).Scan(&r); err != nil {
+				t.Fatalf("replay has no %s bin %s: %v", cc, bin, err)
+			}
+			if n < r {
+				got[fmt.Sprintf("%s %s", cc, bin.UTC().Format("15:04"))] = r - n
+			}
+		}
+		return got
+	}
+
+	t.Run("filled late", func(t *testing.T) {
+		s, db := follow(t, "1h")
+		// (rrc01 is stale once the stream pauses, silent_after being 1 s.)
+		if st := feedStates(t, s); st["rrc00"] != "gap:1" || (st["rrc01"] != "live:1" && st["rrc01"] != "stale:1") {
+			t.Fatalf("with bins closed up to 06:25, collectors %v; want rrc00 in its gap, rrc01 past its own", st)
+		}
+		w.mu.Lock()
+		w.holeColl = "" // the archive publishes rrc01's file at last
+		w.mu.Unlock()
+		// Filled, rrc01 is live, and stale soon after while the stream
+		// pauses.
+		waitState(t, s, "rrc00", "live:1", "stale:1")
+		// The bins from the next full one on are the replay's.
+		from := watermark(t, s).Truncate(bgpwatch.BinStep).Add(bgpwatch.BinStep)
+		unpause()
+		waitBins(t, db, lastBin, s)
+		stop(t, s)
+		got, exp := between(t, db, from, lastBin.Add(bgpwatch.BinStep)), between(t, want, from, lastBin.Add(bgpwatch.BinStep))
+		if got != exp {
+			t.Fatalf("series after the late fill differ from the replay's: %s", storetest.FirstDiff(exp, got))
+		}
+		checkLateEvents(t, db, want, pauseAt)
+		gap, wgap := between(t, db, cutAt, from), between(t, want, cutAt, from)
+		t.Logf("%d series lines compared from %s; in the gap's bins (%s to %s) %d of %d lines differ from the replay's",
+			strings.Count(got, "\n"), from.Format("15:04"), cutAt.Format("15:04"), from.Format("15:04"), lineDiff(gap, wgap), strings.Count(wgap, "\n"))
+	})
+
+	t.Run("never filled", func(t *testing.T) {
+		s, db := follow(t, "2s")
+		waitState(t, s, "rrc00", "stale:1")
+		if _, b := s.get(t, "/metrics"); !strings.Contains(b, `bgpwatch_live_collector_state{collector="rrc00",state="stale"} 1`) {
+			t.Errorf("/metrics does not show rrc00 stale")
+		}
+		unpause()
+		waitBins(t, db, lastBin, s)
+		if st := feedStates(t, s); st["rrc00"] != "stale:1" {
+			t.Errorf("rrc00 is %q at the end, want stale until a RIB dump re-synchronises it", st["rrc00"])
+		}
+		stop(t, s)
+		checkLateEvents(t, db, want, pauseAt)
+		d := drops(t, db)
+		t.Logf("country bins below the replay's: %v", d)
+		if len(d) > 0 {
+			t.Errorf("%d country bins below the replay's with rrc00's gap never filled: %v", len(d), d)
+		}
+	})
+}
+
+// lineDiff counts the lines of a not in b.
+func lineDiff(a, b string) int {
+	in := map[string]int{}
+	for _, l := range strings.Split(b, "\n") {
+		in[l]++
+	}
+	n := 0
+	for _, l := range strings.Split(a, "\n") {
+		if in[l] > 0 {
+			in[l]--
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// checkLateEvents checks that db has the events of the replay want, one
+// for one, none else, each with the same end, baseline and minimum, and a
+// start no earlier than the replay's and before by (a gap may delay it).
+func checkLateEvents(t *testing.T, db, want *store.DB, by time.Time) {
+	t.Helper()
+	type ev struct {
+		key              string
+		started          time.Time
+		ended            *time.Time
+		baseline, minimu int
+	}
+	read := func(db *store.DB) []ev {
+		rows, err := db.Pool().Query(context.Background(),
+			`SELECT scope || ' ' || country || ' ' || asn, started_at, ended_at, baseline_slash24, min_slash24 FROM events ORDER BY 1, 2`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []ev
+		for rows.Next() {
+			var e ev
+			if err := rows.Scan(&e.key, &e.started, &e.ended, &e.baseline, &e.minimu); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	got, exp := read(db), read(want)
+	if len(got) != len(exp) || len(exp) == 0 {
+		t.Fatalf("events %+v, want one for each of the replay's %+v", got, exp)
+	}
+	for i, g := range got {
+		e := exp[i]
+		if g.key != e.key || (g.ended == nil) != (e.ended == nil) || (g.ended != nil && !g.ended.Equal(*e.ended)) ||
+			g.baseline != e.baseline || g.minimu != e.minimu || g.started.Before(e.started) || !g.started.Before(by) {
+			t.Errorf("event %s from %s to %v (baseline %d, min %d); want the replay's from %s to %v (baseline %d, min %d), started by %s",
+				g.key, g.started, g.ended, g.baseline, g.minimu, e.started, e.ended, e.baseline, e.minimu, by)
+			continue
+		}
+		if !g.started.Equal(e.started) {
+			t.Logf("event %s starts at %s, %v after the replay's: the gap held its data back", g.key, g.started.Format("15:04"), g.started.Sub(e.started))
+		}
+	}
+}
+
+// watermark reads the live watermark from /metrics.
+func watermark(t *testing.T, s *served) time.Time {
+	t.Helper()
+	_, b := s.get(t, "/metrics")
+	for _, l := range strings.Split(b, "\n") {
+		if v, ok := strings.CutPrefix(l, "bgpwatch_live_watermark_timestamp_seconds "); ok {
+			var f float64
+			if _, err := fmt.Sscanf(v, "%g", &f); err != nil {
+				t.Fatalf("watermark %q: %v", v, err)
+			}
+			return time.Unix(0, int64(f*1e9)).UTC()
+		}
+	}
+	t.Fatalf("no watermark in /metrics")
+	return time.Time{}
 }
