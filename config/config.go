@@ -137,6 +137,10 @@ type RISLive struct {
 	// ArchiveMaxWait is how long the stream is held while the archive
 	// lags behind it, at the hand-off or to fill a gap (30m).
 	ArchiveMaxWait time.Duration `yaml:"archive_max_wait"`
+	// GapHold is how long a collector whose stream was cut holds every
+	// collector's bins back while the archive fills the gap (15m); past
+	// it they close with its tables as they were at the cut.
+	GapHold time.Duration `yaml:"gap_hold"`
 }
 
 // AllCollectors is the Collectors entry meaning every RIS collector.
@@ -313,8 +317,8 @@ func (f *File) Validate(getenv func(string) string) error {
 	if u := f.RISLive.ArchiveURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return invalid("ris_live.archive_url %q: want http:// or https://", u)
 	}
-	if f.RISLive.ArchivePoll < 0 || f.RISLive.FirstWait < 0 || f.RISLive.ArchiveMaxWait < 0 {
-		return invalid("ris_live.archive_poll, first_wait and archive_max_wait must not be negative")
+	if f.RISLive.ArchivePoll < 0 || f.RISLive.FirstWait < 0 || f.RISLive.ArchiveMaxWait < 0 || f.RISLive.GapHold < 0 {
+		return invalid("ris_live.archive_poll, first_wait, archive_max_wait and gap_hold must not be negative")
 	}
 	if err := f.CheckDetection(); err != nil {
 		return err

@@ -56,6 +56,14 @@ type Config struct {
 	// past it the collector goes on with a gap (default 30 min): after a
 	// bootstrap, live; after a cut, stale until the next RIB dump.
 	MaxWait time.Duration
+	// GapHold is how long a collector in gap state holds every
+	// collector's bins back while the archive fills its gap (default 15
+	// min: RIS publishes its 5-minute updates files some minutes late), so
+	// that a gap filled in time leaves a replay's bins. Past it the feed
+	// is live again: silent, it stops holding them (the runner's
+	// silent_after) and they close with this collector's tables as they
+	// were at the cut. A negative GapHold holds nothing.
+	GapHold time.Duration
 	// StaleAfter: a live collector without a stream message for this long
 	// is stale (default 2 minutes).
 	StaleAfter time.Duration
@@ -150,6 +158,9 @@ func New(cfg Config, sink Sink) *Collector {
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 30 * time.Minute
+	}
+	if cfg.GapHold == 0 {
+		cfg.GapHold = 15 * time.Minute
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 2 * time.Minute
@@ -322,6 +333,17 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 	cutoff := upTo.Truncate(time.Second).Add(time.Second)
 	next := fileFrom // first file time still to read
 	began := c.cfg.Now()
+	// In a gap the feed first holds the bins as an archive does (up to
+	// what it has sent), for GapHold; then it is live again.
+	holding := state == StateGap && c.cfg.GapHold > 0
+	if holding {
+		c.sink.SetLive(false)
+		defer func() {
+			if holding {
+				c.sink.SetLive(true)
+			}
+		}()
+	}
 	for {
 		items, err := fetch.PublishedUpdates(ctx, c.cfg.Archive, c.cfg.Name, next, upTo)
 		if err != nil && ctx.Err() != nil {
@@ -345,12 +367,23 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 		if next.After(upTo) {
 			return true, nil // the file holding upTo has been read
 		}
-		if c.cfg.Now().Sub(began) > c.cfg.MaxWait {
+		waited := c.cfg.Now().Sub(began)
+		if waited > c.cfg.MaxWait {
 			c.log.Warn("the archive does not cover the stream yet: going on with a gap", "covered", next, "stream", upTo)
 			return false, nil
 		}
+		sleep := c.cfg.Poll
+		if holding {
+			if waited >= c.cfg.GapHold {
+				holding = false
+				c.sink.SetLive(true)
+				c.log.Warn("gap not filled within gap_hold: the bins close without this collector's missing data", "gap_hold", c.cfg.GapHold, "covered", next)
+			} else {
+				sleep = min(sleep, c.cfg.GapHold-waited)
+			}
+		}
 		select {
-		case <-time.After(c.cfg.Poll):
+		case <-time.After(sleep):
 		case <-ctx.Done():
 			return false, ctx.Err()
 		}

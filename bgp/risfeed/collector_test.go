@@ -285,7 +285,8 @@ func TestCollectorGapNotFilled(t *testing.T) {
 	c := New(Config{
 		Name: "rrc00", Archive: fetch.Options{RISURL: srv.URL, CacheDir: t.TempDir()},
 		Poll: 20 * time.Millisecond, FirstWait: 5 * time.Second, StaleAfter: 24 * time.Hour, MaxWait: 10 * time.Minute,
-		Now: func() time.Time { return time.Unix(0, now.Load()).UTC() },
+		GapHold: 5 * time.Minute,
+		Now:     func() time.Time { return time.Unix(0, now.Load()).UTC() },
 	}, snk)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -313,12 +314,21 @@ func TestCollectorGapNotFilled(t *testing.T) {
 	post := msg(time.Hour+20*time.Minute, 2)
 	c.Stream([]bgpwatch.Observation{post})
 	wait("gap", func() bool { return c.Status().State == StateGap })
+	live := func() bool {
+		snk.mu.Lock()
+		defer snk.mu.Unlock()
+		return snk.on
+	}
 	time.Sleep(100 * time.Millisecond)
-	snk.mu.Lock()
-	on := snk.on
-	snk.mu.Unlock()
-	if !on {
-		t.Errorf("the feed is not live during the gap: it would hold every collector's bins until the archive fills it")
+	if live() {
+		t.Errorf("the feed is live at the start of the gap: it does not hold the bins for GapHold while the archive may fill it")
+	}
+	// Past GapHold the feed is live again, still in its gap: silent, it
+	// no longer holds every collector's bins.
+	now.Store(t0.Add(time.Hour + 6*time.Minute).UnixNano())
+	wait("live past gap_hold", live)
+	if st := c.Status(); st.State != StateGap {
+		t.Fatalf("state %s past gap_hold, want gap until the archive fills it or MaxWait", st.State)
 	}
 	for _, o := range snk.snapshot()[n:] {
 		if o == post || !o.Time.Before(t0.Add(time.Hour+5*time.Minute)) {

@@ -18,12 +18,13 @@ type HubConfig struct {
 	// follows every collector the stream names, each from its first
 	// message on.
 	Collectors []string
-	// Archive, Poll, FirstWait, MaxWait, NoResync, Now and Logger are
-	// passed to every Collector.
+	// Archive, Poll, FirstWait, MaxWait, GapHold, NoResync, Now and
+	// Logger are passed to every Collector.
 	Archive    fetch.Options
 	Poll       time.Duration
 	FirstWait  time.Duration
 	MaxWait    time.Duration
+	GapHold    time.Duration
 	StaleAfter time.Duration
 	NoResync   bool
 	Now        func() time.Time
@@ -161,7 +162,7 @@ func (h *Hub) collector(name string) *Collector {
 	}
 	c := New(Config{
 		Name: name, Archive: h.cfg.Archive, Poll: h.cfg.Poll, FirstWait: h.cfg.FirstWait,
-		MaxWait: h.cfg.MaxWait, StaleAfter: h.cfg.StaleAfter, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Present: h.present, Logger: h.log,
+		MaxWait: h.cfg.MaxWait, GapHold: h.cfg.GapHold, StaleAfter: h.cfg.StaleAfter, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Present: h.present, Logger: h.log,
 	}, h.newFeed(name))
 	h.colls[name] = c
 	h.wg.Add(1)

@@ -326,6 +326,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 				Poll:       f.RISLive.ArchivePoll,
 				FirstWait:  f.RISLive.FirstWait,
 				MaxWait:    f.RISLive.ArchiveMaxWait,
+				GapHold:    f.RISLive.GapHold,
 				StaleAfter: f.SilentAfter,
 				Logger:     log.With("source", "ris-archive"),
 			}

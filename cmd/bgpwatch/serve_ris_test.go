@@ -711,7 +711,7 @@ func waitState(t *testing.T, s *served, collector string, want ...string) {
 // when AS12298 withdraws its prefixes, and loses its next minute; the
 // archive fills rrc01's gap at once but hides rrc00's 06:00 updates file,
 // and the stream pauses at 06:40. rrc00's gap must not hold the bins
-// (silent_after 1s): they close up to 06:25 and beyond while rrc00 is
+// past gap_hold (100ms here) and silent_after (1s): they close up to 06:25 and beyond while rrc00 is
 // "gap", with its tables as they were at the cut (rrc00 has most of the
 // full-feed peers: the withdrawal does not show until its data comes).
 //
@@ -748,7 +748,7 @@ func TestServeRISGap(t *testing.T) {
 		w.mu.Lock()
 		w.holeColl, w.holeFrom, w.holeTo = "rrc00", cutAt, cutAt.Add(5*time.Minute)
 		w.pauseAt, w.unpause = at(pauseAt), make(chan struct{})
-		w.extra = "  archive_max_wait: " + maxWait + "\nsilent_after: 1s\n"
+		w.extra = "  archive_max_wait: " + maxWait + "\n  gap_hold: 100ms\nsilent_after: 1s\n"
 		w.mu.Unlock()
 		db := storetest.New(t)
 		s := startServe(t, "--db", db.Pool().Config().ConnString(), "--config", w.config(t.TempDir()), "--webhooks=false", "--web=false")
@@ -838,6 +838,40 @@ func TestServeRISGap(t *testing.T) {
 		gap, wgap := between(t, db, cutAt, from), between(t, want, cutAt, from)
 		t.Logf("%d series lines compared from %s; in the gap's bins (%s to %s) %d of %d lines differ from the replay's",
 			strings.Count(got, "\n"), from.Format("15:04"), cutAt.Format("15:04"), from.Format("15:04"), lineDiff(gap, wgap), strings.Count(wgap, "\n"))
+	})
+
+	t.Run("filled within gap_hold", func(t *testing.T) {
+		// The default gap_hold holds every bin from the cut on until the
+		// late file comes (well past silent_after): then everything, the
+		// event's start included, is the replay's.
+		w.reset(cut, skip)
+		w.mu.Lock()
+		w.holeColl, w.holeFrom, w.holeTo = "rrc00", cutAt, cutAt.Add(5*time.Minute)
+		w.extra = "  archive_max_wait: 1h\nsilent_after: 1s\n"
+		w.mu.Unlock()
+		db := storetest.New(t)
+		s := startServe(t, "--db", db.Pool().Config().ConnString(), "--config", w.config(t.TempDir()), "--webhooks=false", "--web=false")
+		waitState(t, s, "rrc00", "gap:1")
+		time.Sleep(3 * time.Second) // three times silent_after
+		var n int
+		if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM bin_feeds WHERE bin >= $1`, cutAt).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			t.Fatalf("%d bins from the cut on closed while rrc00 waited for its gap within gap_hold", n)
+		}
+		w.mu.Lock()
+		w.holeColl = ""
+		w.mu.Unlock()
+		waitState(t, s, "rrc00", "live:1", "stale:1")
+		waitBins(t, db, lastBin, s)
+		stop(t, s)
+		end := lastBin.Add(bgpwatch.BinStep)
+		got, exp := compared(t, db, end), compared(t, want, end)
+		if got != exp {
+			t.Fatalf("a gap filled within gap_hold differs from the replay: %s", storetest.FirstDiff(exp, got))
+		}
+		t.Logf("%d lines compared", strings.Count(got, "\n"))
 	})
 
 	t.Run("never filled", func(t *testing.T) {
