@@ -48,6 +48,8 @@ type CollectorFeed struct {
 	BadMessages      int64     // malformed stream messages (of the whole stream)
 	RIB              time.Time // latest RIB dump read
 	Gaps             int
+	GapFrom          time.Time // data time the last stream interruption began
+	Unfilled         bool      // the archive did not fill the last gap: stale until the next RIB dump
 }
 
 // SessionSource reports BGP sessions; *Speaker implements it.
@@ -162,6 +164,8 @@ type FeedInfo struct {
 	BadMessages       int64      `json:"bad_messages,omitempty"`
 	RIB               *time.Time `json:"rib_time,omitempty"`
 	Gaps              int        `json:"gaps"`
+	GapFrom           *time.Time `json:"gap_from,omitempty"` // data time the last interruption began
+	Unfilled          bool       `json:"unfilled,omitempty"` // the last gap was not filled by the archive
 }
 
 // rate returns a collector's stream messages per second, measured over at
@@ -193,7 +197,7 @@ func (s *Status) collectorRows(now time.Time) []PeerInfo {
 			State: st, Since: tp(c.Since), Files: c.Files, FilesDone: c.FilesDone, Bytes: c.Bytes,
 			DataTime: tp(c.DataTime), LastMessage: tp(c.LastMessage), Messages: c.Messages,
 			MessagesPerSecond: s.rate(c.Name, c.Messages, now), Buffered: c.Buffered, BadFiles: c.BadFiles, BadMessages: c.BadMessages,
-			RIB: tp(c.RIB), Gaps: c.Gaps,
+			RIB: tp(c.RIB), Gaps: c.Gaps, GapFrom: tp(c.GapFrom), Unfilled: c.Unfilled,
 		}
 		if !c.DataTime.IsZero() {
 			fi.LagSeconds = max(0, now.Sub(c.DataTime).Seconds())

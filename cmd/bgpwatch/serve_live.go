@@ -391,6 +391,7 @@ func collectorFeeds(sts []risfeed.Status, badMessages int64) []live.CollectorFee
 			Name: s.Name, State: s.State, Since: s.Since, Files: s.Files, FilesDone: s.FilesDone, Bytes: s.Bytes,
 			DataTime: s.DataTime, LastMessage: s.LastMessage, Messages: s.Messages, Buffered: s.Buffered,
 			BadFiles: s.BadFiles, BadMessages: badMessages, RIB: s.RIB, Gaps: s.Gaps,
+			GapFrom: s.GapFrom, Unfilled: s.Unfilled,
 		}
 	}
 	return out

@@ -885,6 +885,25 @@ func TestServeRISGap(t *testing.T) {
 		if st := feedStates(t, s); st["rrc00"] != "stale:1" {
 			t.Errorf("rrc00 is %q at the end, want stale until a RIB dump re-synchronises it", st["rrc00"])
 		}
+		_, body := s.get(t, "/v1/peers")
+		var v struct {
+			Peers []struct {
+				Collector string `json:"collector"`
+				Feed      *struct {
+					GapFrom  time.Time `json:"gap_from"`
+					Unfilled bool      `json:"unfilled"`
+				} `json:"feed"`
+			} `json:"peers"`
+		}
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range v.Peers {
+			if p.Collector == "rrc00" && p.Feed != nil &&
+				(!p.Feed.Unfilled || p.Feed.GapFrom.After(cutAt) || p.Feed.GapFrom.Before(cutAt.Add(-5*time.Minute))) {
+				t.Errorf("rrc00's feed says unfilled %v, gap from %s; want true, the last message before the cut at %s", p.Feed.Unfilled, p.Feed.GapFrom, cutAt)
+			}
+		}
 		stop(t, s)
 		checkLateEvents(t, db, want, pauseAt)
 		d := drops(t, db)
