@@ -343,16 +343,26 @@ func NextPrefix(b []byte, afi uint16, addPath bool) (p netip.Prefix, pathID uint
 	return p, pathID, b[1+n:], nil
 }
 
+// segment splits the first segment off an AS_PATH value: its type, its
+// AS count, its ASes and the rest; false when the structure is broken.
+func segment(p []byte, asLen int) (t byte, n int, ases, rest []byte, ok bool) {
+	if len(p) < 2 {
+		return 0, 0, nil, nil, false
+	}
+	t, n = p[0], int(p[1])
+	if len(p) < 2+n*asLen || t < 1 || t > 4 {
+		return 0, 0, nil, nil, false
+	}
+	return t, n, p[2 : 2+n*asLen], p[2+n*asLen:], true
+}
+
 // pathCount counts ASes in a path as RFC 4271 does for path length (a set
-// counts as one) and checks its structure.
+// counts one, confederation segments none); false when it is malformed.
 func pathCount(p []byte, asLen int) (int, bool) {
 	n := 0
 	for len(p) > 0 {
-		if len(p) < 2 {
-			return 0, false
-		}
-		t, l := p[0], int(p[1])
-		if len(p) < 2+l*asLen || t < 1 || t > 4 {
+		t, l, _, rest, ok := segment(p, asLen)
+		if !ok {
 			return 0, false
 		}
 		switch t {
@@ -361,7 +371,7 @@ func pathCount(p []byte, asLen int) (int, bool) {
 		case SegSet:
 			n++
 		}
-		p = p[2+l*asLen:]
+		p = rest
 	}
 	return n, true
 }
@@ -371,19 +381,16 @@ func pathCount(p []byte, asLen int) (int, bool) {
 func lastAS(p []byte, asLen int) (uint32, bool) {
 	var o bgpwatch.PathOrigin
 	for len(p) > 0 {
-		if len(p) < 2 {
-			return 0, false
-		}
-		t, l := p[0], int(p[1])
-		if len(p) < 2+l*asLen || t < 1 || t > 4 {
+		t, l, ases, rest, ok := segment(p, asLen)
+		if !ok {
 			return 0, false
 		}
 		s := bgpwatch.Segment{Type: bgpwatch.SegmentType(t), Len: l}
 		if l > 0 {
-			s.Last = bgpwatch.ASN(asn(p[2+(l-1)*asLen:], asLen))
+			s.Last = bgpwatch.ASN(asn(ases[(l-1)*asLen:], asLen))
 		}
 		o.Add(s)
-		p = p[2+l*asLen:]
+		p = rest
 	}
 	return uint32(o.ASN()), true
 }
