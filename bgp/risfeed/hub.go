@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
-	"github.com/bgpwatch/bgpwatch/fetch"
 )
 
 // HubConfig configures a Hub.
@@ -18,17 +17,9 @@ type HubConfig struct {
 	// follows every collector the stream names, each from its first
 	// message on.
 	Collectors []string
-	// Archive, Poll, FirstWait, MaxWait, GapHold, NoResync, Now and
-	// Logger are passed to every Collector.
-	Archive    fetch.Options
-	Poll       time.Duration
-	FirstWait  time.Duration
-	MaxWait    time.Duration
-	GapHold    time.Duration
-	StaleAfter time.Duration
-	NoResync   bool
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Collector is every Collector's configuration; the hub sets Name and
+	// Present.
+	Collector Config
 }
 
 // Hub splits one RIS Live stream into its collectors and runs each as a
@@ -54,18 +45,18 @@ func (h *Hub) present() time.Time {
 	if n := h.latest.Load(); n != 0 {
 		return time.Unix(0, n).UTC()
 	}
-	return h.cfg.Now()
+	return h.cfg.Collector.Now()
 }
 
 // NewHub returns a hub that asks newFeed for each collector's sink.
 func NewHub(cfg HubConfig, newFeed func(name string) Sink) *Hub {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Collector.Now == nil {
+		cfg.Collector.Now = time.Now
 	}
-	if cfg.FirstWait <= 0 {
-		cfg.FirstWait = 30 * time.Second
+	if cfg.Collector.FirstWait <= 0 {
+		cfg.Collector.FirstWait = 30 * time.Second
 	}
-	log := cfg.Logger
+	log := cfg.Collector.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -86,7 +77,7 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 		hold := h.newFeed("ris-discovery")
 		go func() {
 			select {
-			case <-time.After(h.cfg.FirstWait):
+			case <-time.After(h.cfg.Collector.FirstWait):
 			case <-ctx.Done():
 			}
 			if d, ok := hold.(interface{ Done() }); ok {
@@ -160,10 +151,9 @@ func (h *Hub) collector(name string) *Collector {
 	if c, ok := h.colls[name]; ok {
 		return c
 	}
-	c := New(Config{
-		Name: name, Archive: h.cfg.Archive, Poll: h.cfg.Poll, FirstWait: h.cfg.FirstWait,
-		MaxWait: h.cfg.MaxWait, GapHold: h.cfg.GapHold, StaleAfter: h.cfg.StaleAfter, NoResync: h.cfg.NoResync, Now: h.cfg.Now, Present: h.present, Logger: h.log,
-	}, h.newFeed(name))
+	cfg := h.cfg.Collector
+	cfg.Name, cfg.Present, cfg.Logger = name, h.present, h.log
+	c := New(cfg, h.newFeed(name))
 	h.colls[name] = c
 	h.wg.Add(1)
 	go func() {

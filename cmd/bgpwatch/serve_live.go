@@ -321,7 +321,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		ris := make(chan bgpwatch.Observation, 4096)
 		if len(f.RISLive.Collectors) > 0 {
 			// Each collector bootstrapped from the archive, then its stream.
-			hc := risfeed.HubConfig{
+			hc := risfeed.HubConfig{Collector: risfeed.Config{
 				Archive:    fetch.Options{RISURL: f.RISLive.ArchiveURL, CacheDir: f.RISLive.CacheDir, UserAgent: "bgpwatch/" + version},
 				Poll:       f.RISLive.ArchivePoll,
 				FirstWait:  f.RISLive.FirstWait,
@@ -329,7 +329,7 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 				GapHold:    f.RISLive.GapHold,
 				StaleAfter: f.SilentAfter,
 				Logger:     log.With("source", "ris-archive"),
-			}
+			}}
 			if !f.RISLive.FollowsAll() {
 				hc.Collectors = f.RISLive.Collectors
 			}
