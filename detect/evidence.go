@@ -160,30 +160,40 @@ func dropRatio(base, m int32) float64 {
 	return max(0, r)
 }
 
-func (d *Detector) asnEvent(a *asnEntity) bgpwatch.Event {
-	o := a.ev
-	info := d.info(a.asn)
-	acc := info.Access
-	if acc == "" {
-		acc = bgpwatch.AccessUnknown
-	}
+// event is an open event's common part: its scope, country, times and
+// counts.
+func (o *open) event(scope bgpwatch.Scope, cc string) bgpwatch.Event {
 	return bgpwatch.Event{
-		Scope:           bgpwatch.ScopeASN,
-		Country:         a.country,
-		ASN:             a.asn,
-		Access:          eventAccess(acc),
+		Scope:           scope,
+		Country:         cc,
 		StartedAt:       o.start,
 		EndedAt:         o.end,
 		BaselineSlash24: int(o.base),
 		MinSlash24:      int(o.min),
 		DropRatio:       dropRatio(o.base, o.min),
 		AlertArea:       o.area,
-		ASNs: []bgpwatch.EventASN{{
-			ASN: a.asn, Name: info.Name, Access: acc,
-			BaselineSlash24: int(o.base), MinSlash24: int(o.min),
-		}},
-		Withdrawn: d.evidence(o, []*asnEntity{a}),
 	}
+}
+
+// eventASN is one network's row in an event, with its access type
+// (unknown when not classified).
+func (d *Detector) eventASN(asn bgpwatch.ASN, base, m int32) bgpwatch.EventASN {
+	info := d.info(asn)
+	acc := info.Access
+	if acc == "" {
+		acc = bgpwatch.AccessUnknown
+	}
+	return bgpwatch.EventASN{ASN: asn, Name: info.Name, Access: acc, BaselineSlash24: int(base), MinSlash24: int(m)}
+}
+
+func (d *Detector) asnEvent(a *asnEntity) bgpwatch.Event {
+	o := a.ev
+	ev := o.event(bgpwatch.ScopeASN, a.country)
+	ev.ASN = a.asn
+	ev.ASNs = []bgpwatch.EventASN{d.eventASN(a.asn, o.base, o.min)}
+	ev.Access = eventAccess(ev.ASNs[0].Access)
+	ev.Withdrawn = d.evidence(o, []*asnEntity{a})
+	return ev
 }
 
 func (d *Detector) countryEvent(c *countryEntity) bgpwatch.Event {
@@ -200,31 +210,15 @@ func (d *Detector) countryEvent(c *countryEntity) bgpwatch.Event {
 		}
 		return cmp.Compare(x.a.asn, y.a.asn)
 	})
-	ev := bgpwatch.Event{
-		Scope:           bgpwatch.ScopeCountry,
-		Country:         c.cc,
-		StartedAt:       o.start,
-		EndedAt:         o.end,
-		BaselineSlash24: int(o.base),
-		MinSlash24:      int(o.min),
-		DropRatio:       dropRatio(o.base, o.min),
-		AlertArea:       o.area,
-	}
+	ev := o.event(bgpwatch.ScopeCountry, c.cc)
 	ents := make([]*asnEntity, 0, len(cs))
 	var lost [4]int64 // fixed, mobile, mixed, other
 	for _, k := range cs {
-		info := d.info(k.a.asn)
-		acc := info.Access
-		if acc == "" {
-			acc = bgpwatch.AccessUnknown
-		}
-		ev.ASNs = append(ev.ASNs, bgpwatch.EventASN{
-			ASN: k.a.asn, Name: info.Name, Access: acc,
-			BaselineSlash24: int(k.base), MinSlash24: int(k.min),
-		})
+		ea := d.eventASN(k.a.asn, k.base, k.min)
+		ev.ASNs = append(ev.ASNs, ea)
 		ents = append(ents, k.a)
 		l := int64(k.base - k.min)
-		switch acc {
+		switch ea.Access {
 		case bgpwatch.AccessFixed:
 			lost[0] += l
 		case bgpwatch.AccessMobile:
