@@ -9,7 +9,7 @@ BIN := bin/bgpwatch
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 10s
 # make test ends with a short run of every fuzz target (0 skips it).
-TEST_FUZZTIME ?= 2s
+TEST_FUZZTIME ?= 1s
 PKGS ?= ./...
 # staticcheck, pinned; `go run` fetches it through the module proxy once
 # (checked against go.sum's checksum database) and caches the build.
