@@ -122,15 +122,16 @@
 // Because a restarted source may see incomplete tables at first, the bins
 // after Resume are checked against the view just before it (see Resume).
 // The history's FullFeed (History.FullFeed, stored with the bins) fills the
-// full-feed window, so a collector outage right after the restart is
-// skipped as it would have been without one; where none is stored (bins of
-// another source, or written before it was kept) the window starts empty.
-// Limits: the history's bins are all taken as accepted, so the values of a
-// bin that was skipped as a collector outage enter the baselines; an event
-// that began before the history has its alert area counted from the
-// history's first bin (at least the stored area) and, for a country, as
-// contributors the stored ones plus the national ASNs that have a baseline
-// at that bin.
+// full-feed window and judges each history bin as Observe judged it: a bin
+// skipped as a collector outage is skipped again (an outage at the end of
+// the history is not taken for a shutdown), and a collector outage right
+// after the restart is skipped as it would have been without one. Where no
+// FullFeed is stored (bins of another source, or written before it was
+// kept) the bins are taken as accepted and the window starts empty.
+// Limits: an event that began before the history has its alert area
+// counted from the history's first bin (at least the stored area) and, for
+// a country, as contributors the stored ones plus the national ASNs that
+// have a baseline at that bin.
 //
 // # Cost
 //

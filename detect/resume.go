@@ -104,11 +104,13 @@ func valueAt(steps []Step, i int32) int32 {
 // Started, the events the history shows as open that are not stored. The
 // history's own transitions of stored events are not repeated.
 //
-// Bins are trusted as accepted, but their FullFeed (where known) enters the
-// full-feed window as acceptFeed would have put it there, so that a
-// collector outage in the first bins after the restart is skipped as it
-// would have been without one; with no FullFeed known the window starts
-// empty. The withdrawal log is empty but for the stored evidence of open
+// Bins are judged by their FullFeed (where known) as Observe judged them:
+// it enters the full-feed window as acceptFeed put it there, and a bin
+// whose FullFeed collapsed (a collector outage) is skipped, out of the
+// baselines, so that the resumed state is the one of a detector that ran
+// on, and a collector outage in the first bins after the restart is
+// skipped as it would have been without one. Bins without a FullFeed are
+// trusted as accepted, and the window starts empty. The withdrawal log is empty but for the stored evidence of open
 // events; bins that come again up to the history's last bin (a replay that
 // starts from an earlier RIB) only add their withdrawals to it.
 //
@@ -166,12 +168,14 @@ func (d *Detector) Resume(h *History) []Transition {
 		}
 		d.started = true
 		d.last = t
-		if d.res.all {
+		// A bin whose FullFeed collapsed was skipped by the detector that
+		// stored it (a collector outage): skipped again, it stays out of
+		// the baselines. Without a FullFeed it is trusted, except in
+		// Recompute, which judges every bin as Observe does.
+		if d.res.all || ff > 0 {
 			if !d.acceptFeed(ff) {
 				continue // as Observe skips it: no step, no baseline
 			}
-		} else if ff > 0 {
-			d.pushFeed(ff)
 		}
 		acc = append(acc, ix)
 		d.accepted++

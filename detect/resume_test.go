@@ -272,6 +272,35 @@ func TestResumeFeedWindow(t *testing.T) {
 	}
 }
 
+// TestResumeSkipsCollapsedHistory: the history ends in six bins (30 min,
+// twice MinDuration) whose full-feed peers collapsed (a collector outage)
+// and whose KZ network the few peers left did not see. A detector that ran
+// on skipped them and saw no event; the resumed one must skip them too,
+// not report the outage as an ongoing shutdown.
+func TestResumeSkipsCollapsedHistory(t *testing.T) {
+	s := sim{n: 360, asns: []simASN{
+		{asn: otherASN, cc: "DE", size: 10000},
+		{asn: kzFixed, cc: "KZ", access: bgpwatch.AccessFixed, size: 400, count: outage(400, 0, [2]int{334, 340})},
+	}, feed: func(i int) int {
+		if i >= 334 && i < 340 {
+			return 10
+		}
+		return 38 + i%5
+	}}
+	bins := s.bins()
+	if full, _ := s.run(DefaultConfig()); len(full) != 0 {
+		t.Fatalf("a detector that ran on reported %+v", spans(final(full)))
+	}
+	d := New(DefaultConfig(), s.info)
+	tr := d.Resume(historyOf(bins[28:340], nil))
+	for _, b := range bins[340:] {
+		tr = append(tr, d.Observe(b)...)
+	}
+	if len(tr) != 0 {
+		t.Errorf("resumed on a history ending in a collector outage: %+v, want no event", spans(final(tr)))
+	}
+}
+
 func TestResumeLateEvent(t *testing.T) {
 	// The outage began long before the history's first bin: the stored
 	// event goes on with its baseline and evidence and ends once.
