@@ -153,18 +153,21 @@ func TestKafkaSameAsStation(t *testing.T) {
 			t.Fatalf("observation %d: kafka %v, station %v", i, got[i], want[i])
 		}
 	}
-	rs := cons.Routers()
-	if len(rs) != 1 || rs[0].Name != "ipf-zbl1327-r-daisy-90" || rs[0].Remote != "test-collector/192.0.2.1" || rs[0].Counters.Messages[bmp.TypeRouteMonitoring] != 301 {
-		t.Errorf("routers %+v", rs)
+	// The records after the last observation (routes that give none,
+	// statistics, peer down) may still be on their way when it arrives.
+	// (A record is counted before it is decoded.)
+	routed := func(rs []bmp.RouterStatus) bool {
+		return len(rs) == 1 && rs[0].Counters.Messages[bmp.TypeRouteMonitoring] == 301
 	}
-	// The records after the last route (statistics, peer down) may still
-	// be on their way when the last observation arrives.
-	s := cons.Stats()
-	for deadline := time.Now().Add(10 * time.Second); s.Records < int64(len(msgs)) && time.Now().Before(deadline); s = cons.Stats() {
+	s, rs := cons.Stats(), cons.Routers()
+	for deadline := time.Now().Add(10 * time.Second); (s.Records < int64(len(msgs)) || !routed(rs)) && time.Now().Before(deadline); s, rs = cons.Stats(), cons.Routers() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if s.Records != int64(len(msgs)) || s.Malformed != 0 {
 		t.Errorf("stats %+v, want %d records, none malformed", s, len(msgs))
+	}
+	if len(rs) != 1 || rs[0].Name != "ipf-zbl1327-r-daisy-90" || rs[0].Remote != "test-collector/192.0.2.1" || rs[0].Counters.Messages[bmp.TypeRouteMonitoring] != 301 {
+		t.Errorf("routers %+v", rs)
 	}
 	cons.Close(context.Background())
 }
@@ -320,13 +323,19 @@ func TestKafkaMalformed(t *testing.T) {
 	defer cancel()
 	out := make(chan bgpwatch.Observation, 100)
 	go cons.Run(ctx, out)
-	for deadline := time.Now().Add(10 * time.Second); cons.Stats().Records < int64(len(recs)); time.Sleep(10 * time.Millisecond) {
+	// A record is counted before it is decoded: wait for the last one's
+	// outcome too.
+	done := func(s Stats, rs []bmp.RouterStatus) bool {
+		return s.Records == int64(len(recs)) && s.Malformed == 2 && s.Skipped == 1 &&
+			len(rs) == 1 && rs[0].Counters.Messages[bmp.TypeRouteMonitoring] == 3
+	}
+	for deadline := time.Now().Add(10 * time.Second); !done(cons.Stats(), cons.Routers()); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v", cons.Stats())
+			break
 		}
 	}
 	s := cons.Stats()
-	if s.Malformed != 2 || s.Skipped != 1 {
+	if s.Records != int64(len(recs)) || s.Malformed != 2 || s.Skipped != 1 {
 		t.Errorf("stats %+v, want 2 malformed, 1 skipped", s)
 	}
 	mu.Lock()
