@@ -1,6 +1,7 @@
 package bmp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -155,19 +156,7 @@ func (rs *RouterSet) List() []RouterStatus {
 		snap[i].RouterState = st
 	}
 	slices.SortFunc(snap, func(a, b RouterStatus) int {
-		if a.Name != b.Name {
-			if a.Name < b.Name {
-				return -1
-			}
-			return 1
-		}
-		if a.Remote < b.Remote {
-			return -1
-		}
-		if a.Remote > b.Remote {
-			return 1
-		}
-		return 0
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Remote, b.Remote))
 	})
 	return snap
 }

@@ -1,6 +1,7 @@
 package risfeed
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -186,15 +187,7 @@ func (h *Hub) Status() []Status {
 	for _, c := range cs {
 		out = append(out, c.Status())
 	}
-	slices.SortFunc(out, func(a, b Status) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
 

@@ -1,6 +1,7 @@
 package rislive
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,13 +141,7 @@ func (c *Client) State() State {
 		s.Peers = append(s.Peers, *p)
 	}
 	slices.SortFunc(s.Peers, func(a, b SessionState) int {
-		if a.Peer.Collector != b.Peer.Collector {
-			if a.Peer.Collector < b.Peer.Collector {
-				return -1
-			}
-			return 1
-		}
-		return a.Peer.Addr.Compare(b.Peer.Addr)
+		return cmp.Or(cmp.Compare(a.Peer.Collector, b.Peer.Collector), a.Peer.Addr.Compare(b.Peer.Addr))
 	})
 	return s
 }
