@@ -213,9 +213,9 @@ type replayer struct {
 // merge Live runs its sources through, each file a source whose watermark
 // is its own data time: a k-way merge on observation time; files are
 // opened lazily in start-time order) and feeds every observation to p,
-// then advances p to the end of the last bin and closes it. Damaged records are reported in the summary
-// and skipped (strict mode stops with ErrDamaged); files that are not MRT
-// are reported and skipped.
+// then advances p to the end of the last bin and closes it. Damaged
+// records are reported in the summary and skipped (strict mode stops with
+// ErrDamaged); files that are not MRT are reported and skipped.
 func Replay(ctx context.Context, cfg ReplayConfig, p *Pipeline) (*Summary, error) {
 	r := &replayer{cfg: cfg, p: p, open: map[*stream]bool{}, now: cfg.Now}
 	r.log = cfg.Logger
