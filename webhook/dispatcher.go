@@ -359,7 +359,11 @@ func (d *Dispatcher) claim(ctx, attempt context.Context, wg *sync.WaitGroup) {
 		if free <= 0 {
 			return
 		}
-		dctx, cancel := context.WithTimeout(ctx, d.cfg.DBTimeout)
+		// The claim is not cut off by shutdown: a commit interrupted by
+		// cancellation may still have taken effect, leaving deliveries
+		// leased to nobody until the lease runs out. Claimed deliveries
+		// start on attempt, which shutdown leaves Grace to finish.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.DBTimeout)
 		cs, err := d.db.ClaimDeliveries(dctx, store.ClaimRequest{
 			Now: d.cfg.Clock(), Lease: d.cfg.Lease, Limit: free, PerHost: d.cfg.PerEndpoint, Busy: busy,
 		}, d.acquire)
