@@ -66,10 +66,10 @@ func ReadCurated(r io.Reader, name string) ([]Operator, error) {
 		if err == io.EOF {
 			return out, nil
 		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w: %v", name, line, ErrFormat, err)
+		if err != nil { // a *csv.ParseError, which names its line
+			return nil, fmt.Errorf("%s: %w: %v", name, ErrFormat, err)
 		}
+		line, _ := cr.FieldPos(0)
 		asn, err := bgpwatch.ParseASN(rec[0])
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: asn: %w", name, line, err)
