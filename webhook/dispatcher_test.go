@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -412,5 +414,74 @@ func TestInternalReceiverRefused(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "internal addresses are refused") || strings.Contains(l, "dial tcp") {
 		t.Errorf("log: %s", l)
+	}
+}
+
+// claimAtShutdown is the real store, except that its first claim waits
+// until the dispatcher's Run context is done, as a claim under way at a
+// shutdown does, and records whether its own context was cut off then.
+type claimAtShutdown struct {
+	*store.DB
+	started  chan struct{} // closed when the first claim begins
+	shutdown chan struct{} // closed by the test after cancelling Run
+	once     sync.Once
+	cutOff   atomic.Bool
+}
+
+func (s *claimAtShutdown) ClaimDeliveries(ctx context.Context, req store.ClaimRequest, accept func(string) bool) ([]store.ClaimedDelivery, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.started)
+		<-s.shutdown
+		if ctx.Err() != nil {
+			// A commit sent now may take effect on the server while the
+			// client reports the cancellation: deliveries leased to nobody.
+			s.cutOff.Store(true)
+		}
+	}
+	return s.DB.ClaimDeliveries(ctx, req, accept)
+}
+
+// TestClaimSurvivesShutdown: a claim under way when Run's context ends is
+// not cut off by it, and what it leased is delivered within Grace, not
+// left leased to nobody until the lease runs out.
+func TestClaimSurvivesShutdown(t *testing.T) {
+	db := storetest.New(t)
+	rc := newReceiver(t, nil)
+	sub := subscribe(t, db, bgpwatch.Subscription{URL: rc.url()})
+	const n = 3
+	for i := range n {
+		ev := kzEvent(i)
+		saveEvent(t, db, &ev, true)
+	}
+	// Deliveries first, then a dispatcher that only claims.
+	fan := NewDispatcher(db, fastConfig(), testLogger(t))
+	fan.fanOut(context.Background())
+	if got := len(deliveries(t, db, sub.ID)); got != n {
+		t.Fatalf("%d deliveries fanned out, want %d", got, n)
+	}
+	st := &claimAtShutdown{DB: db, started: make(chan struct{}), shutdown: make(chan struct{})}
+	cfg := fastConfig()
+	cfg.Workers, cfg.PerEndpoint = n, n // the one claim takes all of them
+	d := NewDispatcher(st, cfg, testLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	select {
+	case <-st.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no claim within 10 s")
+	}
+	cancel()
+	close(st.shutdown)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st.cutOff.Load() {
+		t.Error("the claim's context was cut off by the shutdown")
+	}
+	if got := countStatus(deliveries(t, db, sub.ID), store.DeliveryDelivered); got != n {
+		t.Errorf("%d of %d deliveries delivered by the time Run returned", got, n)
 	}
 }
