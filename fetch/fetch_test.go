@@ -659,6 +659,12 @@ func TestParseIndex(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+	// The RIS root page (Apache's layout): the collectors' directories.
+	page = `<a href="?C=N;O=D">Name</a><a href="/">Parent Directory</a><a href="rrc00/">rrc00/</a> <a href="rrc01/">rrc01/</a>` +
+		`<a href="/rrc01/">again</a><a href="https://www.ripe.net/">RIPE</a><a href="README.txt">README</a><a href="../">up</a>`
+	if got, want := parseSubdirs(page), []string{"rrc00", "rrc01"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parseSubdirs: got %v, want %v", got, want)
+	}
 }
 
 func TestFetchCanceled(t *testing.T) {

@@ -11,10 +11,16 @@ import (
 func FuzzParseIndex(f *testing.F) {
 	f.Add(`<a href="rib.20220105.0759.bz2">x</a><a href="../">up</a>`)
 	f.Add(`<A HREF="/rrc00/2022.01/bview.20220105.0800.gz">`)
+	f.Add(`<a href="/">Parent Directory</a><a href="rrc00/">rrc00/</a><a href="https://ripe.net/">x</a>`)
 	f.Fuzz(func(t *testing.T, page string) {
 		for _, n := range parseIndex(page) {
 			if strings.Contains(n, "/") {
 				t.Fatalf("name %q has a slash", n)
+			}
+		}
+		for _, n := range parseSubdirs(page) {
+			if strings.Contains(n, "/") || n == "" || n == "." || n == ".." {
+				t.Fatalf("directory name %q", n)
 			}
 		}
 	})

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bgpwatch/bgpwatch/internal/archive"
@@ -116,4 +118,67 @@ func UpdatesEvery(collector string) time.Duration {
 		return 0
 	}
 	return a.UpdatesEvery()
+}
+
+// ActiveWithin is how recent a collector's newest RIB dump must be for
+// RISCollectors to count it as running: RIS writes a bview every 8 hours,
+// and a retired collector's archive ends with its last one.
+const ActiveWithin = 24 * time.Hour
+
+// RISCollectors lists the RIS collectors of the archive's root index page
+// (its rrcNN/ directories) whose newest RIB dump at or before at is at
+// most ActiveWithin old, by name: the collectors running at that time,
+// without the retired ones. It downloads no MRT file. An error reading the
+// root page is returned; a collector whose listing fails is left out and
+// named in skipped with the reason.
+func RISCollectors(ctx context.Context, o Options, at time.Time) (names []string, skipped map[string]error, err error) {
+	o = o.withDefaults()
+	f := &fetcher{o: o}
+	root := strings.TrimRight(o.risURL(), "/") + "/"
+	dirs, err := f.listSubdirs(ctx, root)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cands []string
+	for _, d := range dirs {
+		if archive.ProjectOf(d) == archive.RIS {
+			cands = append(cands, d)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, nil, fmt.Errorf("list %s: no rrcNN/ directory in the index page", root)
+	}
+	type result struct {
+		name string
+		err  error
+	}
+	results := make([]result, len(cands))
+	sem := make(chan struct{}, max(o.Parallel, 1))
+	var wg sync.WaitGroup
+	for i, name := range cands {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rib, err := LatestRIB(ctx, o, name, at)
+			if err == nil && at.Sub(rib.Time) > ActiveWithin {
+				err = fmt.Errorf("%s: newest RIB dump %s, more than %v before %s: %w", name,
+					rib.Time.Format(time.RFC3339), ActiveWithin, at.UTC().Format(time.RFC3339), ErrNoRIB)
+			}
+			results[i] = result{name, err}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
+	skipped = map[string]error{}
+	for _, r := range results {
+		if r.err != nil {
+			skipped[r.name] = r.err
+			continue
+		}
+		names = append(names, r.name)
+	}
+	slices.Sort(names)
+	return names, skipped, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -60,25 +61,44 @@ func (f *fetcher) ribAlternatives(ctx context.Context, it Item) ([]Item, error) 
 
 // listDir reads an HTML directory index and returns the linked names.
 func (f *fetcher) listDir(ctx context.Context, dirURL string) ([]string, error) {
+	page, err := f.indexPage(ctx, dirURL)
+	if err != nil {
+		return nil, err
+	}
+	return parseIndex(page), nil
+}
+
+// listSubdirs reads an HTML directory index and returns the names of the
+// directories it links to.
+func (f *fetcher) listSubdirs(ctx context.Context, dirURL string) ([]string, error) {
+	page, err := f.indexPage(ctx, dirURL)
+	if err != nil {
+		return nil, err
+	}
+	return parseSubdirs(page), nil
+}
+
+// indexPage fetches a directory index page (at most 32 MiB of it).
+func (f *fetcher) indexPage(ctx context.Context, dirURL string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, dirURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dirURL, err)
+		return "", fmt.Errorf("list %s: %w", dirURL, err)
 	}
 	req.Header.Set("User-Agent", f.o.UserAgent)
 	f.requests.Add(1)
 	resp, err := f.o.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dirURL, err)
+		return "", fmt.Errorf("list %s: %w", dirURL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("list %s: HTTP %s", dirURL, resp.Status)
+		return "", fmt.Errorf("list %s: HTTP %s", dirURL, resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dirURL, err)
+		return "", fmt.Errorf("list %s: %w", dirURL, err)
 	}
-	return parseIndex(string(b)), nil
+	return string(b), nil
 }
 
 // parseIndex extracts the base names linked from a directory index page.
@@ -90,6 +110,23 @@ func parseIndex(page string) []string {
 			continue
 		}
 		out = append(out, path.Base(h))
+	}
+	return out
+}
+
+// parseSubdirs extracts the base names of the directories linked from a
+// directory index page ("rrc00/" gives rrc00), each once, without the
+// parent and links to other sites.
+func parseSubdirs(page string) []string {
+	var out []string
+	for _, m := range hrefRE.FindAllStringSubmatch(page, -1) {
+		h, ok := strings.CutSuffix(m[1], "/")
+		if !ok || strings.Contains(h, "://") {
+			continue // a file, or a link elsewhere
+		}
+		if n := path.Base(h); n != "." && n != ".." && n != "/" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
 	}
 	return out
 }
