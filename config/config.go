@@ -120,7 +120,9 @@ type RISLive struct {
 	Filters     []rislive.Subscription `yaml:"filters"`
 	// Collectors are the RIS collectors bootstrapped from the RIS archive
 	// (latest bview, then updates files) before their stream is applied:
-	// names such as rrc00, or "ris" for every collector the stream names.
+	// names such as rrc00, or "ris" for every collector: those running
+	// per the archive's root page (a bview within the last 24 hours) and
+	// any other the stream names.
 	// Empty: the stream alone, with tables that start empty.
 	Collectors []string `yaml:"collectors"`
 	// ArchiveURL is the RIS archive's root (https://data.ris.ripe.net).
@@ -146,7 +148,7 @@ type RISLive struct {
 // AllCollectors is the Collectors entry meaning every RIS collector.
 const AllCollectors = "ris"
 
-// FollowsAll reports whether every collector of the stream is followed.
+// FollowsAll reports whether every running collector is followed.
 func (r *RISLive) FollowsAll() bool {
 	return slices.Contains(r.Collectors, AllCollectors)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,9 +16,16 @@ import (
 // HubConfig configures a Hub.
 type HubConfig struct {
 	// Collectors are the collectors to follow ("rrc00"); nil or empty
-	// follows every collector the stream names, each from its first
-	// message on.
+	// follows every collector: those Discover lists, started at once, and
+	// any other the stream names, from its first message on.
 	Collectors []string
+	// Discover lists the collectors running at the stream's present (its
+	// first message's time, or the wall clock if none comes within
+	// FirstWait): fetch.RISCollectors of the archive. Each is then
+	// bootstrapped from the start even if the stream names it late or
+	// never. nil, or an error, leaves it to the stream. Used only when
+	// Collectors is empty.
+	Discover func(ctx context.Context, at time.Time) ([]string, error)
 	// Collector is every Collector's configuration; the hub sets Name and
 	// Present.
 	Collector Config
@@ -32,7 +40,8 @@ type Hub struct {
 	ctx     context.Context
 	wg      sync.WaitGroup
 
-	cuts chan struct{} // Disconnected was called
+	cuts      chan struct{} // Disconnected was called
+	firstSeen chan struct{} // closed at the stream's first observation
 
 	mu      sync.Mutex
 	colls   map[string]*Collector
@@ -61,7 +70,8 @@ func NewHub(cfg HubConfig, newFeed func(name string) Sink) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{cfg: cfg, newFeed: newFeed, log: log, colls: map[string]*Collector{}, cuts: make(chan struct{}, 1)}
+	return &Hub{cfg: cfg, newFeed: newFeed, log: log, colls: map[string]*Collector{},
+		cuts: make(chan struct{}, 1), firstSeen: make(chan struct{})}
 }
 
 // Run starts the configured collectors and routes the stream's
@@ -73,14 +83,21 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 		h.collector(name)
 	}
 	if len(h.cfg.Collectors) == 0 {
-		// Collectors are found in the stream: hold the bins back while the
-		// first messages name them, so that none starts behind the others.
+		// Collectors are found in the archive and the stream: hold the bins
+		// back while they are listed and the first messages name them, so
+		// that none starts behind the others.
 		hold := h.newFeed("ris-discovery")
+		discovered := make(chan struct{})
+		go func() {
+			defer close(discovered)
+			h.discover(ctx)
+		}()
 		go func() {
 			select {
 			case <-time.After(h.cfg.Collector.FirstWait):
 			case <-ctx.Done():
 			}
+			<-discovered
 			if d, ok := hold.(interface{ Done() }); ok {
 				d.Done()
 			}
@@ -100,6 +117,9 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 		}
 		for name, obs := range groups {
 			if t := obs[len(obs)-1].Time.UnixNano(); t > h.latest.Load() {
+				if h.latest.Load() == 0 {
+					close(h.firstSeen)
+				}
 				h.latest.Store(t)
 			}
 			if c := h.route(name); c != nil {
@@ -130,6 +150,36 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 			h.wg.Wait()
 			return ctx.Err()
 		}
+	}
+}
+
+// discoverWait bounds the archive listing of the running collectors.
+const discoverWait = 2 * time.Minute
+
+// discover starts the collectors Discover lists, once the stream's first
+// message tells its present.
+func (h *Hub) discover(ctx context.Context) {
+	if h.cfg.Discover == nil {
+		return
+	}
+	select {
+	case <-h.firstSeen:
+	case <-time.After(h.cfg.Collector.FirstWait):
+	case <-ctx.Done():
+		return
+	}
+	dctx, cancel := context.WithTimeout(ctx, discoverWait)
+	defer cancel()
+	names, err := h.cfg.Discover(dctx, h.present())
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Warn("listing the running collectors failed: following those the stream names", "err", err)
+		}
+		return
+	}
+	h.log.Info("following the running collectors", "collectors", len(names), "names", strings.Join(names, ","))
+	for _, name := range names {
+		h.collector(name)
 	}
 }
 

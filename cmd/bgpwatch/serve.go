@@ -61,9 +61,10 @@ override the file's visibility: and detection: keys one by one.
 
   bgpwatch serve --ris-live --collectors ris
 
-watches every RIS collector live from the first minute: each collector's
-latest bview and the updates files since are downloaded from the RIS
-archive (--ris-url, cached in --cache-dir as fetch does) before its RIS
+watches every RIS collector live from the first minute: the running
+collectors are listed from the RIS archive's root page (a bview in the last
+24 hours), and each one's latest bview and the updates files since are
+downloaded (--ris-url, cached in --cache-dir as fetch does) before its RIS
 Live stream is applied; a cut stream is filled from the archive.
 
 Series requests without from/to cover the 7 days up to the latest stored bin

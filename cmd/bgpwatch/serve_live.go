@@ -321,8 +321,9 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 		ris := make(chan bgpwatch.Observation, 4096)
 		if len(f.RISLive.Collectors) > 0 {
 			// Each collector bootstrapped from the archive, then its stream.
+			archive := fetch.Options{RISURL: f.RISLive.ArchiveURL, CacheDir: f.RISLive.CacheDir, UserAgent: "bgpwatch/" + version}
 			hc := risfeed.HubConfig{Collector: risfeed.Config{
-				Archive:    fetch.Options{RISURL: f.RISLive.ArchiveURL, CacheDir: f.RISLive.CacheDir, UserAgent: "bgpwatch/" + version},
+				Archive:    archive,
 				Poll:       f.RISLive.ArchivePoll,
 				FirstWait:  f.RISLive.FirstWait,
 				MaxWait:    f.RISLive.ArchiveMaxWait,
@@ -332,6 +333,17 @@ func startLive(ctx context.Context, f *config.File, db *store.DB, metrics liveMe
 			}}
 			if !f.RISLive.FollowsAll() {
 				hc.Collectors = f.RISLive.Collectors
+			} else {
+				// Every collector running now, from the archive's root page,
+				// and any other the stream names.
+				alog := log.With("source", "ris-archive")
+				hc.Discover = func(ctx context.Context, at time.Time) ([]string, error) {
+					names, skipped, err := fetch.RISCollectors(ctx, archive, at)
+					for name, why := range skipped {
+						alog.Info("collector not followed from the start", "collector", name, "why", why)
+					}
+					return names, err
+				}
 			}
 			hub := risfeed.NewHub(hc, func(name string) risfeed.Sink { return runner.AddFeed(name) })
 			rc.OnDisconnect = hub.Disconnected

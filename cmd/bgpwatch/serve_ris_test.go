@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,8 @@ type risWorld struct {
 	// resume: a later connection starts skip messages after the last one
 	// written (the stream goes on while serve is down).
 	resume bool
+	// collectors is ris_live.collectors (default: rrc00, rrc01).
+	collectors string
 	// mute stops the stream of that collector from muteFrom on.
 	mute     string
 	muteFrom float64
@@ -253,6 +256,9 @@ func (w *risWorld) serveArchive(rw http.ResponseWriter, r *http.Request) {
 		var b strings.Builder
 		b.WriteString("<html><body>\n")
 		for _, e := range ents {
+			if e.IsDir() { // the collectors at the root, the months below them
+				fmt.Fprintf(&b, "<a href=\"%s/\">%s/</a>\n", e.Name(), e.Name())
+			}
 			if t, ok := fileTime(e.Name()); ok && t.Before(pub) && !w.hidden(rel+"/", e.Name()) {
 				fmt.Fprintf(&b, "<a href=\"%s\">%s</a>\n", e.Name(), e.Name())
 			}
@@ -376,8 +382,9 @@ func (w *risWorld) config(cache string) string {
 		fmt.Fprintf(&b, "  - %s\n", filepath.Join(w.dir, f))
 	}
 	fmt.Fprintf(&b, "asn_info: %s\n", filepath.Join(w.dir, w.truth.ASNInfo))
-	fmt.Fprintf(&b, "ris_live:\n  url: ws%s/v1/ws/\n  collectors: [rrc00, rrc01]\n  archive_url: %s\n  cache_dir: %s\n",
-		strings.TrimPrefix(w.stream.URL, "http"), w.archive.URL, cache)
+	colls := cmp.Or(w.collectors, "rrc00, rrc01")
+	fmt.Fprintf(&b, "ris_live:\n  url: ws%s/v1/ws/\n  collectors: [%s]\n  archive_url: %s\n  cache_dir: %s\n",
+		strings.TrimPrefix(w.stream.URL, "http"), colls, w.archive.URL, cache)
 	b.WriteString("  archive_poll: 100ms\n  first_wait: 10s\n  read_timeout: 3s\n")
 	b.WriteString(w.extra)
 	p := filepath.Join(w.t.TempDir(), "serve.yaml")
@@ -445,7 +452,7 @@ func (w *risWorld) reset(cut, skip int) {
 	w.published.Store(w.split.Unix())
 	w.mu.Lock()
 	w.conns, w.cut, w.skip, w.sent = 0, cut, skip, 0
-	w.resume, w.mute, w.muteFrom, w.extra = false, "", 0, ""
+	w.resume, w.mute, w.muteFrom, w.extra, w.collectors = false, "", 0, "", ""
 	w.holeColl, w.pauseAt, w.unpause = "", 0, nil
 	w.mu.Unlock()
 }
@@ -514,7 +521,7 @@ func (w *risWorld) checkPeers(t *testing.T, s *served) {
 	if w.cut > 0 {
 		wantGaps = 1
 	}
-	mute := w.mute
+	mute, never := w.mute, w.muteFrom == 0
 	w.mu.Unlock()
 	for _, r := range v.Peers {
 		if r.Feed != nil {
@@ -530,6 +537,10 @@ func (w *risWorld) checkPeers(t *testing.T, s *served) {
 		want[1] = "rrc01:stale:0"
 		if len(feeds) > 0 && feeds[0] == "rrc00:stale:0" {
 			want[0] = feeds[0]
+		}
+		if never && len(feeds) > 1 && feeds[1] == "rrc01:live:0" {
+			// Live from the end of its catch-up, stale silent_after later.
+			want[1] = feeds[1]
 		}
 	}
 	if !slices.Equal(feeds, want) {
@@ -609,6 +620,25 @@ func TestServeRISLiveEqualsReplay(t *testing.T) {
 			t.Fatalf("live after kill -9 and restart differs from replay: %s", storetest.FirstDiff(exp, got))
 		}
 		t.Logf("killed after %d of %d stream messages; %d lines compared", sent, len(w.msgs), strings.Count(got, "\n"))
+	})
+
+	t.Run("ris, a collector never in the stream", func(t *testing.T) {
+		// Following every collector: rrc01 sends nothing, so only the
+		// archive's list of running collectors names it. It is
+		// bootstrapped from its bview and updates files all the same, and
+		// the bins are the replay's.
+		w.reset(0, 0)
+		w.mu.Lock()
+		w.collectors, w.mute, w.muteFrom = "ris", "rrc01", 0
+		w.extra = "silent_after: 1s\n"
+		w.mu.Unlock()
+		db := storetest.New(t)
+		end := w.follow(t, db, t.TempDir())
+		got, exp := compared(t, db, end), compared(t, want, end)
+		if got != exp {
+			t.Fatalf("live with rrc01 silent differs from replay: %s", storetest.FirstDiff(exp, got))
+		}
+		t.Logf("%d lines compared", strings.Count(got, "\n"))
 	})
 
 	t.Run("silent collector", func(t *testing.T) {
