@@ -79,6 +79,12 @@ func NewHub(cfg HubConfig, newFeed func(name string) Sink) *Hub {
 // ctx ends; it returns when every collector has stopped.
 func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 	h.ctx = ctx
+	// discovered is closed once no collector is started but from this
+	// goroutine: before h.wg is waited for.
+	discovered := make(chan struct{})
+	if len(h.cfg.Collectors) > 0 {
+		close(discovered)
+	}
 	for _, name := range h.cfg.Collectors {
 		h.collector(name)
 	}
@@ -87,7 +93,6 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 		// back while they are listed and the first messages name them, so
 		// that none starts behind the others.
 		hold := h.newFeed("ris-discovery")
-		discovered := make(chan struct{})
 		go func() {
 			defer close(discovered)
 			h.discover(ctx)
@@ -147,6 +152,7 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 			}
 			h.mu.Unlock()
 		case <-ctx.Done():
+			<-discovered
 			h.wg.Wait()
 			return ctx.Err()
 		}
@@ -171,10 +177,11 @@ func (h *Hub) discover(ctx context.Context) {
 	dctx, cancel := context.WithTimeout(ctx, discoverWait)
 	defer cancel()
 	names, err := h.cfg.Discover(dctx, h.present())
+	if ctx.Err() != nil {
+		return
+	}
 	if err != nil {
-		if ctx.Err() == nil {
-			h.log.Warn("listing the running collectors failed: following those the stream names", "err", err)
-		}
+		h.log.Warn("listing the running collectors failed: following those the stream names", "err", err)
 		return
 	}
 	h.log.Info("following the running collectors", "collectors", len(names), "names", strings.Join(names, ","))

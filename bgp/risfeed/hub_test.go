@@ -96,3 +96,43 @@ func TestHubDiscover(t *testing.T) {
 		})
 	}
 }
+
+// TestHubStopsDuringDiscovery: a shutdown while the archive is being
+// listed returns from Run, and what the listing brings back afterwards
+// starts nothing.
+func TestHubStopsDuringDiscovery(t *testing.T) {
+	first := time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC)
+	obs := bgpwatch.Observation{Time: first, Kind: bgpwatch.Announce, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Origin: 64500,
+		Peer: bgpwatch.Peer{Collector: "rrc00", Addr: netip.MustParseAddr("198.51.100.1"), ASN: 64501}}
+	listing := make(chan struct{})
+	cfg := HubConfig{
+		Discover: func(ctx context.Context, _ time.Time) ([]string, error) {
+			close(listing)
+			<-ctx.Done()
+			return []string{"rrc05"}, nil // a listing that ignores its context
+		},
+		Collector: Config{Archive: fetch.Options{RISURL: "http://127.0.0.1:1", UserAgent: "bgpwatch/test"}, FirstWait: time.Hour},
+	}
+	h := NewHub(cfg, func(string) Sink { return &sink{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan bgpwatch.Observation, 1)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx, in) }()
+	in <- obs
+	select {
+	case <-listing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the archive was not listed after the first message")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the shutdown")
+	}
+	for _, st := range h.Status() {
+		if st.Name == "rrc05" {
+			t.Error("a collector was started from a listing that ended after the shutdown")
+		}
+	}
+}
