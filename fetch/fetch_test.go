@@ -661,8 +661,9 @@ func TestParseIndex(t *testing.T) {
 	}
 	// The RIS root page (Apache's layout): the collectors' directories.
 	page = `<a href="?C=N;O=D">Name</a><a href="/">Parent Directory</a><a href="rrc00/">rrc00/</a> <a href="rrc01/">rrc01/</a>` +
-		`<a href="/rrc01/">again</a><a href="https://www.ripe.net/">RIPE</a><a href="README.txt">README</a><a href="../">up</a>`
-	if got, want := parseSubdirs(page), []string{"rrc00", "rrc01"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		`<a href="/rrc01/">again</a><a href="https://www.ripe.net/">RIPE</a><a href="README.txt">README</a><a href="../">up</a>` +
+		`<a href="https://data.ris.ripe.net/rrc03/">rrc03</a><a href="https://host">bare</a>`
+	if got, want := parseSubdirs(page), []string{"rrc00", "rrc01", "rrc03"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("parseSubdirs: got %v, want %v", got, want)
 	}
 }

@@ -115,14 +115,23 @@ func parseIndex(page string) []string {
 }
 
 // parseSubdirs extracts the base names of the directories linked from a
-// directory index page ("rrc00/" gives rrc00), each once, without the
-// parent and links to other sites.
+// directory index page ("rrc00/", "/rrc00/" or an absolute URL ending in
+// /rrc00/ give rrc00), each once, without the parent.
 func parseSubdirs(page string) []string {
 	var out []string
 	for _, m := range hrefRE.FindAllStringSubmatch(page, -1) {
-		h, ok := strings.CutSuffix(m[1], "/")
-		if !ok || strings.Contains(h, "://") {
-			continue // a file, or a link elsewhere
+		h := m[1]
+		if i := strings.Index(h, "://"); i >= 0 {
+			// An absolute URL: its path (after the host), if any.
+			j := strings.IndexByte(h[i+3:], '/')
+			if j < 0 {
+				continue
+			}
+			h = h[i+3+j:]
+		}
+		h, ok := strings.CutSuffix(h, "/")
+		if !ok {
+			continue // a file
 		}
 		if n := path.Base(h); n != "." && n != ".." && n != "/" && !slices.Contains(out, n) {
 			out = append(out, n)
