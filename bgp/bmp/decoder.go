@@ -26,6 +26,9 @@ type Options struct {
 	// when a station connects may carry days-old times, which would land
 	// in bins long closed. 0 keeps every header time (dump).
 	MaxSkew time.Duration
+	// Names, when set, keeps the router's name unique among the routers
+	// of the same station or consumer (see NameSet).
+	Names *NameSet
 }
 
 // sessionKey identifies one monitored BGP session of a router (or its
@@ -114,16 +117,6 @@ func (d *Decoder) nameLocked() string {
 		return d.name
 	}
 	return d.addr
-}
-
-// SetName names the router (e.g. from an OpenBMP header) unless an
-// Initiation already did.
-func (d *Decoder) SetName(name string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.name == "" && name != "" {
-		d.addr = name
-	}
 }
 
 // CollectorName is the vantage point name of a router's table kind: the
@@ -282,6 +275,9 @@ func (d *Decoder) DecodeAt(b []byte, off int64, recv time.Time, obs []bgpwatch.O
 func (d *Decoder) rename(name string, obs []bgpwatch.Observation) []bgpwatch.Observation {
 	if name == "" {
 		return obs // no sysName: keep the name the router has
+	}
+	if d.opt.Names != nil {
+		name = d.opt.Names.claim(d, name)
 	}
 	if name == d.nameLocked() {
 		d.name = name

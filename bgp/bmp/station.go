@@ -51,9 +51,14 @@ type RouterStatus struct {
 // router that reconnects from the same address keeps its entry and its
 // counts. The zero value is ready to use.
 type RouterSet struct {
-	mu sync.Mutex
-	m  map[string]*RouterEntry
+	mu    sync.Mutex
+	m     map[string]*RouterEntry
+	names NameSet
 }
+
+// Names is the set that keeps the names of the set's routers unique, for
+// their decoders' Options.
+func (rs *RouterSet) Names() *NameSet { return &rs.names }
 
 // RouterEntry is one router of a RouterSet.
 type RouterEntry struct {
@@ -97,6 +102,15 @@ func (rs *RouterSet) Attach(remote string, dec *Decoder, now time.Time) *RouterE
 		e.base.add(e.dec.State().Counters)
 	}
 	e.dec, e.connected, e.since = dec, true, now
+	if key != remote {
+		// A second router connected from the same address (behind NAT)
+		// goes by its entry's name until a sysName names it.
+		dec.mu.Lock()
+		if dec.addr == remote {
+			dec.addr = key
+		}
+		dec.mu.Unlock()
+	}
 	return e
 }
 
@@ -108,6 +122,9 @@ func (rs *RouterSet) Detach(e *RouterEntry, now time.Time, reset bool) {
 	e.connected, e.since = false, now
 	if reset {
 		e.resets++
+	}
+	if e.dec != nil {
+		rs.names.release(e.dec)
 	}
 }
 
@@ -259,7 +276,7 @@ func (s *Station) serve(ctx context.Context, c net.Conn, out chan<- bgpwatch.Obs
 		tc.SetKeepAlive(true)
 		tc.SetKeepAlivePeriod(time.Minute)
 	}
-	dec := NewDecoder(remote, Options{RIBs: s.cfg.RIBs, Now: s.cfg.Now, MaxSkew: max(s.cfg.MaxSkew, 0)})
+	dec := NewDecoder(remote, Options{RIBs: s.cfg.RIBs, Now: s.cfg.Now, MaxSkew: max(s.cfg.MaxSkew, 0), Names: s.routers.Names()})
 	e := s.routers.Attach(remote, dec, s.cfg.Now())
 	s.log.Info("bmp router connected", "address", remote)
 	send := func(obs []bgpwatch.Observation) bool {

@@ -254,7 +254,7 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 	k := routerKey{collector: h.CollectorHash, router: h.RouterHash, ip: h.RouterIP.String()}
 	rt := c.byKey[k]
 	if rt == nil {
-		dec := bmp.NewDecoder(h.RouterIP.String(), bmp.Options{RIBs: c.cfg.RIBs, Now: c.cfg.Now, MaxSkew: c.cfg.MaxSkew})
+		dec := bmp.NewDecoder(h.RouterIP.String(), bmp.Options{RIBs: c.cfg.RIBs, Now: c.cfg.Now, MaxSkew: c.cfg.MaxSkew, Names: c.routers.Names()})
 		remote := h.RouterIP.String()
 		if h.Collector != "" {
 			remote = h.Collector + "/" + remote
