@@ -116,8 +116,9 @@ type Status struct {
 	BadFiles int
 	// RIB is the time of the latest RIB dump read.
 	RIB time.Time
-	// Gaps counts stream interruptions; GapFrom is the start of the one
-	// open now.
+	// Gaps counts stream interruptions, and a hand-off the archive never
+	// reached; GapFrom is the start of the last one (for the hand-off,
+	// where the archive ends).
 	Gaps    int
 	GapFrom time.Time
 	// Dropped counts the times the stream buffer was full and dropped
@@ -293,8 +294,19 @@ func (c *Collector) Run(ctx context.Context) error {
 		if err := c.readFiles(ctx, []fetch.Item{rib}, time.Time{}, time.Time{}); err != nil {
 			return err
 		}
-		if _, err := c.catchUp(ctx, rib.Time, rib.Time, first, StateCatchingUp); err != nil {
+		covered, ok, err := c.catchUp(ctx, rib.Time, rib.Time, first, StateCatchingUp)
+		if err != nil {
 			return err
+		}
+		if !ok {
+			// The stream's first messages came after what the archive
+			// holds: the changes in between are missing until the next RIB
+			// dump, as after a gap the archive does not fill.
+			c.mu.Lock()
+			c.st.Gaps++
+			c.st.GapFrom = covered
+			c.mu.Unlock()
+			c.setUnfilled(true)
 		}
 	}
 	return c.live(ctx, rib.Time)
@@ -326,8 +338,9 @@ func (c *Collector) waitFirst(ctx context.Context) (time.Time, bool) {
 // suffix of route changes again changes nothing.
 //
 // Files are read from the one named fileFrom, their observations from
-// obsFrom on.
-func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Time, state string) (bool, error) {
+// obsFrom on. covered is how far the archive was read (the end of the
+// last file's period).
+func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Time, state string) (covered time.Time, ok bool, err error) {
 	c.setState(state, "from", obsFrom, "to", upTo)
 	every := fetch.UpdatesEvery(c.cfg.Name)
 	cutoff := upTo.Truncate(time.Second).Add(time.Second)
@@ -347,7 +360,7 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 	for {
 		items, err := fetch.PublishedUpdates(ctx, c.cfg.Archive, c.cfg.Name, next, upTo)
 		if err != nil && ctx.Err() != nil {
-			return false, ctx.Err()
+			return next, false, ctx.Err()
 		}
 		if err != nil {
 			c.log.Warn("cannot list the archive's updates files", "err", err)
@@ -360,17 +373,17 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 		}
 		if len(todo) > 0 {
 			if err := c.readFiles(ctx, todo, obsFrom, cutoff); err != nil {
-				return false, err
+				return next, false, err
 			}
 			next = todo[len(todo)-1].Time.Add(every)
 		}
 		if next.After(upTo) {
-			return true, nil // the file holding upTo has been read
+			return next, true, nil // the file holding upTo has been read
 		}
 		waited := c.cfg.Now().Sub(began)
 		if waited > c.cfg.MaxWait {
 			c.log.Warn("the archive does not cover the stream yet: going on with a gap", "covered", next, "stream", upTo)
-			return false, nil
+			return next, false, nil
 		}
 		sleep := c.cfg.Poll
 		if holding {
@@ -385,7 +398,7 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 		select {
 		case <-time.After(sleep):
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return next, false, ctx.Err()
 		}
 	}
 }
@@ -494,7 +507,12 @@ func (c *Collector) readFile(ctx context.Context, path string, from, before time
 // archive and re-reading every new RIB dump.
 func (c *Collector) live(ctx context.Context, rib time.Time) error {
 	c.sink.SetLive(true)
-	if c.Status().State != StateNoBootstrap {
+	switch st := c.Status(); {
+	case st.State == StateNoBootstrap:
+	case c.isUnfilled():
+		c.setState(StateStale, "reason", "the archive did not reach the stream's first message within archive_max_wait: stale until the next RIB dump",
+			"gap_from", st.GapFrom)
+	default:
 		c.setState(StateLive)
 	}
 	poll := time.NewTicker(c.cfg.Poll)
@@ -543,7 +561,7 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 			// invented, no event comes from it). What the archive fills in
 			// later is applied in the bin open then, before the stream
 			// held meanwhile, so the tables end as a replay leaves them.
-			filled, err := c.catchUp(ctx, gapFrom.Truncate(fetch.UpdatesEvery(c.cfg.Name)), gapFrom.Truncate(time.Second), post[0].Time, StateGap)
+			_, filled, err := c.catchUp(ctx, gapFrom.Truncate(fetch.UpdatesEvery(c.cfg.Name)), gapFrom.Truncate(time.Second), post[0].Time, StateGap)
 			if err != nil {
 				return err
 			}

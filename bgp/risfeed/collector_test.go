@@ -364,3 +364,68 @@ func TestCollectorGapNotFilled(t *testing.T) {
 		t.Fatalf("healing sent %d observations, want the 08:00 RIB dump first", len(got))
 	}
 }
+
+// TestCollectorHandOffNotCovered: the archive never reaches the stream's
+// first message (its updates files stop at 01:05, the stream starts at
+// 01:20). Past MaxWait the collector goes on with the stream, but says
+// what it misses: stale, one unfilled gap from where the archive ends,
+// until the next RIB dump re-synchronises it.
+func TestCollectorHandOffNotCovered(t *testing.T) {
+	sc, err := synth.Builtin("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.End = sc.Start.Add(9 * time.Hour)
+	sc.Happenings, sc.Expect = nil, nil
+	sc.Collectors = sc.Collectors[:1] // rrc00, RIB dumps at 00:00 and 08:00
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := sc.Start
+	var published atomic.Int64
+	published.Store(t0.Add(time.Hour + 5*time.Minute).Unix()) // updates up to the 01:00 file
+	srv := archiveServer(t, dir, &published)
+	var now atomic.Int64
+	now.Store(t0.Add(time.Hour + 21*time.Minute).UnixNano())
+	snk := &sink{}
+	c := New(Config{
+		Name: "rrc00", Archive: fetch.Options{RISURL: srv.URL, CacheDir: t.TempDir()},
+		Poll: 20 * time.Millisecond, FirstWait: 5 * time.Second, StaleAfter: 24 * time.Hour, MaxWait: 10 * time.Minute,
+		Now: func() time.Time { return time.Unix(0, now.Load()).UTC() },
+	}, snk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; state %+v", what, c.Status())
+			}
+		}
+	}
+	first := bgpwatch.Observation{Time: t0.Add(time.Hour + 20*time.Minute), Kind: bgpwatch.Announce,
+		Peer:   bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")},
+		Prefix: netip.MustParsePrefix("203.0.113.0/24"), Origin: 64501}
+	c.Stream([]bgpwatch.Observation{first})
+	wait("catching up", func() bool { return c.Status().State == StateCatchingUp && c.Status().FilesDone > 0 })
+	time.Sleep(100 * time.Millisecond)
+	if st := c.Status(); st.State != StateCatchingUp || st.Unfilled {
+		t.Fatalf("status %+v within MaxWait, want catching-up", st)
+	}
+	now.Store(t0.Add(time.Hour + 32*time.Minute).UnixNano()) // past MaxWait
+	wait("stale", func() bool { return c.Status().State == StateStale })
+	wait("the stream", func() bool { o := snk.snapshot(); return len(o) > 0 && o[len(o)-1] == first })
+	if st := c.Status(); !st.Unfilled || st.Gaps != 1 || !st.GapFrom.Equal(t0.Add(time.Hour+5*time.Minute)) {
+		t.Errorf("status %+v, want one unfilled gap from 01:05, where the archive ends", st)
+	}
+	// The 08:00 RIB dump heals it.
+	now.Store(t0.Add(8*time.Hour + 25*time.Minute).UnixNano())
+	published.Store(t0.Add(8*time.Hour + 15*time.Minute).Unix())
+	wait("healed", func() bool {
+		st := c.Status()
+		return st.State == StateLive && !st.Unfilled && st.RIB.Equal(t0.Add(8*time.Hour))
+	})
+}
