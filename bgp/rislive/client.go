@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/logthrottle"
 	"github.com/bgpwatch/bgpwatch/internal/retry"
 )
 
@@ -154,8 +155,13 @@ var errDead = errors.New("no message within the read timeout")
 // ctx's error.
 func (c *Client) Run(ctx context.Context, out chan<- bgpwatch.Observation) error {
 	failures := 0
+	// Tries that bring no message (the service unreachable) are logged
+	// when they start failing, then once a minute, and when a connection
+	// is up again; a stream lost after it carried messages, every time.
+	down := logthrottle.New(c.log, slog.LevelWarn, "ris live: connecting", time.Minute)
+	up := func() { down.OK(c.cfg.Now()) }
 	for {
-		got, err := c.session(ctx, out)
+		got, err := c.session(ctx, out, up)
 		c.setConnected(false)
 		if got && c.cfg.OnDisconnect != nil {
 			c.cfg.OnDisconnect()
@@ -168,7 +174,12 @@ func (c *Client) Run(ctx context.Context, out chan<- bgpwatch.Observation) error
 		}
 		failures++
 		wait := retry.Jitter(c.cfg.MinBackoff, retry.Exp(c.cfg.MinBackoff, c.cfg.MaxBackoff, failures), rand.Float64())
-		c.log.Warn("ris live stream lost; reconnecting", "err", err, "wait", wait.Round(time.Millisecond))
+		if got {
+			c.log.Warn("ris live stream lost; reconnecting", "err", err, "wait", wait.Round(time.Millisecond))
+		} else {
+			down.Fail(c.cfg.Now(), err)
+			c.log.Debug("ris live: connecting again", "err", err, "wait", wait.Round(time.Millisecond))
+		}
 		c.mu.Lock()
 		c.state.Reconnects++
 		c.mu.Unlock()
@@ -190,7 +201,8 @@ func (c *Client) setConnected(up bool) {
 }
 
 // session runs one connection; got reports whether any message arrived.
-func (c *Client) session(ctx context.Context, out chan<- bgpwatch.Observation) (got bool, err error) {
+// up is called once it is connected and subscribed.
+func (c *Client) session(ctx context.Context, out chan<- bgpwatch.Observation, up func()) (got bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.ReadTimeout)
 	conn, _, err := websocket.Dial(dctx, c.cfg.URL, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
 	cancel()
@@ -215,6 +227,7 @@ func (c *Client) session(ctx context.Context, out chan<- bgpwatch.Observation) (
 		}
 	}
 	c.setConnected(true)
+	up()
 	c.log.Info("ris live connected", "url", c.cfg.URL, "subscriptions", len(c.cfg.Subscriptions))
 
 	// Pings keep a quiet, filtered stream talking; the pong resets the

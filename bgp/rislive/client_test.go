@@ -3,6 +3,7 @@ package rislive
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -179,4 +180,70 @@ func TestDeadStream(t *testing.T) {
 	if st := c.State(); st.Reconnects < 1 || !st.Connected {
 		t.Errorf("state = %+v", st)
 	}
+}
+
+// TestUnreachableLoggedOnce: while RIS Live cannot be reached, the
+// failing tries are logged when they start (and as a minute's reminder),
+// not at every try; the connection coming back is logged once, and a
+// stream lost after it carried messages is logged as such.
+func TestUnreachableLoggedOnce(t *testing.T) {
+	// The service answers 503 until it is back up.
+	f := newFakeRIS(t, []string{withdrawal})
+	var up atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		f.serve(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	var logs syncLog
+	c := New(Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws/", MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+		ReadTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ch := make(chan bgpwatch.Observation, 16)
+	done := make(chan struct{})
+	go func() { c.Run(ctx, ch); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); c.State().Reconnects < 20; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d tries in 5 s", c.State().Reconnects)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), `msg="ris live: connecting: failing"`) {
+		t.Errorf("%d warnings after %d failed tries, want 1:\n%s", n, c.State().Reconnects, logs.String())
+	}
+	up.Store(true)
+	if got := collect(ctx, ch, 1); len(got) != 1 {
+		t.Fatalf("no message after the service came back: %+v", got)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "ris live stream lost"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lost stream was not logged:\n%s", logs.String())
+		}
+	}
+	cancel()
+	<-done
+	if l := logs.String(); strings.Count(l, `msg="ris live: connecting: recovered"`) != 1 {
+		t.Errorf("the recovery must be logged once:\n%s", l)
+	}
+}
+
+// syncLog is a log buffer safe for concurrent writes and reads.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
