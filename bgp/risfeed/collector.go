@@ -25,6 +25,7 @@ import (
 	"github.com/bgpwatch/bgpwatch/bgp/mrt"
 	"github.com/bgpwatch/bgpwatch/bgp/mrtsource"
 	"github.com/bgpwatch/bgpwatch/fetch"
+	"github.com/bgpwatch/bgpwatch/internal/logthrottle"
 )
 
 // Sink is where a Collector sends its observations; *ingest.Feed
@@ -357,13 +358,16 @@ func (c *Collector) catchUp(ctx context.Context, fileFrom, obsFrom, upTo time.Ti
 			}
 		}()
 	}
+	listing := logthrottle.New(c.log, slog.LevelWarn, "listing the archive's updates files", 10*time.Minute)
 	for {
 		items, err := fetch.PublishedUpdates(ctx, c.cfg.Archive, c.cfg.Name, next, upTo)
 		if err != nil && ctx.Err() != nil {
 			return next, false, ctx.Err()
 		}
 		if err != nil {
-			c.log.Warn("cannot list the archive's updates files", "err", err)
+			listing.Fail(c.cfg.Now(), err)
+		} else {
+			listing.OK(c.cfg.Now())
 		}
 		var todo []fetch.Item
 		for _, it := range items {
@@ -520,6 +524,7 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 	stale := time.NewTicker(min(max(c.cfg.StaleAfter/4, 100*time.Millisecond), 15*time.Second))
 	defer stale.Stop()
 	var sent []bgpwatch.Observation // stream observations since the last RIB dump, for a resync
+	polling := logthrottle.New(c.log, slog.LevelWarn, "looking for a new RIB dump in the archive", time.Hour)
 	for {
 		// The stream's messages, split at a cut: those before it are
 		// sent; those after it wait until the archive has filled the gap.
@@ -598,6 +603,13 @@ func (c *Collector) live(ctx context.Context, rib time.Time) error {
 				continue
 			}
 			nr, err := fetch.LatestRIB(ctx, c.cfg.Archive, c.cfg.Name, c.cfg.Now())
+			if err != nil && ctx.Err() == nil {
+				// No resync while the archive cannot be read: said when it
+				// starts, hourly, and when it ends.
+				polling.Fail(c.cfg.Now(), err)
+			} else if err == nil {
+				polling.OK(c.cfg.Now())
+			}
 			if err != nil || !nr.Time.After(rib) {
 				continue
 			}

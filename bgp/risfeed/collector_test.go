@@ -3,9 +3,12 @@ package risfeed
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -428,4 +431,89 @@ func TestCollectorHandOffNotCovered(t *testing.T) {
 		st := c.Status()
 		return st.State == StateLive && !st.Unfilled && st.RIB.Equal(t0.Add(8*time.Hour))
 	})
+}
+
+// TestCollectorArchiveDownLoggedOnce: a live collector polls the archive
+// for new RIB dumps; while the archive answers 503 that is logged once
+// (not at every poll), and once when it answers again.
+func TestCollectorArchiveDownLoggedOnce(t *testing.T) {
+	sc, err := synth.Builtin("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.End = sc.Start.Add(2 * time.Hour)
+	sc.Happenings, sc.Expect = nil, nil
+	sc.Collectors = sc.Collectors[:1] // rrc00
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := sc.Start
+	var published atomic.Int64
+	published.Store(t0.Add(time.Hour + 5*time.Minute).Unix())
+	arch := archiveServer(t, dir, &published)
+	target, _ := url.Parse(arch.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	var logs syncLog
+	c := New(Config{
+		Name: "rrc00", Archive: fetch.Options{RISURL: srv.URL, CacheDir: t.TempDir()},
+		Poll: 10 * time.Millisecond, FirstWait: 5 * time.Second, StaleAfter: 24 * time.Hour,
+		Now:    func() time.Time { return t0.Add(time.Hour + 2*time.Minute) },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}, &sink{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	c.Stream([]bgpwatch.Observation{{Time: t0.Add(time.Hour + 30*time.Second), Kind: bgpwatch.Announce,
+		Peer:   bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")},
+		Prefix: netip.MustParsePrefix("203.0.113.0/24"), Origin: 64501}})
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; state %+v\n%s", what, c.Status(), logs.String())
+			}
+		}
+	}
+	wait("live", func() bool { return c.Status().State == StateLive })
+	down.Store(true)
+	time.Sleep(300 * time.Millisecond) // about 30 polls
+	if n := strings.Count(logs.String(), `msg="looking for a new RIB dump in the archive: failing"`); n != 1 {
+		t.Errorf("%d failure lines while the archive is down, want 1:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings while the archive is down, want 1:\n%s", n, logs.String())
+	}
+	down.Store(false)
+	wait("recovered", func() bool {
+		return strings.Contains(logs.String(), `msg="looking for a new RIB dump in the archive: recovered"`)
+	})
+}
+
+// syncLog is a log buffer safe for concurrent writes and reads.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
