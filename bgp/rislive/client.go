@@ -155,9 +155,10 @@ var errDead = errors.New("no message within the read timeout")
 // ctx's error.
 func (c *Client) Run(ctx context.Context, out chan<- bgpwatch.Observation) error {
 	failures := 0
-	// Tries that bring no message (the service unreachable) are logged
-	// when they start failing, then once a minute, and when a connection
-	// is up again; a stream lost after it carried messages, every time.
+	// Tries that bring no message (the service unreachable, or a stream
+	// dead from the start) are logged when they start failing, then once
+	// a minute, and when a message comes again; a stream lost after it
+	// carried messages, every time.
 	down := logthrottle.New(c.log, slog.LevelWarn, "ris live: connecting", time.Minute)
 	up := func() { down.OK(c.cfg.Now()) }
 	for {
@@ -201,7 +202,7 @@ func (c *Client) setConnected(up bool) {
 }
 
 // session runs one connection; got reports whether any message arrived.
-// up is called once it is connected and subscribed.
+// up is called at its first message.
 func (c *Client) session(ctx context.Context, out chan<- bgpwatch.Observation, up func()) (got bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.ReadTimeout)
 	conn, _, err := websocket.Dial(dctx, c.cfg.URL, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
@@ -227,7 +228,6 @@ func (c *Client) session(ctx context.Context, out chan<- bgpwatch.Observation, u
 		}
 	}
 	c.setConnected(true)
-	up()
 	c.log.Info("ris live connected", "url", c.cfg.URL, "subscriptions", len(c.cfg.Subscriptions))
 
 	// Pings keep a quiet, filtered stream talking; the pong resets the
@@ -260,6 +260,9 @@ func (c *Client) session(ctx context.Context, out chan<- bgpwatch.Observation, u
 				return got, errDead
 			}
 			return got, err
+		}
+		if !got {
+			up()
 		}
 		got = true
 		buf = buf[:0]
