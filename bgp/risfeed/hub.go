@@ -29,6 +29,9 @@ type HubConfig struct {
 	// Collector is every Collector's configuration; the hub sets Name and
 	// Present.
 	Collector Config
+	// ProgressEvery is how often, while collectors are bootstrapping, a
+	// line sums them up in the log (default 30 s).
+	ProgressEvery time.Duration
 }
 
 // Hub splits one RIS Live stream into its collectors and runs each as a
@@ -65,6 +68,9 @@ func NewHub(cfg HubConfig, newFeed func(name string) Sink) *Hub {
 	}
 	if cfg.Collector.FirstWait <= 0 {
 		cfg.Collector.FirstWait = 30 * time.Second
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 30 * time.Second
 	}
 	log := cfg.Collector.Logger
 	if log == nil {
@@ -108,6 +114,7 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 			}
 		}()
 	}
+	go h.progress(ctx)
 	groups := map[string][]bgpwatch.Observation{}
 	// drain routes what is waiting on in, at most max observations.
 	drain := func(max int) {
@@ -156,6 +163,48 @@ func (h *Hub) Run(ctx context.Context, in <-chan bgpwatch.Observation) error {
 			h.wg.Wait()
 			return ctx.Err()
 		}
+	}
+}
+
+// progress logs, every ProgressEvery while some collector is still on
+// its way to the stream (waiting, bootstrapping, catching up), how many
+// are in each state and how much of the archive they have read: the
+// bootstrap of every collector takes minutes.
+func (h *Hub) progress(ctx context.Context) {
+	t := time.NewTicker(h.cfg.ProgressEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sts := h.Status()
+		by := map[string]int{}
+		var files, done int
+		var bytes int64
+		starting := 0
+		for _, st := range sts {
+			by[st.State]++
+			switch st.State {
+			case StateWaiting, StateBootstrap, StateCatchingUp:
+				starting++
+				files += st.Files
+				done += st.FilesDone
+				bytes += st.Bytes
+			}
+		}
+		if starting == 0 {
+			continue
+		}
+		args := []any{"collectors", len(sts)}
+		for _, s := range []string{StateWaiting, StateBootstrap, StateCatchingUp, StateLive, StateGap, StateStale, StateNoBootstrap} {
+			if by[s] > 0 {
+				args = append(args, s, by[s])
+			}
+		}
+		args = append(args, "files_done", done, "files", files, "mib_read", bytes>>20)
+		h.log.Info("ris collectors starting", args...)
 	}
 }
 

@@ -3,10 +3,12 @@ package risfeed
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,5 +136,45 @@ func TestHubStopsDuringDiscovery(t *testing.T) {
 		if st.Name == "rrc05" {
 			t.Error("a collector was started from a listing that ended after the shutdown")
 		}
+	}
+}
+
+// TestHubProgress: while a collector is on its way to the stream, a line
+// sums the collectors up every ProgressEvery; once none is, the lines
+// stop.
+func TestHubProgress(t *testing.T) {
+	empty := httptest.NewServer(http.NotFoundHandler()) // no RIB dump: live without bootstrap
+	t.Cleanup(empty.Close)
+	var logs syncLog
+	h := NewHub(HubConfig{
+		Collectors:    []string{"rrc00"},
+		ProgressEvery: 20 * time.Millisecond,
+		Collector: Config{Archive: fetch.Options{RISURL: empty.URL, UserAgent: "bgpwatch/test"}, FirstWait: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+	}, func(string) Sink { return &sink{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan bgpwatch.Observation, 1)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx, in) }()
+	defer func() { cancel(); <-done }()
+	const line = `msg="ris collectors starting" collectors=1 waiting=1 files_done=0 files=0 mib_read=0`
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(logs.String(), line) < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress lines while waiting:\n%s", logs.String())
+		}
+	}
+	in <- bgpwatch.Observation{Time: time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC), Kind: bgpwatch.Announce,
+		Prefix: netip.MustParsePrefix("192.0.2.0/24"), Origin: 64500,
+		Peer: bgpwatch.Peer{Collector: "rrc00", Addr: netip.MustParseAddr("198.51.100.1"), ASN: 64501}}
+	for deadline := time.Now().Add(10 * time.Second); h.Status()[0].State != StateNoBootstrap; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %+v", h.Status())
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // a line being written may still come
+	n := strings.Count(logs.String(), "ris collectors starting")
+	time.Sleep(200 * time.Millisecond)
+	if m := strings.Count(logs.String(), "ris collectors starting"); m != n {
+		t.Errorf("%d progress lines after every collector reached the stream", m-n)
 	}
 }
