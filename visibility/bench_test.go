@@ -339,18 +339,7 @@ func BenchmarkMemoryWorld(b *testing.B) {
 		b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
 		b.ReportMetric(float64(procStatus("VmRSS:"))/(1<<20), "rss-MiB")
 		b.ReportMetric(float64(procStatus("VmHWM:"))/(1<<20), "peakRSS-MiB")
-		if path := os.Getenv("VIS_HEAPPROFILE"); path != "" {
-			f, err := os.Create(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := pprof.WriteHeapProfile(f); err != nil {
-				b.Fatal(err)
-			}
-			if err := f.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		heapProfile(b)
 		ps := e.Peers()
 		if len(ps) != nSess || ps[0].V4 != n4 || ps[0].V6 != n6 || !ps[0].FullFeedV4 {
 			b.Fatalf("%d peers, first %+v", len(ps), ps[0])
@@ -377,4 +366,90 @@ func procStatus(field string) int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkApplyAddPathTable loads whole tables over ADD-PATH sessions:
+// 60 full-feed peers, 10 of them sending 4 paths per prefix (a route
+// server's or a route reflector's view), 1M IPv4 prefixes, in MRT order.
+// The same origin on every path is the common case; every 8th prefix has
+// a second origin on its last path (a MOAS seen only beside the best
+// path). The dump is framed by its collectors' TableStart and TableEnd, as
+// a RIB file is. It reports CPU per applied route and the heap kept.
+func BenchmarkApplyAddPathTable(b *testing.B) {
+	const nPeers, nAddPath, paths = 60, 10, 4
+	for range b.N {
+		pfx, peers := synthetic(1_000_000, 0, nPeers)
+		e := New(DefaultConfig(), func(ASN) string { return "KZ" })
+		emit := func(*bgpwatch.Bin) error { return nil }
+		t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := e.AdvanceTo(t, emit); err != nil {
+			b.Fatal(err)
+		}
+		mark := func(k bgpwatch.ObservationKind) {
+			for _, c := range []string{"rrc00", "route-views2"} {
+				o := bgpwatch.Observation{Time: t, Kind: k, Peer: bgpwatch.Peer{Collector: c}}
+				e.Apply(&o)
+			}
+		}
+		o := bgpwatch.Observation{Time: t, Kind: bgpwatch.TableRoute}
+		routes := 0
+		cpu := cpuTime()
+		mark(bgpwatch.TableStart)
+		for i, p := range pfx {
+			o.Prefix = p
+			for k, pr := range peers {
+				o.Peer = pr
+				n := 1
+				if k < nAddPath {
+					n = paths
+				}
+				for id := range n {
+					o.Origin, o.PathID = originOf(i), 0
+					if n > 1 {
+						o.PathID = uint32(id + 1)
+						if id == n-1 && i%8 == 0 {
+							o.Origin = originOf(i + 1)
+						}
+					}
+					e.Apply(&o)
+					routes++
+				}
+			}
+		}
+		mark(bgpwatch.TableEnd)
+		if err := e.AdvanceTo(t.Add(bgpwatch.BinStep), emit); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(routes), "cpu-ns/route")
+		b.ReportMetric(float64(routes), "routes")
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+		heapProfile(b)
+		ps := e.Peers()
+		if len(ps) != nPeers || ps[0].V4 != 1_000_000 || !ps[0].FullFeedV4 {
+			b.Fatalf("peers %+v", ps[0])
+		}
+		runtime.KeepAlive(pfx)
+	}
+}
+
+// heapProfile writes the heap profile to the file $VIS_HEAPPROFILE names,
+// if any: the state a memory benchmark built, while it is still held.
+func heapProfile(b *testing.B) {
+	path := os.Getenv("VIS_HEAPPROFILE")
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -295,7 +295,10 @@ func (e *Engine) vote(id uint32) bgpwatch.ASN {
 // current origin become entries. Nothing a session holds changes, nor the
 // vote; the list shrinks (a MOAS prefix seen first with its minority
 // origin would otherwise keep an entry for most of its sessions). It also
-// returns the spare capacity of lists that shrank to under half of it.
+// returns the spare capacity of lists that have more than an eighth of
+// it: a table load grows them by appends (a whole-table ADD-PATH session
+// of 4 paths per prefix left 40 entries in room for 64), and once a dump
+// is over they change little.
 func (e *Engine) rebase(id uint32, x *excList) {
 	p := &e.st[id]
 	counts := e.obuf[:0]
@@ -326,7 +329,7 @@ func (e *Engine) rebase(id uint32, x *excList) {
 	}
 	simple := int(p.holders) - withEntries
 	if int(best.n) <= simple {
-		if cap(x.ents) > 2*len(x.ents)+8 { // shrunk: more than append's doubling leaves
+		if slack(x.ents) {
 			x.ents = slices.Clone(x.ents)
 		}
 		return
@@ -404,4 +407,9 @@ func (x *excList) moveVote(before, after []bgpwatch.ASN) {
 			x.add(o, +1)
 		}
 	}
+}
+
+// slack reports whether a list's spare capacity is worth giving back.
+func slack(ents []pathEntry) bool {
+	return cap(ents)-len(ents) > len(ents)/8+2
 }
