@@ -53,6 +53,12 @@ type routerKey struct {
 type router struct {
 	dec   *bmp.Decoder
 	entry *bmp.RouterEntry
+	// newest is the latest collector time of the router's records applied;
+	// ended the time of the Termination applied last (zero once a newer
+	// Initiation is): records of a router spread over several topics or
+	// partitions are read in no order across them.
+	newest, ended time.Time
+	warned        bool // a late record was logged
 }
 
 // pending is a consumed record whose offset is not committed yet: it is
@@ -85,6 +91,7 @@ type Consumer struct {
 	records  int64
 	skipped  int64
 	bad      int64
+	late     int64
 	lastRec  time.Time
 	commitMu sync.Mutex
 	sig      chan struct{} // Stored → committer
@@ -162,15 +169,18 @@ func (c *Consumer) Routers() []bmp.RouterStatus { return c.routers.List() }
 // Stats are the consumer's record counts.
 type Stats struct {
 	Records, Skipped, Malformed int64
-	Last                        time.Time
-	Sent, Stored, Pending       int64 // observations sent, stored; records not committed
+	// Late counts records skipped because newer ones of their router were
+	// applied first (see late).
+	Late                  int64
+	Last                  time.Time
+	Sent, Stored, Pending int64 // observations sent, stored; records not committed
 }
 
 // Stats returns the counts so far.
 func (c *Consumer) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Stats{Records: c.records, Skipped: c.skipped, Malformed: c.bad, Last: c.lastRec, Sent: c.sent, Stored: c.stored, Pending: int64(len(c.pend))}
+	return Stats{Records: c.records, Skipped: c.skipped, Malformed: c.bad, Late: c.late, Last: c.lastRec, Sent: c.sent, Stored: c.stored, Pending: int64(len(c.pend))}
 }
 
 // Run consumes until ctx ends, sending observations to out. The client
@@ -263,7 +273,11 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 		c.byKey[k] = rt
 	}
 	c.routers.Touch(rt.entry, now)
+	if c.isLate(rt, r, h, msg) {
+		return obs
+	}
 	if len(msg) >= bmp.CommonHeaderLen && msg[5] == bmp.TypeInitiation {
+		rt.ended = time.Time{}
 		// The router (re)connected to its collector: the tables it had
 		// are gone and will be sent again.
 		obs = rt.dec.Close(now, obs)
@@ -280,6 +294,7 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 	if len(msg) >= bmp.CommonHeaderLen && msg[5] == bmp.TypeTermination {
 		obs = rt.dec.Close(now, obs)
 		c.routers.Detach(rt.entry, now, false)
+		rt.ended = h.Time
 	}
 	last := ""
 	for i := range obs {
@@ -289,6 +304,44 @@ func (c *Consumer) record(r *kgo.Record, obs []bgpwatch.Observation) []bgpwatch.
 		}
 	}
 	return obs
+}
+
+// isLate reports whether a record must be skipped because its router's
+// records were read out of order, and otherwise notes its time. A router's
+// messages spread over several topics or partitions (one topic per peer,
+// as RouteViews publishes) come in no order across them, and two would do
+// harm read late: an Initiation older than routes already applied (it
+// would drop the tables its session sent since: Kafka does not send them
+// again) or a Termination older than them, and a route older than the
+// Termination applied (it would come back into a table that is gone).
+// Records without a collector time are never late.
+func (c *Consumer) isLate(rt *router, r *kgo.Record, h Header, msg []byte) bool {
+	if h.Time.IsZero() || len(msg) < bmp.CommonHeaderLen {
+		return false
+	}
+	late := false
+	switch typ := msg[5]; {
+	case typ == bmp.TypeInitiation || typ == bmp.TypeTermination:
+		late = h.Time.Before(rt.newest)
+	default:
+		late = !rt.ended.IsZero() && h.Time.Before(rt.ended)
+	}
+	if !late {
+		if h.Time.After(rt.newest) {
+			rt.newest = h.Time
+		}
+		return false
+	}
+	c.mu.Lock()
+	c.late++
+	c.mu.Unlock()
+	if !rt.warned {
+		rt.warned = true
+		c.log.Warn("openbmp record skipped: older than records of its router already applied (read from another topic or partition); later ones are counted, not logged",
+			"router", rt.dec.Name(), "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			"message", bmp.TypeName(msg[5]), "time", h.Time, "newest", rt.newest)
+	}
+	return true
 }
 
 func (c *Consumer) malformed(rt *router, r *kgo.Record, name string, err error) {

@@ -485,3 +485,94 @@ func TestKafkaTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaLateRecords: a router's records read out of order, as from
+// several topics or partitions. An Initiation older than the routes
+// already applied is skipped instead of dropping the tables its session
+// sent (Kafka does not send them again); a route older than the
+// Termination applied is skipped instead of coming back into a table
+// that is gone. Both are counted as late.
+func TestKafkaLateRecords(t *testing.T) {
+	msgs := captureMessages(t, false, 0)
+	if msgs[0][5] != bmp.TypeInitiation {
+		t.Fatalf("the capture starts with message type %d", msgs[0][5])
+	}
+	at := func(sec int64, ms ...[]byte) [][]byte {
+		var out [][]byte
+		for _, m := range ms {
+			h := testRouter
+			h.Time = time.Unix(1705334000+sec, 0)
+			out = append(out, Append(nil, h, m))
+		}
+		return out
+	}
+	ribs := bmp.DefaultRIBs.With(bmp.LocRIB)
+	var route []byte // a message announcing a route of a counted table
+	dec := bmp.NewDecoder("x", bmp.Options{RIBs: ribs})
+	for _, m := range msgs {
+		obs, err := dec.Decode(m, 0, nil)
+		if err == nil && m[5] == bmp.TypeRouteMonitoring && len(obs) > 0 && obs[0].Kind == bgpwatch.Announce {
+			route = m
+			break
+		}
+	}
+	if route == nil {
+		t.Fatal("no announcement in the capture")
+	}
+	term := []byte{3, 0, 0, 0, 12, bmp.TypeTermination, 0, 1, 0, 2, 0, 1}
+	c := cluster(t)
+	// The session's messages at +10 s, its Initiation (+0 s) read after
+	// them, a route of +12 s; then the Termination at +20 s and a route of
+	// +15 s.
+	recs := append(at(10, msgs[1:]...), at(0, msgs[0])...)
+	recs = append(recs, at(12, route)...)
+	recs = append(recs, at(20, term)...)
+	recs = append(recs, at(15, route)...)
+	produce(t, c, recs...)
+	cons, err := New(Config{Brokers: c.ListenAddrs(), Topics: []string{topic}, Group: "t", FromStart: true, RIBs: ribs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan bgpwatch.Observation, 200)
+	go cons.Run(ctx, out)
+	for deadline := time.Now().Add(10 * time.Second); cons.Stats().Records < int64(len(recs)); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records read", cons.Stats().Records, len(recs))
+		}
+	}
+	var got []bgpwatch.Observation
+	for idle := time.After(time.Second); ; {
+		select {
+		case o := <-out:
+			got = append(got, o)
+			continue
+		case <-idle:
+		}
+		break
+	}
+	if len(got) == 0 {
+		t.Fatalf("no observation; stats %+v", cons.Stats())
+	}
+	// The capture's 72 routes (its Loc-RIBs), then the Termination's Peer
+	// Downs of the tables still up; nothing else.
+	n := map[bgpwatch.ObservationKind]int{}
+	for i, o := range got {
+		n[o.Kind]++
+		if !strings.HasPrefix(o.Peer.Collector, "192.0.2.1/") {
+			t.Errorf("observation %d of %s: the late Initiation must not rename the router", i, o.Peer.Collector)
+			break
+		}
+	}
+	if n[bgpwatch.Announce]+n[bgpwatch.Withdraw] != 73 || n[bgpwatch.PeerDown] != 2 {
+		t.Errorf("observations by kind %v: want the 72 routes, the +12 s one and the Termination's 2 Peer Downs", n)
+	}
+	if i := slices.IndexFunc(got, func(o bgpwatch.Observation) bool { return o.Kind == bgpwatch.PeerDown }); i != len(got)-2 {
+		t.Errorf("the first Peer Down is observation %d of %d: the late Initiation dropped the tables, or a route came after the Termination", i, len(got))
+	}
+	if st := cons.Stats(); st.Late != 2 {
+		t.Errorf("late records %d, want 2", st.Late)
+	}
+}

@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 var (
 	descRecords = prometheus.NewDesc("bgpwatch_bmp_kafka_records_total",
-		"Kafka records read, by result: decoded, skipped (not a router's raw BMP message) or malformed.", []string{"result"}, nil)
+		"Kafka records read, by result: decoded, skipped (not a router's raw BMP message), malformed or late (older than records of its router already applied).", []string{"result"}, nil)
 	descStored = prometheus.NewDesc("bgpwatch_bmp_kafka_observations_stored_total",
 		"Observations of the consumer known stored (their records may be committed).", nil, nil)
 	descSent = prometheus.NewDesc("bgpwatch_bmp_kafka_observations_sent_total",
@@ -24,9 +24,10 @@ func (c *Consumer) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *Consumer) Collect(ch chan<- prometheus.Metric) {
 	s := c.Stats()
-	ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(s.Records-s.Skipped-s.Malformed), "decoded")
+	ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(s.Records-s.Skipped-s.Malformed-s.Late), "decoded")
 	ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(s.Skipped), "skipped")
 	ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(s.Malformed), "malformed")
+	ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(s.Late), "late")
 	ch <- prometheus.MustNewConstMetric(descStored, prometheus.CounterValue, float64(s.Stored))
 	ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.Sent))
 	ch <- prometheus.MustNewConstMetric(descUncommitted, prometheus.GaugeValue, float64(s.Pending))
