@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // collect reads observations until want of them arrived or 5 s passed.
 func collect(t *testing.T, ch <-chan bgpwatch.Observation, want int) []bgpwatch.Observation {
@@ -51,7 +34,7 @@ func collect(t *testing.T, ch <-chan bgpwatch.Observation, want int) []bgpwatch.
 
 func TestStation(t *testing.T) {
 	_, data := captureStream(t, ciscoCapture)
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	st, err := Listen(StationConfig{Listen: "127.0.0.1:0", RIBs: DefaultRIBs.With(AdjRIBInPost).With(LocRIB),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

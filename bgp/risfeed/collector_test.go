@@ -21,6 +21,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/fetch"
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 	"github.com/bgpwatch/bgpwatch/synth"
 )
 
@@ -95,18 +96,7 @@ func archiveServer(t *testing.T, dir string, published *atomic.Int64) *httptest.
 // when the 08:00 bview is published, then sends the stream's
 // observations since 08:00 again.
 func TestCollectorBootstrapAndResync(t *testing.T) {
-	sc, err := synth.Builtin("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.End = sc.Start.Add(9 * time.Hour)
-	sc.Happenings, sc.Expect = nil, nil
-	sc.Collectors = sc.Collectors[:1] // rrc00
-	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
-		t.Fatal(err)
-	}
-	t0 := sc.Start
+	dir, t0 := rrc00Archive(t, 9)
 	var published atomic.Int64
 	published.Store(t0.Add(time.Hour).Unix()) // updates up to 00:55
 	srv := archiveServer(t, dir, &published)
@@ -127,14 +117,7 @@ func TestCollectorBootstrapAndResync(t *testing.T) {
 	first := bgpwatch.Observation{Time: t0.Add(time.Hour + 30*time.Second), Kind: bgpwatch.Announce, Peer: peer,
 		Prefix: netip.MustParsePrefix("203.0.113.0/24"), Origin: 64501}
 	c.Stream([]bgpwatch.Observation{first})
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; state %+v", what, c.Status())
-			}
-		}
-	}
+	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, c, what, cond, nil) }
 	// The file holding 01:00:30 is not published: the collector waits.
 	wait("catching up", func() bool { return c.Status().State == StateCatchingUp && c.Status().FilesDone > 0 })
 	time.Sleep(100 * time.Millisecond)
@@ -198,18 +181,7 @@ func TestCollectorBootstrapAndResync(t *testing.T) {
 // observations while its archive lags: the buffer overflows, and what it
 // held is read from the archive instead, as after a disconnect.
 func TestCollectorBufferFull(t *testing.T) {
-	sc, err := synth.Builtin("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.End = sc.Start.Add(2 * time.Hour)
-	sc.Happenings, sc.Expect = nil, nil
-	sc.Collectors = sc.Collectors[:1]
-	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
-		t.Fatal(err)
-	}
-	t0 := sc.Start
+	dir, t0 := rrc00Archive(t, 2)
 	var published atomic.Int64
 	published.Store(t0.Add(30 * time.Minute).Unix())
 	srv := archiveServer(t, dir, &published)
@@ -267,18 +239,7 @@ func TestCollectorBufferFull(t *testing.T) {
 // withdrawal of its own; it stays stale while the stream flows, and the
 // next RIB dump re-synchronises it to live.
 func TestCollectorGapNotFilled(t *testing.T) {
-	sc, err := synth.Builtin("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.End = sc.Start.Add(9 * time.Hour)
-	sc.Happenings, sc.Expect = nil, nil
-	sc.Collectors = sc.Collectors[:1] // rrc00, RIB dumps at 00:00 and 08:00
-	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
-		t.Fatal(err)
-	}
-	t0 := sc.Start
+	dir, t0 := rrc00Archive(t, 9)
 	var published atomic.Int64
 	published.Store(t0.Add(time.Hour + 5*time.Minute).Unix()) // updates up to the 01:00 file
 	srv := archiveServer(t, dir, &published)
@@ -295,14 +256,7 @@ func TestCollectorGapNotFilled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; state %+v", what, c.Status())
-			}
-		}
-	}
+	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, c, what, cond, nil) }
 	peer := bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")}
 	msg := func(at time.Duration, k int) bgpwatch.Observation {
 		return bgpwatch.Observation{Time: t0.Add(at), Kind: bgpwatch.Announce, Peer: peer,
@@ -374,18 +328,7 @@ func TestCollectorGapNotFilled(t *testing.T) {
 // what it misses: stale, one unfilled gap from where the archive ends,
 // until the next RIB dump re-synchronises it.
 func TestCollectorHandOffNotCovered(t *testing.T) {
-	sc, err := synth.Builtin("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.End = sc.Start.Add(9 * time.Hour)
-	sc.Happenings, sc.Expect = nil, nil
-	sc.Collectors = sc.Collectors[:1] // rrc00, RIB dumps at 00:00 and 08:00
-	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
-		t.Fatal(err)
-	}
-	t0 := sc.Start
+	dir, t0 := rrc00Archive(t, 9)
 	var published atomic.Int64
 	published.Store(t0.Add(time.Hour + 5*time.Minute).Unix()) // updates up to the 01:00 file
 	srv := archiveServer(t, dir, &published)
@@ -401,14 +344,7 @@ func TestCollectorHandOffNotCovered(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; state %+v", what, c.Status())
-			}
-		}
-	}
+	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, c, what, cond, nil) }
 	first := bgpwatch.Observation{Time: t0.Add(time.Hour + 20*time.Minute), Kind: bgpwatch.Announce,
 		Peer:   bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")},
 		Prefix: netip.MustParsePrefix("203.0.113.0/24"), Origin: 64501}
@@ -437,18 +373,7 @@ func TestCollectorHandOffNotCovered(t *testing.T) {
 // for new RIB dumps; while the archive answers 503 that is logged once
 // (not at every poll), and once when it answers again.
 func TestCollectorArchiveDownLoggedOnce(t *testing.T) {
-	sc, err := synth.Builtin("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.End = sc.Start.Add(2 * time.Hour)
-	sc.Happenings, sc.Expect = nil, nil
-	sc.Collectors = sc.Collectors[:1] // rrc00
-	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
-		t.Fatal(err)
-	}
-	t0 := sc.Start
+	dir, t0 := rrc00Archive(t, 2)
 	var published atomic.Int64
 	published.Store(t0.Add(time.Hour + 5*time.Minute).Unix())
 	arch := archiveServer(t, dir, &published)
@@ -463,7 +388,7 @@ func TestCollectorArchiveDownLoggedOnce(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	var logs syncLog
+	var logs syncbuf.Buffer
 	c := New(Config{
 		Name: "rrc00", Archive: fetch.Options{RISURL: srv.URL, CacheDir: t.TempDir()},
 		Poll: 10 * time.Millisecond, FirstWait: 5 * time.Second, StaleAfter: 24 * time.Hour,
@@ -477,14 +402,7 @@ func TestCollectorArchiveDownLoggedOnce(t *testing.T) {
 	c.Stream([]bgpwatch.Observation{{Time: t0.Add(time.Hour + 30*time.Second), Kind: bgpwatch.Announce,
 		Peer:   bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")},
 		Prefix: netip.MustParsePrefix("203.0.113.0/24"), Origin: 64501}})
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; state %+v\n%s", what, c.Status(), logs.String())
-			}
-		}
-	}
+	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, c, what, cond, &logs) }
 	wait("live", func() bool { return c.Status().State == StateLive })
 	down.Store(true)
 	time.Sleep(300 * time.Millisecond) // about 30 polls
@@ -500,20 +418,36 @@ func TestCollectorArchiveDownLoggedOnce(t *testing.T) {
 	})
 }
 
-// syncLog is a log buffer safe for concurrent writes and reads.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
+// rrc00Archive generates hours of the small scenario's rrc00 (RIB dumps
+// at 00:00 and 08:00, updates files every 5 minutes) and returns its
+// directory and start.
+func rrc00Archive(t *testing.T, hours int) (string, time.Time) {
+	t.Helper()
+	sc, err := synth.Builtin("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.End = sc.Start.Add(time.Duration(hours) * time.Hour)
+	sc.Happenings, sc.Expect = nil, nil
+	sc.Collectors = sc.Collectors[:1] // rrc00
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), sc, dir, synth.Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, sc.Start
 }
 
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// waitFor polls cond for up to 30 s, then fails naming what it waited for,
+// the collector's state and, with logs, its log.
+func waitFor(t *testing.T, c *Collector, what string, cond func() bool, logs *syncbuf.Buffer) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			l := ""
+			if logs != nil {
+				l = "\n" + logs.String()
+			}
+			t.Fatalf("timed out waiting for %s; state %+v%s", what, c.Status(), l)
+		}
+	}
 }

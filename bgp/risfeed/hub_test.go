@@ -15,6 +15,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/fetch"
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 )
 
 // holdSink is the hub's discovery hold: it records when it is let go.
@@ -145,7 +146,7 @@ func TestHubStopsDuringDiscovery(t *testing.T) {
 func TestHubProgress(t *testing.T) {
 	empty := httptest.NewServer(http.NotFoundHandler()) // no RIB dump: live without bootstrap
 	t.Cleanup(empty.Close)
-	var logs syncLog
+	var logs syncbuf.Buffer
 	h := NewHub(HubConfig{
 		Collectors:    []string{"rrc00"},
 		ProgressEvery: 20 * time.Millisecond,

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 )
 
 // fakeRIS is a local RIS Live server. Each connection gets the next script:
@@ -198,7 +199,7 @@ func TestUnreachableLoggedOnce(t *testing.T) {
 		f.serve(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	var logs syncLog
+	var logs syncbuf.Buffer
 	c := New(Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws/", MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
 		ReadTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -228,22 +229,4 @@ func TestUnreachableLoggedOnce(t *testing.T) {
 	if l := logs.String(); strings.Count(l, `msg="ris live: connecting: recovered"`) != 1 {
 		t.Errorf("the recovery must be logged once:\n%s", l)
 	}
-}
-
-// syncLog is a log buffer safe for concurrent writes and reads.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,28 +16,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bgpwatch/bgpwatch/backfill"
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
 
-// child is a bgpwatch subprocess (this test binary running run()).
+// child is a bgpwatch subprocess (this test binary running run()); its
+// output is the buffer.
 type child struct {
 	cmd *exec.Cmd
-	mu  sync.Mutex
-	out bytes.Buffer
+	syncbuf.Buffer
 }
 
-func (c *child) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.Write(p)
-}
-
-func (c *child) log() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.String()
-}
+func (c *child) log() string { return c.String() }
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()

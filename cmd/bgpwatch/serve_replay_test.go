@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bgpwatch/bgpwatch"
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 	"github.com/bgpwatch/bgpwatch/synth"
 )
@@ -44,7 +45,7 @@ func TestServeReplayedScenario(t *testing.T) {
 		args = append(args, "--asn-info", filepath.Join(dir, truth.ASNInfo))
 	}
 	start = time.Now()
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	if code := run(ctx, append(args, dir), strings.NewReader(""), io.Discard, &stderr); code != exitOK {
 		t.Fatalf("replay exited %d: %s", code, stderr.String())
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/bgpwatch/bgpwatch"
 	"github.com/bgpwatch/bgpwatch/bgp/mrtsource"
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 	"github.com/bgpwatch/bgpwatch/synth"
@@ -366,7 +367,7 @@ func (w *risWorld) replayDB() *store.DB {
 		args = append(args, "--delegations", filepath.Join(w.dir, f))
 	}
 	args = append(args, "--asn-info", filepath.Join(w.dir, w.truth.ASNInfo), w.dir)
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr); code != exitOK {
 		w.t.Fatalf("replay exited %d: %s", code, stderr.String())
 	}
@@ -588,7 +589,7 @@ func TestServeRISLiveEqualsReplay(t *testing.T) {
 			"--config", w.config(cache), "--webhooks=false", "--web=false"})
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "BGPWATCH_REPLAY_CHILD="+string(args))
-		var stderr lockedBuffer
+		var stderr syncbuf.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -9,37 +8,19 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 	"github.com/bgpwatch/bgpwatch/store/storetest"
 )
-
-// lockedBuffer is a goroutine-safe bytes.Buffer.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // served is a `bgpwatch serve` running in this process.
 type served struct {
 	base   string
 	cancel context.CancelFunc
 	done   chan int
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 }
 
 // startServe runs `bgpwatch serve` with args on a free port.
@@ -47,7 +28,7 @@ func startServe(t *testing.T, args ...string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s := &served{cancel: cancel, done: make(chan int, 1), stderr: &lockedBuffer{}}
+	s := &served{cancel: cancel, done: make(chan int, 1), stderr: &syncbuf.Buffer{}}
 	go func() {
 		s.done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), strings.NewReader(""), io.Discard, s.stderr)
 	}()

@@ -1,17 +1,16 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bgpwatch/bgpwatch/internal/syncbuf"
 	"github.com/bgpwatch/bgpwatch/store"
 	"github.com/bgpwatch/bgpwatch/store/pgserver"
 )
@@ -125,41 +124,4 @@ func (pg *PrivatePG) Stop(mode string) {
 
 // SyncBuffer collects output written from several goroutines (a test's
 // slog handler); the zero value is ready to use.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns everything written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// Lines returns what was written so far, a line each.
-func (s *SyncBuffer) Lines() []string {
-	return strings.Split(strings.TrimSpace(s.String()), "\n")
-}
-
-// Count returns how many lines contain all of subs.
-func (s *SyncBuffer) Count(subs ...string) int {
-	n := 0
-	for _, l := range s.Lines() {
-		all := true
-		for _, sub := range subs {
-			all = all && strings.Contains(l, sub)
-		}
-		if all {
-			n++
-		}
-	}
-	return n
-}
+type SyncBuffer = syncbuf.Buffer
