@@ -44,6 +44,11 @@ func Curated() []Operator {
 	return ops
 }
 
+// firstChecked is the earliest believable day a source was read: before
+// it there were no mobile data networks, and a date such as 0001-01-01 is
+// a mistake, not a check.
+var firstChecked = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // ReadCurated reads a curated operators CSV: '#' comment lines, a header
 // asn,country,operator,access,source,checked, then one row per ASN. Every
 // row needs an http(s) source and a checked date.
@@ -74,6 +79,9 @@ func ReadCurated(r io.Reader, name string) ([]Operator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: asn: %w", name, line, err)
 		}
+		if asn == 0 {
+			return nil, fmt.Errorf("%s:%d: %w: AS 0 is reserved (RFC 7607), not a network", name, line, ErrFormat)
+		}
 		if seen[asn] {
 			return nil, fmt.Errorf("%s:%d: %w: AS%d listed twice", name, line, ErrFormat, asn)
 		}
@@ -91,8 +99,9 @@ func ReadCurated(r io.Reader, name string) ([]Operator, error) {
 			return nil, fmt.Errorf("%s:%d: %w: source %q, want the http(s) address of a public page", name, line, ErrFormat, rec[4])
 		}
 		day, err := time.Parse("2006-01-02", rec[5])
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w: checked %q, want YYYY-MM-DD", name, line, ErrFormat, rec[5])
+		if err != nil || day.Before(firstChecked) {
+			return nil, fmt.Errorf("%s:%d: %w: checked %q, want the YYYY-MM-DD day the source was read (%s or later)",
+				name, line, ErrFormat, rec[5], firstChecked.Format("2006-01-02"))
 		}
 		if strings.TrimSpace(rec[2]) == "" {
 			return nil, fmt.Errorf("%s:%d: %w: empty operator", name, line, ErrFormat)

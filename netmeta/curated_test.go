@@ -33,6 +33,8 @@ func TestCurated(t *testing.T) {
 		"asn,country,operator,access,source,checked\n1,KZ,,mobile,https://a.example/,2026-01-01\n",
 		"asn,country,operator,access,source,checked\n1,KZ,X,mobile,https://a.example/,2026-01-01\n1,KZ,Y,mobile,https://a.example/,2026-01-01\n",
 		"asn,cc\n",
+		"asn,country,operator,access,source,checked\n1,KZ,X,mobile,https://a.example/,0001-01-01\n",
+		"asn,country,operator,access,source,checked\n0,KZ,X,mobile,https://a.example/,2026-01-01\n",
 	} {
 		if _, err := ReadCurated(strings.NewReader(bad), "t.csv"); err == nil || !strings.HasPrefix(err.Error(), "t.csv") {
 			t.Errorf("%q: error %v", bad, err)
