@@ -153,7 +153,7 @@ func RISCollectors(ctx context.Context, o Options, at time.Time) (names []string
 		err  error
 	}
 	results := make([]result, len(cands))
-	sem := make(chan struct{}, max(o.Parallel, 1))
+	sem := make(chan struct{}, o.Parallel) // withDefaults: at least 1
 	var wg sync.WaitGroup
 	for i, name := range cands {
 		wg.Go(func() {

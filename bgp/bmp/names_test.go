@@ -2,7 +2,6 @@ package bmp
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"slices"
 	"testing"
@@ -62,15 +61,7 @@ func TestNameSetSameSysName(t *testing.T) {
 // connected routers named frr is frr@its address, and when the first
 // one goes its Peer Down leaves the second one's session alone.
 func TestStationSameSysName(t *testing.T) {
-	st, err := Listen(StationConfig{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan bgpwatch.Observation, 16)
-	done := make(chan struct{})
-	go func() { st.Run(ctx, out); close(done) }()
-	defer func() { cancel(); <-done }()
+	st, out := startStation(t, StationConfig{Listen: "127.0.0.1:0"})
 	ph := peerHdr(PeerGlobal, 0, "80.81.192.157", 6695, uint32(time.Now().Unix()))
 	msgs := bytes.Join([][]byte{
 		bmpMsg(TypeInitiation, []byte{0, 2, 0, 3, 'f', 'r', 'r'}),

@@ -35,16 +35,8 @@ func collect(t *testing.T, ch <-chan bgpwatch.Observation, want int) []bgpwatch.
 func TestStation(t *testing.T) {
 	_, data := captureStream(t, ciscoCapture)
 	var logs syncbuf.Buffer
-	st, err := Listen(StationConfig{Listen: "127.0.0.1:0", RIBs: DefaultRIBs.With(AdjRIBInPost).With(LocRIB),
+	st, out := startStation(t, StationConfig{Listen: "127.0.0.1:0", RIBs: DefaultRIBs.With(AdjRIBInPost).With(LocRIB),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan bgpwatch.Observation, 16)
-	done := make(chan struct{})
-	go func() { st.Run(ctx, out); close(done) }()
-	defer func() { cancel(); <-done }()
 
 	// Router 1 sends the capture and stays connected.
 	r1, err := net.Dial("tcp", st.Addr().String())
@@ -146,4 +138,20 @@ bgpwatch_bmp_router_connected{address="127.0.0.1#2",router="r2",source="station"
 	if len(got) != 7 {
 		t.Errorf("disconnect dropped %d tables, want 7 (5 sessions, 2 Loc-RIBs): %v", len(got), names)
 	}
+}
+
+// startStation listens with cfg and runs the station until the test
+// ends; its observations come on the channel.
+func startStation(t *testing.T, cfg StationConfig) (*Station, <-chan bgpwatch.Observation) {
+	t.Helper()
+	st, err := Listen(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan bgpwatch.Observation, 16)
+	done := make(chan struct{})
+	go func() { st.Run(ctx, out); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return st, out
 }

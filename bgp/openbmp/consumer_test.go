@@ -395,15 +395,7 @@ func TestKafkaTermination(t *testing.T) {
 	c := cluster(t)
 	produce(t, c, wrapAll(append(msgs, term))...)
 	ribs := bmp.DefaultRIBs.With(bmp.LocRIB)
-	cons, err := New(Config{Brokers: c.ListenAddrs(), Topics: []string{topic}, Group: "t", FromStart: true, RIBs: ribs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close(context.Background())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := make(chan bgpwatch.Observation, 200)
-	go cons.Run(ctx, out)
+	cons, out := runConsumer(t, Config{Brokers: c.ListenAddrs(), Topics: []string{topic}, Group: "t", FromStart: true, RIBs: ribs})
 	got := receive(t, out, 72+2)
 	var downs []string
 	for _, o := range got[72:] {
@@ -529,15 +521,7 @@ func TestKafkaLateRecords(t *testing.T) {
 	recs = append(recs, at(20, term)...)
 	recs = append(recs, at(15, route)...)
 	produce(t, c, recs...)
-	cons, err := New(Config{Brokers: c.ListenAddrs(), Topics: []string{topic}, Group: "t", FromStart: true, RIBs: ribs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close(context.Background())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := make(chan bgpwatch.Observation, 200)
-	go cons.Run(ctx, out)
+	cons, out := runConsumer(t, Config{Brokers: c.ListenAddrs(), Topics: []string{topic}, Group: "t", FromStart: true, RIBs: ribs})
 	for deadline := time.Now().Add(10 * time.Second); cons.Stats().Records < int64(len(recs)); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d records read", cons.Stats().Records, len(recs))
@@ -575,4 +559,20 @@ func TestKafkaLateRecords(t *testing.T) {
 	if st := cons.Stats(); st.Late != 2 {
 		t.Errorf("late records %d, want 2", st.Late)
 	}
+}
+
+// runConsumer runs a consumer of cfg until the test ends; its
+// observations come on the channel.
+func runConsumer(t *testing.T, cfg Config) (*Consumer, <-chan bgpwatch.Observation) {
+	t.Helper()
+	cons, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan bgpwatch.Observation, 200)
+	done := make(chan struct{})
+	go func() { cons.Run(ctx, out); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; cons.Close(context.Background()) })
+	return cons, out
 }

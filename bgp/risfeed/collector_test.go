@@ -108,10 +108,7 @@ func TestCollectorBootstrapAndResync(t *testing.T) {
 		Poll: 20 * time.Millisecond, FirstWait: 5 * time.Second, StaleAfter: time.Hour,
 		Now: func() time.Time { return time.Unix(0, now.Load()).UTC() },
 	}, snk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runCollector(t, c)
 
 	peer := bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")}
 	first := bgpwatch.Observation{Time: t0.Add(time.Hour + 30*time.Second), Kind: bgpwatch.Announce, Peer: peer,
@@ -191,10 +188,7 @@ func TestCollectorBufferFull(t *testing.T) {
 		Poll: 20 * time.Millisecond, FirstWait: 5 * time.Second, MaxBuffered: 2, NoResync: true,
 		Now: func() time.Time { return t0.Add(2 * time.Hour) },
 	}, snk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runCollector(t, c)
 	peer := bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")}
 	msg := func(at time.Duration, k int) []bgpwatch.Observation {
 		return []bgpwatch.Observation{{Time: t0.Add(at), Kind: bgpwatch.Announce, Peer: peer,
@@ -252,10 +246,7 @@ func TestCollectorGapNotFilled(t *testing.T) {
 		GapHold: 5 * time.Minute,
 		Now:     func() time.Time { return time.Unix(0, now.Load()).UTC() },
 	}, snk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runCollector(t, c)
 	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, c, what, cond, nil) }
 	peer := bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")}
 	msg := func(at time.Duration, k int) bgpwatch.Observation {
@@ -340,10 +331,7 @@ func TestCollectorHandOffNotCovered(t *testing.T) {
 		Poll: 20 * time.Millisecond, FirstWait: 5 * time.Second, StaleAfter: 24 * time.Hour, MaxWait: 10 * time.Minute,
 		Now: func() time.Time { return time.Unix(0, now.Load()).UTC() },
 	}, snk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runCollector(t, c)
 	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, c, what, cond, nil) }
 	first := bgpwatch.Observation{Time: t0.Add(time.Hour + 20*time.Minute), Kind: bgpwatch.Announce,
 		Peer:   bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")},
@@ -395,10 +383,7 @@ func TestCollectorArchiveDownLoggedOnce(t *testing.T) {
 		Now:    func() time.Time { return t0.Add(time.Hour + 2*time.Minute) },
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	}, &sink{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runCollector(t, c)
 	c.Stream([]bgpwatch.Observation{{Time: t0.Add(time.Hour + 30*time.Second), Kind: bgpwatch.Announce,
 		Peer:   bgpwatch.Peer{Collector: "rrc00", ASN: 64500, Addr: netip.MustParseAddr("192.0.2.1")},
 		Prefix: netip.MustParsePrefix("203.0.113.0/24"), Origin: 64501}})
@@ -450,4 +435,12 @@ func waitFor(t *testing.T, c *Collector, what string, cond func() bool, logs *sy
 			t.Fatalf("timed out waiting for %s; state %+v%s", what, c.Status(), l)
 		}
 	}
+}
+
+// runCollector runs c until the test ends.
+func runCollector(t *testing.T, c *Collector) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
